@@ -4,9 +4,12 @@
 //! the command line (`cli`) and the desktop app are thin layers over it.
 //! Long stages take a [`progress::Progress`] handle for progress and cancel.
 
+pub mod dataset;
 pub mod demo;
+pub mod depth;
 pub mod fsutil;
 pub mod metadata;
 pub mod progress;
+pub mod scan;
 
 pub mod cli;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod demo;
+pub mod scan;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Generate a small demo dataset in NCDB layout.
     Demo(demo::DemoArgs),
+    /// Scan a split: per-sample depth statistics (the seed's metadata CSV).
+    Scan(scan::ScanArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -33,6 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(cmd) => match cmd {
             Command::Demo(a) => demo::run(a),
+            Command::Scan(a) => scan::run(a),
         },
     }
 }
