@@ -57,7 +57,84 @@ pub enum CachedResult {
 #[derive(Serialize, Deserialize)]
 struct Stored {
     key: CacheKey,
-    result: CachedResult,
+    result: StoredResult,
+}
+
+/// Floats are stored as their bits: JSON text does not always parse back
+/// to the very same f64, and a cached row must equal a fresh one exactly.
+#[derive(Serialize, Deserialize)]
+enum StoredResult {
+    Stats {
+        /// mean, median, min, max, std, p50, p90, p95.
+        bits: [u64; 8],
+        valid_pixels: u64,
+        total_pixels: u64,
+        depth_size: (u32, u32),
+        hist_bits: Vec<u32>,
+        width: u32,
+        height: u32,
+    },
+    Skip(SkipReason, String),
+}
+
+impl From<&CachedResult> for StoredResult {
+    fn from(r: &CachedResult) -> Self {
+        match r {
+            CachedResult::Stats {
+                stats: s,
+                width,
+                height,
+            } => StoredResult::Stats {
+                bits: [s.mean, s.median, s.min, s.max, s.std, s.p50, s.p90, s.p95]
+                    .map(f64::to_bits),
+                valid_pixels: s.valid_pixels,
+                total_pixels: s.total_pixels,
+                depth_size: (s.width, s.height),
+                hist_bits: s.hist.iter().map(|h| h.to_bits()).collect(),
+                width: *width,
+                height: *height,
+            },
+            CachedResult::Skip(r, d) => StoredResult::Skip(*r, d.clone()),
+        }
+    }
+}
+
+impl From<StoredResult> for CachedResult {
+    fn from(r: StoredResult) -> Self {
+        match r {
+            StoredResult::Stats {
+                bits,
+                valid_pixels,
+                total_pixels,
+                depth_size,
+                hist_bits,
+                width,
+                height,
+            } => {
+                let [mean, median, min, max, std, p50, p90, p95] = bits.map(f64::from_bits);
+                CachedResult::Stats {
+                    stats: DepthStats {
+                        mean,
+                        median,
+                        min,
+                        max,
+                        std,
+                        p50,
+                        p90,
+                        p95,
+                        valid_pixels,
+                        total_pixels,
+                        width: depth_size.0,
+                        height: depth_size.1,
+                        hist: hist_bits.into_iter().map(f32::from_bits).collect(),
+                    },
+                    width,
+                    height,
+                }
+            }
+            StoredResult::Skip(r, d) => CachedResult::Skip(r, d),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -128,7 +205,7 @@ impl ScanCache {
         match serde_json::from_slice::<FileForm>(&bytes) {
             Ok(f) if f.format == FORMAT && f.root == root => {
                 for s in f.entries {
-                    cache.map.insert(s.key.slot(), (s.key, s.result));
+                    cache.map.insert(s.key.slot(), (s.key, s.result.into()));
                 }
             }
             Ok(_) => {
@@ -192,7 +269,7 @@ impl ScanCache {
             .values()
             .map(|(k, r)| Stored {
                 key: k.clone(),
-                result: r.clone(),
+                result: r.into(),
             })
             .collect();
         entries.sort_by(|a, b| (&a.key.depth, &a.key.image).cmp(&(&b.key.depth, &b.key.image)));
