@@ -9,8 +9,6 @@
 //! selection of m rows, with no allocation proportional to n except the
 //! merge walk. [`check`] does both in one call.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::metadata::SampleMeta;
@@ -109,34 +107,33 @@ impl DistributionReport {
 }
 
 /// Per-category ids of every row plus the category names.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Categories {
     names: Vec<String>,
     of_row: Vec<u32>,
     counts: Vec<usize>,
+    last: usize,
 }
 
 impl Categories {
-    fn new<'a>(values: impl Iterator<Item = &'a str>) -> Self {
-        let mut ids: HashMap<&str, u32> = HashMap::new();
-        let mut names = Vec::new();
-        let mut counts = Vec::new();
-        let of_row = values
-            .map(|v| {
-                let id = *ids.entry(v).or_insert_with(|| {
-                    names.push(v.to_owned());
-                    counts.push(0);
-                    (names.len() - 1) as u32
-                });
-                counts[id as usize] += 1;
-                id
-            })
-            .collect();
-        Categories {
-            names,
-            of_row,
-            counts,
-        }
+    /// Few distinct values (scene types, depth folders): the last hit and a
+    /// linear scan beat hashing every row.
+    fn push(&mut self, v: &str) {
+        let id = if self.last < self.names.len() && self.names[self.last] == v {
+            self.last
+        } else {
+            match self.names.iter().position(|n| n == v) {
+                Some(p) => p,
+                None => {
+                    self.names.push(v.to_owned());
+                    self.counts.push(0);
+                    self.names.len() - 1
+                }
+            }
+        };
+        self.last = id;
+        self.counts[id] += 1;
+        self.of_row.push(id as u32);
     }
 
     fn shares(&self, selected: &[usize], n: usize, m: usize) -> Vec<Share> {
@@ -182,31 +179,37 @@ pub struct Baseline {
 
 impl Baseline {
     pub fn new(rows: &[SampleMeta], bins: &Bins) -> Self {
+        // One pass over the rows: at 100,000 rows the walk over the row
+        // structs costs more than the work done on each.
         let nb = bins.len();
+        let n = rows.len();
         let mut bin_counts = vec![0usize; nb + 1];
-        let bin_of_row: Vec<u16> = rows
-            .iter()
-            .map(|r| {
-                let b = bins.bin_of(bins.column.value(r)).unwrap_or(nb);
-                bin_counts[b] += 1;
-                b as u16
-            })
-            .collect();
-        let mut sorted_mean: Vec<f64> = rows
-            .iter()
-            .map(|r| r.mean_depth)
-            .filter(|v| v.is_finite())
-            .collect();
-        sorted_mean.sort_unstable_by(f64::total_cmp);
+        let mut bin_of_row = Vec::with_capacity(n);
+        let mut sorted_mean = Vec::with_capacity(n);
+        let mut scenes = Categories::default();
+        let mut folders = Categories::default();
+        scenes.of_row.reserve(n);
+        folders.of_row.reserve(n);
+        for r in rows {
+            let b = bins.bin_of(bins.column.value(r)).unwrap_or(nb);
+            bin_counts[b] += 1;
+            bin_of_row.push(b as u16);
+            if r.mean_depth.is_finite() {
+                sorted_mean.push(r.mean_depth);
+            }
+            scenes.push(&r.scene_type);
+            folders.push(&r.depth_variant);
+        }
+        radix_sort(&mut sorted_mean);
         Baseline {
             bins: bins.clone(),
-            n: rows.len(),
+            n,
             bin_of_row,
             bin_counts,
-            non_finite: rows.len() - sorted_mean.len(),
+            non_finite: n - sorted_mean.len(),
             sorted_mean,
-            scenes: Categories::new(rows.iter().map(|r| r.scene_type.as_str())),
-            folders: Categories::new(rows.iter().map(|r| r.depth_variant.as_str())),
+            scenes,
+            folders,
         }
     }
 
@@ -306,6 +309,53 @@ pub fn check(rows: &[SampleMeta], selected: &[usize], bins: &Bins) -> Distributi
     Baseline::new(rows, bins).compare(rows, selected)
 }
 
+/// Sorts finite floats ascending with an LSD radix sort on their bits
+/// (11-bit digits, passes where every key shares the digit skipped);
+/// several times faster than a comparison sort at 100,000 values.
+pub fn radix_sort(v: &mut [f64]) {
+    if v.len() < 256 {
+        v.sort_unstable_by(f64::total_cmp);
+        return;
+    }
+    // Order-preserving map f64 -> u64: flip all bits of negatives, the sign bit of positives.
+    let key = |x: f64| {
+        let b = x.to_bits();
+        if b >> 63 == 1 {
+            !b
+        } else {
+            b | (1 << 63)
+        }
+    };
+    let mut a: Vec<u64> = v.iter().map(|&x| key(x)).collect();
+    let mut b = vec![0u64; a.len()];
+    for pass in 0..6 {
+        let shift = pass * 11;
+        let mut counts = [0usize; 2048];
+        for &k in &a {
+            counts[((k >> shift) & 2047) as usize] += 1;
+        }
+        if counts.contains(&a.len()) {
+            continue;
+        }
+        let mut sum = 0;
+        for c in counts.iter_mut() {
+            let t = *c;
+            *c = sum;
+            sum += t;
+        }
+        for &k in &a {
+            let d = ((k >> shift) & 2047) as usize;
+            b[counts[d]] = k;
+            counts[d] += 1;
+        }
+        std::mem::swap(&mut a, &mut b);
+    }
+    for (out, k) in v.iter_mut().zip(a) {
+        let bits = if k >> 63 == 1 { k & !(1 << 63) } else { !k };
+        *out = f64::from_bits(bits);
+    }
+}
+
 /// KS statistic sup|Fa−Fb| and W1 = ∫|Fa−Fb| dx of two ascending samples,
 /// by one merge walk over their empirical CDFs. Either empty → (0, 0).
 pub fn ks_and_w1(a: &[f64], b: &[f64]) -> (f64, f64) {
@@ -380,6 +430,24 @@ mod tests {
         let c: Vec<f64> = a.iter().map(|v| v + 2.0).collect();
         let (ks2, w2) = ks_and_w1(&a, &c);
         assert!((w2 - 2.0).abs() < 1e-12 && ks2 > 0.0);
+    }
+
+    #[test]
+    fn radix_sort_sorts() {
+        let mut x: u64 = 12345;
+        let mut v: Vec<f64> = (0..5000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 11) as f64 / (1u64 << 40) as f64 - 1000.0
+            })
+            .chain([0.0, -0.0, 1e-300, -1e300, 42.0, 42.0])
+            .collect();
+        let mut want = v.clone();
+        want.sort_by(f64::total_cmp);
+        radix_sort(&mut v);
+        assert_eq!(v, want);
     }
 
     #[test]

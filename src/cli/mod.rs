@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+pub mod copy;
+pub mod export;
+pub mod select;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "calibscope",
@@ -17,7 +21,14 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Choose a calibration set from scan metadata; print the plan and distribution check.
+    Select(select::SelectArgs),
+    /// Copy (or link) the selected images into a folder with image_list.txt and dataset.txt.
+    Copy(copy::CopyArgs),
+    /// Write calibration_statistics.json and optional preprocessed .npy tensors.
+    Export(export::ExportArgs),
+}
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -26,6 +37,10 @@ pub fn run(cli: Cli) -> ExitCode {
             let _ = Cli::command().print_help();
             ExitCode::SUCCESS
         }
-        Some(cmd) => match cmd {},
+        Some(cmd) => match cmd {
+            Command::Select(a) => select::run(a),
+            Command::Copy(a) => copy::run(a),
+            Command::Export(a) => export::run(a),
+        },
     }
 }

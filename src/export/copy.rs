@@ -50,8 +50,9 @@ impl LinkMode {
     }
 }
 
-/// Test hook: abort the process after this many images are placed, with
-/// the next image's temporary file written but not renamed (simulates a kill).
+/// Test hook: end the process at once after this many images are placed,
+/// with the next image's temporary file written but not renamed (as a kill
+/// would leave it).
 pub const ABORT_HOOK_ENV: &str = "CALIBSCOPE_TEST_ABORT_AFTER_FILES";
 
 /// One image in the output folder, as `calibration_metadata.json` lists it.
@@ -316,7 +317,8 @@ fn place(
             LinkMode::Symlink => std::os::unix::fs::symlink(abs_src, &tmp)?,
         }
         if abort_before_rename {
-            std::process::abort();
+            // Like a SIGKILL: no destructor or clean-up runs (137 = 128 + 9).
+            std::process::exit(137);
         }
         fs::rename(&tmp, dest)
     })();

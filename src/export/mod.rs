@@ -68,17 +68,32 @@ impl ExportSample {
 
     /// From a split entry alone: the first existing
     /// `<root>/<dataset_root>/image_a6/<stem>.{png,jpg,jpeg,PNG,JPG,JPEG}`,
-    /// or the `.png` path (reported missing later) when none exists.
+    /// or the `.png` path (reported missing later) when none exists. A
+    /// numeric stem shorter than 10 digits (the seed's split loses the zero
+    /// padding) is also tried padded to NCDB's 10 digits, and then keyed so.
     pub fn probe(root: &Path, key: &SampleKey) -> Self {
         let dir = root.join(&key.dataset_root).join("image_a6");
-        let image = ["png", "jpg", "jpeg", "PNG", "JPG", "JPEG"]
-            .iter()
-            .map(|e| dir.join(format!("{}.{e}", key.stem)))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| dir.join(format!("{}.png", key.stem)));
+        let mut stems = vec![key.stem.clone()];
+        if is_digits(&key.stem) && key.stem.len() < 10 {
+            stems.push(format!("{:0>10}", key.stem));
+        }
+        for stem in &stems {
+            for e in ["png", "jpg", "jpeg", "PNG", "JPG", "JPEG"] {
+                let p = dir.join(format!("{stem}.{e}"));
+                if p.is_file() {
+                    return ExportSample {
+                        key: SampleKey {
+                            dataset_root: key.dataset_root.clone(),
+                            stem: stem.clone(),
+                        },
+                        image: p,
+                    };
+                }
+            }
+        }
         ExportSample {
             key: key.clone(),
-            image,
+            image: dir.join(format!("{}.png", key.stem)),
         }
     }
 }
@@ -101,21 +116,71 @@ pub struct Renamed {
 /// Row indices of the split's entries, matched by (dataset_root, stem);
 /// entries with no row come back as missing keys.
 pub fn match_rows(rows: &[SampleMeta], keys: &[SampleKey]) -> (Vec<usize>, Vec<SampleKey>) {
-    let index: std::collections::HashMap<(&str, &str), usize> = rows
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, r)| ((r.dataset_root.as_str(), r.filename.as_str()), i))
-        .collect();
     let mut found = Vec::with_capacity(keys.len());
     let mut missing = Vec::new();
-    for k in keys {
-        match index.get(&(k.dataset_root.as_str(), k.stem.as_str())) {
-            Some(&i) => found.push(i),
+    for (k, m) in keys.iter().zip(match_rows_aligned(rows, keys)) {
+        match m {
+            Some(i) => found.push(i),
             None => missing.push(k.clone()),
         }
     }
     (found, missing)
+}
+
+/// For each key, its row. A numeric stem that lost its zero padding (the
+/// seed's script reads stems with pandas as integers and writes
+/// `"new_filename": 42`) matches the one row of the same dataset_root whose
+/// stem has the same digits after leading zeros.
+pub fn match_rows_aligned(rows: &[SampleMeta], keys: &[SampleKey]) -> Vec<Option<usize>> {
+    use std::collections::HashMap;
+    let mut exact: HashMap<(&str, &str), usize> = HashMap::with_capacity(rows.len());
+    // None marks an ambiguous unpadded stem.
+    let mut unpadded: HashMap<(&str, &str), Option<usize>> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        exact
+            .entry((r.dataset_root.as_str(), r.filename.as_str()))
+            .or_insert(i);
+        if is_digits(&r.filename) {
+            let short = strip_zeros(&r.filename);
+            unpadded
+                .entry((r.dataset_root.as_str(), short))
+                .and_modify(|e| {
+                    if *e != Some(i) {
+                        *e = None
+                    }
+                })
+                .or_insert(Some(i));
+        }
+    }
+    keys.iter()
+        .map(|k| {
+            exact
+                .get(&(k.dataset_root.as_str(), k.stem.as_str()))
+                .copied()
+                .or_else(|| {
+                    if !is_digits(&k.stem) {
+                        return None;
+                    }
+                    unpadded
+                        .get(&(k.dataset_root.as_str(), strip_zeros(&k.stem)))
+                        .copied()
+                        .flatten()
+                })
+        })
+        .collect()
+}
+
+fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn strip_zeros(s: &str) -> &str {
+    let t = s.trim_start_matches('0');
+    if t.is_empty() {
+        "0"
+    } else {
+        t
+    }
 }
 
 /// Refuses to write inside the dataset folder (after resolving symlinks
@@ -157,4 +222,29 @@ pub(crate) fn check_all(samples: &[ExportSample]) -> Result<(), ExportError> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::select::tests::row;
+
+    #[test]
+    fn unpadded_numeric_stems_match_their_row() {
+        let rows = vec![
+            row("a", "0000000042", 1.0),
+            row("b", "0000000042", 1.0),
+            row("c", "01", 1.0),
+            row("c", "001", 1.0),
+        ];
+        let k = |r: &str, s: &str| SampleKey {
+            dataset_root: r.into(),
+            stem: s.into(),
+        };
+        let m = match_rows_aligned(
+            &rows,
+            &[k("b", "42"), k("a", "0000000042"), k("c", "1"), k("a", "x")],
+        );
+        assert_eq!(m, [Some(1), Some(0), None, None]);
+    }
 }

@@ -11,16 +11,18 @@
 //! are never chosen, and the strategy fills the remaining places.
 
 mod diverse;
+pub(crate) mod fxhash;
 mod plan;
 pub mod rng;
 mod stratified;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::metadata::{SampleKey, SampleMeta};
+use fxhash::{FxHashMap, FxHashSet};
 
 pub use diverse::{feature_matrix, FEATURE_NAMES};
 pub use plan::format_plan_table;
@@ -350,7 +352,7 @@ fn eligibility(
     if let Some(k) = req.pinned.intersection(&req.excluded).next() {
         return Err(SelectError::PinnedAndExcluded(k.clone()));
     }
-    fn as_ref(s: &BTreeSet<SampleKey>) -> HashSet<(&str, &str)> {
+    fn as_ref(s: &BTreeSet<SampleKey>) -> FxHashSet<(&str, &str)> {
         s.iter()
             .map(|k| (k.dataset_root.as_str(), k.stem.as_str()))
             .collect()
@@ -363,7 +365,8 @@ fn eligibility(
         free: vec![false; n],
         excluded: vec![false; n],
     };
-    let mut seen: HashMap<(&str, &str), usize> = HashMap::with_capacity(n);
+    let mut seen: FxHashMap<(&str, &str), usize> =
+        FxHashMap::with_capacity_and_hasher(n, Default::default());
     let mut duplicates = 0usize;
     for (i, r) in rows.iter().enumerate() {
         let k = (r.dataset_root.as_str(), r.filename.as_str());
