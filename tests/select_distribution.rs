@@ -12,7 +12,14 @@ use export_support::*;
 #[test]
 fn ks_and_wasserstein_match_numpy() {
     let rows: Vec<_> = (0..2000)
-        .map(|i| row(&format!("seq_{}", i % 4), &format!("{:010}", i / 4), "png", mean_for(i, 2000)))
+        .map(|i| {
+            row(
+                &format!("seq_{}", i % 4),
+                &format!("{:010}", i / 4),
+                "png",
+                mean_for(i, 2000),
+            )
+        })
         .collect();
     let req = SelectionRequest {
         strategy: Strategy::Random,
@@ -31,7 +38,11 @@ fn ks_and_wasserstein_match_numpy() {
     let set = tmp.path().join("set.txt");
     let fmt = |v: Vec<f64>| v.iter().map(|x| format!("{x:?}\n")).collect::<String>();
     std::fs::write(&all, fmt(rows.iter().map(|r| r.mean_depth).collect())).unwrap();
-    std::fs::write(&set, fmt(sel.indices.iter().map(|&i| rows[i].mean_depth).collect())).unwrap();
+    std::fs::write(
+        &set,
+        fmt(sel.indices.iter().map(|&i| rows[i].mean_depth).collect()),
+    )
+    .unwrap();
     let script = r#"
 import sys, numpy as np
 u = np.loadtxt(sys.argv[1]); v = np.loadtxt(sys.argv[2])
@@ -56,7 +67,12 @@ print(repr(float(ks)), repr(float(w1)))
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
     let v: Vec<f64> = out.split_whitespace().map(|t| t.parse().unwrap()).collect();
-    assert!((rep.ks - v[0]).abs() < 1e-12, "KS ours {} numpy {}", rep.ks, v[0]);
+    assert!(
+        (rep.ks - v[0]).abs() < 1e-12,
+        "KS ours {} numpy {}",
+        rep.ks,
+        v[0]
+    );
     assert!(
         (rep.wasserstein1 - v[1]).abs() < 1e-9 * v[1].max(1.0),
         "W1 ours {} numpy {}",
