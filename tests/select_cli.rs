@@ -6,7 +6,6 @@ mod export_support;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use calibscope::export;
 use calibscope::metadata::{write_csv, SampleMeta};
@@ -58,52 +57,6 @@ fn bin_counts(rows: &[SampleMeta], split: &Path) -> [usize; 4] {
     c
 }
 
-/// Per bin (target, actual, available) as the seed prints them, plus its
-/// extra draws from "mid".
-fn run_seed(meta: &Path, dir: &Path, target: usize) -> Option<(Vec<[usize; 3]>, usize)> {
-    let py = python_with(&["numpy", "pandas", "matplotlib"], "seed parity")?;
-    let Some(seed) = seed_dir() else {
-        println!("skipped: seed parity: ../shared/seed/create_calibration_split.py not found");
-        return None;
-    };
-    let o = Command::new(py)
-        .arg(seed.join("create_calibration_split.py"))
-        .args([
-            "--metadata",
-            meta.to_str().unwrap(),
-            "--target_size",
-            &target.to_string(),
-        ])
-        .args(["--output", "seed_split.json"])
-        .current_dir(dir)
-        .env("MPLBACKEND", "Agg")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "seed failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    let mut plan = Vec::new();
-    let mut extra = 0;
-    for line in text.lines() {
-        let nums = |s: &str| -> Vec<usize> {
-            s.split(|c: char| !c.is_ascii_digit())
-                .filter(|t| !t.is_empty())
-                .map(|t| t.parse().unwrap())
-                .collect()
-        };
-        if let Some((_, rest)) = line.split_once("m): ") {
-            let n = nums(rest);
-            plan.push([n[0], n[1], n[2]]);
-        } else if line.contains("에서") && line.contains("추가") {
-            extra = nums(line)[0];
-        }
-    }
-    Some((plan, extra))
-}
-
 fn compare_with_seed(counts: [usize; 4], target: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let rows = rows_with(counts);
@@ -123,12 +76,13 @@ fn compare_with_seed(counts: [usize; 4], target: usize) {
     );
     let rep: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
     let plan = rep["selection"]["plan"].as_array().unwrap();
-    let Some((seed_plan, seed_extra)) = run_seed(&meta, tmp.path(), target) else {
+    let Some((seed_plan, seed_extra)) = run_seed_split(&meta, tmp.path(), target) else {
         return;
     };
     assert_eq!(seed_plan.len(), 4, "{seed_plan:?}");
-    for (b, s) in seed_plan.iter().enumerate() {
-        let p = &plan[b];
+    for p in plan {
+        let s = &seed_plan[p["label"].as_str().unwrap()];
+        let b = p["label"].as_str().unwrap();
         let mine = [
             p["target"].as_u64().unwrap() as usize,
             p["first_pass"].as_u64().unwrap() as usize,

@@ -73,7 +73,7 @@ fn go(a: &ExportArgs) -> Result<(), String> {
         let samples = samples_for(root, &keys, Some(&a.metadata))?;
         let progress = Progress::new();
         let report = with_bar(&progress, || {
-            export::write_tensors(&samples, &a.out, opts, &progress)
+            export::write_tensors(root, &samples, &a.out, opts, &progress)
         })
         .map_err(|e| e.to_string())?;
         for s in &report.skipped {

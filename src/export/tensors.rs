@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{check_all, names, ExportError, ExportSample, Skipped};
+use super::{check_all, ensure_outside_dataset, names, ExportError, ExportSample, Skipped};
 use crate::fsutil;
 use crate::progress::Progress;
 
@@ -86,8 +86,10 @@ pub fn image_to_nchw(path: &Path, opts: TensorOptions) -> Result<Vec<f32>, Strin
     Ok(out)
 }
 
-/// Writes one tensor per sample into `out_dir` plus `tensor_list.txt`.
+/// Writes one tensor per sample into `out_dir` (outside `dataset_root`)
+/// plus `tensor_list.txt`.
 pub fn write_tensors(
+    dataset_root: &Path,
     samples: &[ExportSample],
     out_dir: &Path,
     opts: TensorOptions,
@@ -100,6 +102,7 @@ pub fn write_tensors(
         )));
     }
     check_all(samples)?;
+    ensure_outside_dataset(dataset_root, out_dir)?;
     let bases: Vec<String> = samples
         .iter()
         .map(|s| names::seed_name(&s.key.dataset_root, &s.key.stem, "npy"))

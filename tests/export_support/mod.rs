@@ -149,3 +149,51 @@ pub fn seed_dir() -> Option<PathBuf> {
     .into_iter()
     .find(|p| p.join("create_calibration_split.py").is_file())
 }
+
+/// The seed's printed plan: per bin label (target, actual, available), and
+/// its extra draws from "mid"; `None` (after printing why) without Python
+/// or the seed script. Runs in `dir` (the seed writes a PNG there).
+pub fn run_seed_split(
+    meta: &Path,
+    dir: &Path,
+    target: usize,
+) -> Option<(std::collections::BTreeMap<String, [usize; 3]>, usize)> {
+    let py = python_with(&["numpy", "pandas", "matplotlib"], "seed parity")?;
+    let Some(seed) = seed_dir() else {
+        println!("skipped: seed parity: ../shared/seed/create_calibration_split.py not found");
+        return None;
+    };
+    let o = Command::new(py)
+        .arg(seed.join("create_calibration_split.py"))
+        .args(["--metadata", meta.to_str().unwrap()])
+        .args(["--target_size", &target.to_string()])
+        .args(["--output", "seed_split.json"])
+        .current_dir(dir)
+        .env("MPLBACKEND", "Agg")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "seed failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let nums = |s: &str| -> Vec<usize> {
+        s.split(|c: char| !c.is_ascii_digit())
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse().unwrap())
+            .collect()
+    };
+    let mut plan = std::collections::BTreeMap::new();
+    let mut extra = 0;
+    for line in text.lines() {
+        if let Some((head, rest)) = line.split_once("m): ") {
+            let label = head.split_whitespace().next().unwrap().to_owned();
+            let n = nums(rest);
+            plan.insert(label, [n[0], n[1], n[2]]);
+        } else if line.contains("에서") && line.contains("추가") {
+            extra = nums(line)[0];
+        }
+    }
+    Some((plan, extra))
+}
