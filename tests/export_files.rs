@@ -175,7 +175,8 @@ print(repr(float(a[0, 0, 2, 3])), repr(float(a[0, 1, 2, 3])))
 #[test]
 fn split_file_is_the_seed_format_and_reads_the_seeds_numeric_stems() {
     let tmp = tempfile::tempdir().unwrap();
-    let rows = make_dataset(&tmp.path().join("ncdb"), 2, 2);
+    let root = tmp.path().join("ncdb");
+    let rows = make_dataset(&root, 2, 2);
     let p = tmp.path().join("calibration_split.json");
     export::write_split(&p, &[rows[0].key()]).unwrap();
     assert_eq!(
@@ -192,4 +193,11 @@ fn split_file_is_the_seed_format_and_reads_the_seeds_numeric_stems() {
     let (idx, missing) = export::match_rows(&rows, &keys);
     assert!(missing.is_empty());
     assert_eq!(rows[idx[0]].key(), rows[3].key());
+    // Without metadata the image is probed, padded to 10 digits, JPEG found.
+    let probed = export::ExportSample::probe(&root, &keys[0]);
+    assert_eq!(probed.key, rows[3].key());
+    assert_eq!(
+        probed.image,
+        root.join("synced_data/seq_01/image_a6/0000000001.jpg")
+    );
 }
