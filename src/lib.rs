@@ -9,4 +9,9 @@ pub mod fsutil;
 pub mod metadata;
 pub mod progress;
 
+// Calibration-set selection, its distribution check and its exports.
+pub mod distribution;
+pub mod export;
+pub mod select;
+
 pub mod cli;

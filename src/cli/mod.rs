@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod demo;
+pub mod copy;
+pub mod export;
+pub mod select;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +25,12 @@ pub struct Cli {
 pub enum Command {
     /// Generate a small demo dataset in NCDB layout.
     Demo(demo::DemoArgs),
+    /// Choose a calibration set from scan metadata; print the plan and distribution check.
+    Select(select::SelectArgs),
+    /// Copy (or link) the selected images into a folder with image_list.txt and dataset.txt.
+    Copy(copy::CopyArgs),
+    /// Write calibration_statistics.json and optional preprocessed .npy tensors.
+    Export(export::ExportArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -33,6 +42,9 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(cmd) => match cmd {
             Command::Demo(a) => demo::run(a),
+            Command::Select(a) => select::run(a),
+            Command::Copy(a) => copy::run(a),
+            Command::Export(a) => export::run(a),
         },
     }
 }
