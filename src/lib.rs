@@ -12,4 +12,9 @@ pub mod metadata;
 pub mod progress;
 pub mod scan;
 
+// Calibration-set selection, its distribution check and its exports.
+pub mod distribution;
+pub mod export;
+pub mod select;
+
 pub mod cli;
