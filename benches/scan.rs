@@ -167,7 +167,7 @@ fn main() {
     let mut dec = Duration::MAX;
     let mut scn = Duration::MAX;
     let mut rows = 0;
-    for _ in 0..5 {
+    for _ in 0..9 {
         dec = dec.min(best_of(1, || decode_only(&files)).0);
         let (t, out) = best_of(1, || {
             scan::scan(&root, &split, &settings, None, &Progress::new())
