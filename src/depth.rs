@@ -338,7 +338,8 @@ fn count_png(
 /// a block with measurements are counted in bin 0 too (cheaper than a branch
 /// per pixel); bin 0 is dropped when the statistics are made.
 pub struct DepthCounts {
-    counts: Vec<u32>,
+    /// Fixed size, so indexing by a u16 needs no bounds check.
+    counts: Box<[u32; 65536]>,
     /// Every pixel seen, valid or not.
     total: u64,
     /// Pixels put into `counts` (bin 0 included).
@@ -359,7 +360,10 @@ const BLOCK: usize = 64;
 impl DepthCounts {
     pub fn new() -> Self {
         Self {
-            counts: vec![0; 65536],
+            counts: vec![0u32; 65536]
+                .into_boxed_slice()
+                .try_into()
+                .expect("65536 bins"),
             total: 0,
             counted: 0,
             max: 0,
@@ -381,7 +385,7 @@ impl DepthCounts {
     /// Adds big-endian 16-bit samples as a PNG stores them.
     fn add_be16(&mut self, bytes: &[u8]) {
         self.total += (bytes.len() / 2) as u64;
-        let counts = &mut self.counts[..];
+        let counts = &mut *self.counts;
         let mut max = self.max;
         let mut counted = 0u64;
         let mut blocks = bytes.chunks_exact(BLOCK);
@@ -464,48 +468,54 @@ impl DepthCounts {
         let mut order: [usize; 6] = [0, 1, 2, 3, 4, 5];
         order.sort_by_key(|&i| ranks[i]);
         let mut values = [0usize; 6];
-        // Bin edges as stored values: v/div >= m  <=>  v >= ceil(m·div).
-        let mut edges_raw = [0usize; DEPTH_HIST_EDGES.len()];
-        for (e, m) in edges_raw.iter_mut().zip(DEPTH_HIST_EDGES) {
-            *e = (m * div).ceil() as usize;
+        // Histogram bins as ranges of stored values: v/div >= m <=> v >= ceil(m·div).
+        let mut bounds = [max + 1; DEPTH_HIST_BINS];
+        for (b, m) in bounds.iter_mut().zip(DEPTH_HIST_EDGES) {
+            *b = ((m * div).ceil() as usize).clamp(1, max + 1);
         }
         let mut hist = [0u64; DEPTH_HIST_BINS];
-        let (mut bin, mut seen, mut next) = (0usize, 0u64, 0usize);
-        let (mut sum, mut sumsq) = (0u128, 0u128);
+        let (mut seen, mut next) = (0u64, 0usize);
+        let mut next_rank = ranks[order[0]];
+        // Counts are u32 and n < 2^32, so v²·count sums stay below 2^64.
+        let (mut sum, mut sumsq) = (0u64, 0u64);
         let mut min = 0usize;
-        // Most stored values never occur: skip empty runs eight bins at a time.
-        for (k, block) in counts.chunks_mut(8).enumerate() {
-            if block.iter().fold(0, |a, &c| a | c) == 0 {
+        let mut lo = 1usize;
+        for (bin, &hi) in bounds.iter().enumerate() {
+            if hi <= lo {
                 continue;
             }
-            for (j, c) in block.iter_mut().enumerate() {
+            let mut in_bin = 0u64;
+            for (j, c) in counts[lo..hi].iter_mut().enumerate() {
                 if *c == 0 {
                     continue;
                 }
-                let v = k * 8 + j;
+                let v = lo + j;
                 let c64 = *c as u64;
                 *c = 0;
-                if seen == 0 {
+                if min == 0 {
                     min = v;
                 }
-                sum += (v as u64 * c64) as u128;
-                sumsq += ((v * v) as u64 * c64) as u128;
-                while bin < edges_raw.len() && v >= edges_raw[bin] {
-                    bin += 1;
-                }
-                hist[bin] += c64;
+                sum += v as u64 * c64;
+                sumsq += (v * v) as u64 * c64;
+                in_bin += c64;
                 seen += c64;
-                while next < order.len() && ranks[order[next]] < seen {
-                    values[order[next]] = v;
-                    next += 1;
+                if seen > next_rank {
+                    while next < order.len() && ranks[order[next]] < seen {
+                        values[order[next]] = v;
+                        next += 1;
+                    }
+                    next_rank = order.get(next).map_or(u64::MAX, |&i| ranks[i]);
                 }
             }
+            hist[bin] = in_bin;
+            lo = hi;
         }
         let lerp = |i: usize| {
             let (a, b) = (values[2 * i] as f64, values[2 * i + 1] as f64);
             (a + (b - a) * gammas[i]) / div
         };
         let nf = n as f64;
+        let (sum, sumsq) = (sum as u128, sumsq as u128);
         let var_num = (n as u128 * sumsq - sum * sum) as f64;
         Some(DepthStats {
             mean: sum as f64 / nf / div,
