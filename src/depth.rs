@@ -340,6 +340,10 @@ fn count_png(
 pub struct DepthCounts {
     /// Fixed size, so indexing by a u16 needs no bounds check.
     counts: Box<[u32; 65536]>,
+    /// Odd pixels of dense blocks are counted here: neighbouring pixels
+    /// often hold the same value, and two tables halve the chains of
+    /// increments to one counter. Merged into `counts` by `finish`.
+    odd: Box<[u32; 65536]>,
     /// Every pixel seen, valid or not.
     total: u64,
     /// Pixels put into `counts` (bin 0 included).
@@ -353,6 +357,13 @@ impl Default for DepthCounts {
     }
 }
 
+fn table() -> Box<[u32; 65536]> {
+    vec![0u32; 65536]
+        .into_boxed_slice()
+        .try_into()
+        .expect("65536 bins")
+}
+
 /// Sparse maps are mostly zeros: blocks of this many bytes holding only
 /// zeros are skipped with one test.
 const BLOCK: usize = 64;
@@ -360,10 +371,8 @@ const BLOCK: usize = 64;
 impl DepthCounts {
     pub fn new() -> Self {
         Self {
-            counts: vec![0u32; 65536]
-                .into_boxed_slice()
-                .try_into()
-                .expect("65536 bins"),
+            counts: table(),
+            odd: table(),
             total: 0,
             counted: 0,
             max: 0,
@@ -386,6 +395,7 @@ impl DepthCounts {
     fn add_be16(&mut self, bytes: &[u8]) {
         self.total += (bytes.len() / 2) as u64;
         let counts = &mut *self.counts;
+        let odd = &mut *self.odd;
         let mut max = self.max;
         let mut counted = 0u64;
         let mut blocks = bytes.chunks_exact(BLOCK);
@@ -396,10 +406,12 @@ impl DepthCounts {
             if any == 0 {
                 continue;
             }
-            for b in block.chunks_exact(2) {
-                let v = u16::from_be_bytes([b[0], b[1]]);
-                counts[v as usize] += 1;
-                max = max.max(v);
+            for b in block.chunks_exact(4) {
+                let v0 = u16::from_be_bytes([b[0], b[1]]);
+                let v1 = u16::from_be_bytes([b[2], b[3]]);
+                counts[v0 as usize] += 1;
+                odd[v1 as usize] += 1;
+                max = max.max(v0).max(v1);
             }
             counted += (BLOCK / 2) as u64;
         }
@@ -427,6 +439,7 @@ impl DepthCounts {
     /// Forgets what was added (after a decode error part-way).
     pub fn discard(&mut self) {
         self.counts[..=self.max as usize].fill(0);
+        self.odd[..=self.max as usize].fill(0);
         self.total = 0;
         self.counted = 0;
         self.max = 0;
@@ -442,6 +455,11 @@ impl DepthCounts {
         height: u32,
     ) -> Option<DepthStats> {
         let (max, total) = (self.max as usize, self.total);
+        // A plain element-wise add: vectorised.
+        for (c, o) in self.counts[..=max].iter_mut().zip(&mut self.odd[..=max]) {
+            *c += *o;
+            *o = 0;
+        }
         let n = self.counted - self.counts[0] as u64;
         self.counts[0] = 0;
         self.total = 0;
@@ -485,26 +503,32 @@ impl DepthCounts {
                 continue;
             }
             let mut in_bin = 0u64;
-            for (j, c) in counts[lo..hi].iter_mut().enumerate() {
-                if *c == 0 {
+            // Most stored values never occur: skip empty runs eight at a time.
+            for (k, block) in counts[lo..hi].chunks_mut(8).enumerate() {
+                if block.iter().fold(0, |a, &c| a | c) == 0 {
                     continue;
                 }
-                let v = lo + j;
-                let c64 = *c as u64;
-                *c = 0;
-                if min == 0 {
-                    min = v;
-                }
-                sum += v as u64 * c64;
-                sumsq += (v * v) as u64 * c64;
-                in_bin += c64;
-                seen += c64;
-                if seen > next_rank {
-                    while next < order.len() && ranks[order[next]] < seen {
-                        values[order[next]] = v;
-                        next += 1;
+                for (j, c) in block.iter_mut().enumerate() {
+                    if *c == 0 {
+                        continue;
                     }
-                    next_rank = order.get(next).map_or(u64::MAX, |&i| ranks[i]);
+                    let v = lo + k * 8 + j;
+                    let c64 = *c as u64;
+                    *c = 0;
+                    if min == 0 {
+                        min = v;
+                    }
+                    sum += v as u64 * c64;
+                    sumsq += (v * v) as u64 * c64;
+                    in_bin += c64;
+                    seen += c64;
+                    if seen > next_rank {
+                        while next < order.len() && ranks[order[next]] < seen {
+                            values[order[next]] = v;
+                            next += 1;
+                        }
+                        next_rank = order.get(next).map_or(u64::MAX, |&i| ranks[i]);
+                    }
                 }
             }
             hist[bin] = in_bin;
