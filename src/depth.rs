@@ -4,7 +4,7 @@
 //!   rule, KITTI's /256, millimetres, plain 8-bit metres).
 //! - [`load_depth`] decodes a PNG (8- or 16-bit greyscale) to a [`DepthMap`]
 //!   in metres, 0 = no measurement (for display and evaluation).
-//! - [`analyse_file`] / [`DepthCounts`] compute the statistics the seed
+//! - [`analyse_file`] / [`stats_from_raw`] / [`DepthCounts`] compute the statistics the seed
 //!   script computes — mean, median, min, max, std, p50/p90/p95 of valid
 //!   depth — without a sort: a depth PNG holds at most 65,536 distinct
 //!   values, so a count per value gives exact order statistics. Percentiles
@@ -332,6 +332,19 @@ fn count_png(
         }
     }
     Ok((w, h))
+}
+
+/// Statistics of stored depth values (row-major, 0 = no measurement), e.g.
+/// a map decoded elsewhere; `None` when nothing is valid.
+pub fn stats_from_raw(
+    values: &[u16],
+    encoding: DepthEncoding,
+    width: u32,
+    height: u32,
+) -> Option<DepthStats> {
+    let mut c = DepthCounts::new();
+    c.add(values);
+    c.finish(encoding, width, height)
 }
 
 /// A count of each stored depth value over one map. Zeros that fall inside
