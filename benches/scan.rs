@@ -85,8 +85,9 @@ fn seed_dir() -> Option<PathBuf> {
     p.join("create_ncdb_metadata.py").is_file().then_some(p)
 }
 
-/// Seconds the seed's `analyze_split` takes and the rows it produced.
-fn seed_time(seed: &Path, root: &Path, split: &str) -> Option<(f64, usize)> {
+/// Seconds the seed's `analyze_split` takes (wall, best of 2), the rows it
+/// produced and its CPU seconds.
+fn seed_time(seed: &Path, root: &Path, split: &str) -> Option<(f64, usize, f64)> {
     let code = format!(
         r#"
 import sys, time, io, contextlib
@@ -94,13 +95,17 @@ sys.path.insert(0, {seed:?})
 from create_ncdb_metadata import NcdbMetadataGenerator
 g = NcdbMetadataGenerator({root:?})
 best = None
+cpu = None
 for _ in range(2):
     t = time.perf_counter()
+    c = time.process_time()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         df = g.analyze_split({split:?})
     el = time.perf_counter() - t
+    cp = time.process_time() - c
     best = el if best is None else min(best, el)
-print(best, len(df))
+    cpu = cp if cpu is None else min(cpu, cp)
+print(best, len(df), cpu)
 "#,
         seed = seed.display().to_string(),
         root = root.display().to_string(),
@@ -115,7 +120,11 @@ print(best, len(df))
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.split_whitespace();
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    Some((
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    ))
 }
 
 fn peak_rss_kb(args: &[&str]) -> Option<u64> {
@@ -225,10 +234,18 @@ fn main() {
         }
         Some(seed) => match seed_time(&seed, &root, split_name) {
             None => println!("seed: skipped (python3 or its packages missing)"),
-            Some((secs, seed_rows)) => {
+            Some((secs, seed_rows, seed_cpu)) => {
                 let seed_rate = seed_rows as f64 / secs;
                 println!("seed script:      {seed_rows} samples in {secs:.3}s = {seed_rate:.0}/s (PNG rows only)");
-                println!("RATIO scan / seed = {:.1}", scan_rate / seed_rate);
+                println!(
+                    "RATIO scan / seed = {:.1} (wall clock)",
+                    scan_rate / seed_rate
+                );
+                let seed_per = seed_cpu / seed_rows as f64 * 1e6;
+                println!(
+                    "CPU time per sample: seed {seed_per:.0} µs (1 core), scan {sc:.0} µs ({threads} threads); RATIO (CPU) = {:.1}",
+                    seed_per / sc
+                );
             }
         },
     }
