@@ -209,23 +209,39 @@ fn decode<'a>(path: &Path, file: &[u8], pixels: &'a mut Vec<u8>) -> Result<Raw<'
     })
 }
 
-fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<(), DepthError> {
+/// Reads a whole file into `buf`. With the size already known (the scan
+/// stat-ed the file) it skips the extra size queries `read_to_end` makes,
+/// and still reads on if the file has grown since.
+fn read_into(path: &Path, buf: &mut Vec<u8>, size_hint: Option<u64>) -> Result<(), DepthError> {
     use std::io::Read;
-    buf.clear();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(buf))
-        .map(|_| ())
-        .map_err(|source| DepthError::Io {
-            path: path.display().to_string(),
-            source,
-        })
+    let read = |buf: &mut Vec<u8>| -> std::io::Result<()> {
+        let mut f = std::fs::File::open(path)?;
+        buf.clear();
+        let Some(n) = size_hint.and_then(|n| usize::try_from(n).ok()) else {
+            return f.read_to_end(buf).map(|_| ());
+        };
+        // Through `take`: no zero-filling of the buffer, no size queries.
+        let got = (&mut f).take(n as u64).read_to_end(buf)?;
+        if got == n {
+            let mut more = [0u8; 1];
+            if f.read(&mut more)? == 1 {
+                buf.push(more[0]);
+                f.read_to_end(buf)?;
+            }
+        }
+        Ok(())
+    };
+    read(buf).map_err(|source| DepthError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Decodes a depth PNG to metres.
 pub fn load_depth(path: &Path, encoding: DepthEncoding) -> Result<DepthMap, DepthError> {
     let file = {
         let mut buf = Vec::new();
-        read_into(path, &mut buf)?;
+        read_into(path, &mut buf, None)?;
         buf
     };
     let mut pixels = Vec::new();
@@ -258,9 +274,19 @@ pub fn analyse_file(
     path: &Path,
     encoding: DepthEncoding,
 ) -> Result<Option<DepthStats>, DepthError> {
+    analyse_file_sized(path, None, encoding)
+}
+
+/// [`analyse_file`] for a file whose size is already known (a hint only:
+/// a file that changed size since is still read whole).
+pub fn analyse_file_sized(
+    path: &Path,
+    size: Option<u64>,
+    encoding: DepthEncoding,
+) -> Result<Option<DepthStats>, DepthError> {
     SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
-        read_into(path, &mut s.file)?;
+        read_into(path, &mut s.file, size)?;
         let result = count_png(path, &s.file, &mut s.pixels, &mut s.counts);
         match result {
             Ok((w, h)) => Ok(s.counts.finish(encoding, w, h)),
@@ -684,6 +710,18 @@ mod tests {
                 b.finish(DepthEncoding::Auto, 1, 1),
                 "len {len}"
             );
+        }
+    }
+
+    #[test]
+    fn size_hint_wrong_either_way_still_reads_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"0123456789").unwrap();
+        for hint in [None, Some(10), Some(3), Some(50)] {
+            let mut buf = Vec::new();
+            read_into(&p, &mut buf, hint).unwrap();
+            assert_eq!(buf, b"0123456789", "{hint:?}");
         }
     }
 

@@ -210,7 +210,11 @@ fn scan_one(
 
 /// Decodes the depth map and reads the image's size.
 fn measure(r: &ResolvedSample, settings: &DatasetSettings) -> CachedResult {
-    let stats = match depth::analyse_file(&r.depth, settings.depth_encoding) {
+    let stats = match depth::analyse_file_sized(
+        &r.depth,
+        Some(r.depth_stamp.size),
+        settings.depth_encoding,
+    ) {
         Ok(Some(s)) => s,
         Ok(None) => {
             return CachedResult::Skip(
