@@ -405,7 +405,7 @@ fn table() -> Box<[u32; 65536]> {
 
 /// Sparse maps are mostly zeros: blocks of this many bytes holding only
 /// zeros are skipped with one test.
-const BLOCK: usize = 64;
+const BLOCK: usize = 16;
 
 impl DepthCounts {
     pub fn new() -> Self {
