@@ -547,16 +547,16 @@ impl DepthCounts {
                 if block.iter().fold(0, |a, &c| a | c) == 0 {
                     continue;
                 }
+                if min == 0 {
+                    let j = block.iter().position(|&c| c != 0).unwrap_or(0);
+                    min = lo + k * 8 + j;
+                }
+                // Branch-free over the block: which of its bins are empty is
+                // unpredictable, and an empty bin adds nothing anyway.
                 for (j, c) in block.iter_mut().enumerate() {
-                    if *c == 0 {
-                        continue;
-                    }
                     let v = lo + k * 8 + j;
                     let c64 = *c as u64;
                     *c = 0;
-                    if min == 0 {
-                        min = v;
-                    }
                     sum += v as u64 * c64;
                     sumsq += (v * v) as u64 * c64;
                     in_bin += c64;
