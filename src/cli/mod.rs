@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+pub mod demo;
 pub mod copy;
 pub mod export;
 pub mod select;
@@ -22,6 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Generate a small demo dataset in NCDB layout.
+    Demo(demo::DemoArgs),
     /// Choose a calibration set from scan metadata; print the plan and distribution check.
     Select(select::SelectArgs),
     /// Copy (or link) the selected images into a folder with image_list.txt and dataset.txt.
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(cmd) => match cmd {
+            Command::Demo(a) => demo::run(a),
             Command::Select(a) => select::run(a),
             Command::Copy(a) => copy::run(a),
             Command::Export(a) => export::run(a),
