@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-pub mod demo;
 pub mod copy;
+pub mod demo;
 pub mod export;
 pub mod select;
 
