@@ -14,12 +14,19 @@ use calibscope::metadata::read_csv;
 use calibscope::select::Bins;
 use export_support::*;
 
+thread_local! {
+    static HOME: std::cell::RefCell<std::path::PathBuf> =
+        std::cell::RefCell::new(std::env::temp_dir().join("calibscope-test-home"));
+}
+
 fn has_subcommand(name: &str) -> bool {
     calibscope(&["help", name]).status.success()
 }
 
 fn ok(args: &[&str]) -> String {
-    let o = calibscope(args);
+    // The scan's cache goes to this test's own home folder.
+    let home = HOME.with(|h| h.borrow().clone());
+    let o = calibscope_with_home(&home, args);
     assert!(
         o.status.success(),
         "calibscope {args:?} failed: {}{}",
@@ -48,6 +55,7 @@ fn demo_scan_select_copy_export_and_seed_parity() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    HOME.with(|h| *h.borrow_mut() = tmp.path().join("home"));
     let root = tmp.path().join("demo");
     let r = root.to_str().unwrap();
     ok(&[
