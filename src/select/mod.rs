@@ -9,6 +9,23 @@
 //! Manual decisions always win: rows whose key is in `pinned` are always in
 //! the selection (they count towards their bin's target), rows in `excluded`
 //! are never chosen, and the strategy fills the remaining places.
+//!
+//! ```
+//! use calibscope::distribution::Baseline;
+//! use calibscope::select::{self, Bins, SelectionRequest, Strategy};
+//! # fn rows() -> Vec<calibscope::metadata::SampleMeta> { Vec::new() }
+//! let rows = rows(); // metadata::read_any(path)?
+//! let mut req = SelectionRequest::default(); // stratified, 300, seed 42
+//! req.excluded.insert(calibscope::metadata::SampleKey {
+//!     dataset_root: "synced_data/seq_01".into(),
+//!     stem: "0000000042".into(),
+//! });
+//! let sel = select::run(&rows, &req).expect("valid bins");
+//! // Once per split, then on every click:
+//! let baseline = Baseline::new(&rows, &Bins::default());
+//! let report = baseline.compare(&rows, &sel.indices);
+//! println!("{}{}", select::format_plan_table(&sel, &Bins::default()), report.to_text());
+//! ```
 
 mod diverse;
 pub(crate) mod fxhash;
