@@ -8,4 +8,8 @@ pub mod fsutil;
 pub mod metadata;
 pub mod progress;
 
+// PTQ (issue 5)
+pub mod onnx;
+pub mod runtime;
+
 pub mod cli;
