@@ -10,6 +10,8 @@ pub mod progress;
 
 // PTQ (issue 5)
 pub mod onnx;
+pub mod preprocess;
+pub mod quantize;
 pub mod runtime;
 
 pub mod cli;

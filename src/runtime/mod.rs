@@ -14,6 +14,7 @@
 //!
 //! When all five fail the error names the fixes.
 
+pub mod infer;
 mod provision;
 
 use std::path::{Path, PathBuf};
