@@ -4,6 +4,7 @@
 //! the command line (`cli`) and the desktop app are thin layers over it.
 //! Long stages take a [`progress::Progress`] handle for progress and cancel.
 
+pub mod demo;
 pub mod fsutil;
 pub mod metadata;
 pub mod progress;

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+pub mod demo;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "calibscope",
@@ -17,7 +19,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Generate a small demo dataset in NCDB layout.
+    Demo(demo::DemoArgs),
+}
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -26,6 +31,8 @@ pub fn run(cli: Cli) -> ExitCode {
             let _ = Cli::command().print_help();
             ExitCode::SUCCESS
         }
-        Some(cmd) => match cmd {},
+        Some(cmd) => match cmd {
+            Command::Demo(a) => demo::run(a),
+        },
     }
 }
