@@ -75,7 +75,9 @@ pub enum PreprocessError {
     NoImageInput,
     #[error("the model has {0} image inputs ({1}); calibscope feeds one image input: pick the model with a single `rgb` input")]
     TwoImageInputs(usize, String),
-    #[error("model input {name} has a dynamic size {dims}; give the size explicitly (--input-size WxH)")]
+    #[error(
+        "model input {name} has a dynamic size {dims}; give the size explicitly (--input-size WxH)"
+    )]
     DynamicSize { name: String, dims: String },
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
@@ -88,7 +90,10 @@ pub enum PreprocessError {
 impl PreprocessSettings {
     /// Settings for the model's single image input. `size` (W, H) is needed when
     /// the input's spatial size is dynamic, and overrides nothing otherwise.
-    pub fn from_model(summary: &ModelSummary, size: Option<(u32, u32)>) -> Result<Self, PreprocessError> {
+    pub fn from_model(
+        summary: &ModelSummary,
+        size: Option<(u32, u32)>,
+    ) -> Result<Self, PreprocessError> {
         let image_inputs: Vec<_> = summary
             .inputs
             .iter()
@@ -100,7 +105,10 @@ impl PreprocessSettings {
             many => {
                 return Err(PreprocessError::TwoImageInputs(
                     many.len(),
-                    many.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "),
+                    many.iter()
+                        .map(|i| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 ))
             }
         };
@@ -109,7 +117,11 @@ impl PreprocessSettings {
             _ => None,
         };
         let nhwc = matches!(inp.dims[3], Dim::Fixed(3)) && !matches!(inp.dims[1], Dim::Fixed(3));
-        let (hd, wd) = if nhwc { (&inp.dims[1], &inp.dims[2]) } else { (&inp.dims[2], &inp.dims[3]) };
+        let (hd, wd) = if nhwc {
+            (&inp.dims[1], &inp.dims[2])
+        } else {
+            (&inp.dims[2], &inp.dims[3])
+        };
         let (width, height) = match (fixed(wd), fixed(hd), size) {
             (Some(w), Some(h), _) => (w, h),
             (_, _, Some((w, h))) => (w, h),
@@ -173,7 +185,11 @@ impl PreprocessSettings {
     }
 
     /// Decodes image bytes (PNG/JPEG) and preprocesses them. `path` names the file in errors.
-    pub fn tensor_from_image_bytes(&self, bytes: &[u8], path: &Path) -> Result<Vec<f32>, PreprocessError> {
+    pub fn tensor_from_image_bytes(
+        &self,
+        bytes: &[u8],
+        path: &Path,
+    ) -> Result<Vec<f32>, PreprocessError> {
         let img = image::load_from_memory(bytes).map_err(|e| PreprocessError::Decode {
             path: path.display().to_string(),
             reason: e.to_string(),
@@ -188,7 +204,9 @@ impl PreprocessSettings {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let is_npy = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+        let is_npy = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
         let t = if is_npy {
             let (shape, data) = parse_npy(&bytes).map_err(|reason| PreprocessError::Npy {
                 path: path.display().to_string(),
@@ -222,7 +240,10 @@ pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         if bytes.len() < 12 {
             return Err("truncated .npy header".into());
         }
-        (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12)
+        (
+            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
+            12,
+        )
     };
     let header = bytes
         .get(start..start + hlen)
@@ -234,9 +255,15 @@ pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         Some(rest.trim_start().trim_start_matches(':').trim_start())
     };
     let descr = field("descr").ok_or("no descr in header")?;
-    let descr = descr.trim_start_matches('\'').split('\'').next().unwrap_or("");
+    let descr = descr
+        .trim_start_matches('\'')
+        .split('\'')
+        .next()
+        .unwrap_or("");
     if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
-        return Err("Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into());
+        return Err(
+            "Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into(),
+        );
     }
     let shape_s = field("shape").ok_or("no shape in header")?;
     let shape_s = shape_s.trim_start_matches('(');
@@ -251,7 +278,10 @@ pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
     let data = &bytes[start + hlen..];
     let need = |size: usize| {
         if data.len() < n * size {
-            Err(format!("data is truncated: {} bytes for {n} values", data.len()))
+            Err(format!(
+                "data is truncated: {} bytes for {n} values",
+                data.len()
+            ))
         } else {
             Ok(())
         }
@@ -259,7 +289,10 @@ pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
     let vals = match descr {
         "<f4" => {
             need(4)?;
-            data[..n * 4].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+            data[..n * 4]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect()
         }
         "<f8" => {
             need(8)?;
@@ -280,7 +313,11 @@ pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
 /// Writes a float32 `.npy` (C order): for tests and exports.
 pub fn write_npy_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_s = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let shape_s = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_s}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -314,7 +351,11 @@ mod tests {
     }
 
     fn io(name: &str, dims: Vec<Dim>) -> IoInfo {
-        IoInfo { name: name.into(), elem_type: 1, dims }
+        IoInfo {
+            name: name.into(),
+            elem_type: 1,
+            dims,
+        }
     }
 
     #[test]
@@ -322,19 +363,37 @@ mod tests {
         let f = Dim::Fixed;
         let s = summary(vec![io("rgb", vec![f(1), f(3), f(192), f(320)])]);
         let p = PreprocessSettings::from_model(&s, None).unwrap();
-        assert_eq!((p.input_name.as_str(), p.width, p.height), ("rgb", 320, 192));
+        assert_eq!(
+            (p.input_name.as_str(), p.width, p.height),
+            ("rgb", 320, 192)
+        );
         assert_eq!(p.input_shape(), [1, 3, 192, 320]);
 
-        let dynamic = summary(vec![io("rgb", vec![f(1), f(3), Dim::Symbolic("h".into()), Dim::Unknown])]);
-        let e = PreprocessSettings::from_model(&dynamic, None).unwrap_err().to_string();
-        assert!(e.contains("dynamic size") && e.contains("--input-size"), "{e}");
-        assert_eq!(PreprocessSettings::from_model(&dynamic, Some((64, 32))).unwrap().width, 64);
+        let dynamic = summary(vec![io(
+            "rgb",
+            vec![f(1), f(3), Dim::Symbolic("h".into()), Dim::Unknown],
+        )]);
+        let e = PreprocessSettings::from_model(&dynamic, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("dynamic size") && e.contains("--input-size"),
+            "{e}"
+        );
+        assert_eq!(
+            PreprocessSettings::from_model(&dynamic, Some((64, 32)))
+                .unwrap()
+                .width,
+            64
+        );
 
         let two = summary(vec![
             io("a", vec![f(1), f(3), f(8), f(8)]),
             io("b", vec![f(1), f(3), f(8), f(8)]),
         ]);
-        let e = PreprocessSettings::from_model(&two, None).unwrap_err().to_string();
+        let e = PreprocessSettings::from_model(&two, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("2 image inputs"), "{e}");
     }
 
@@ -343,9 +402,17 @@ mod tests {
         let mut img = image::RgbImage::new(2, 1);
         img.put_pixel(0, 0, image::Rgb([255, 0, 51]));
         img.put_pixel(1, 0, image::Rgb([0, 102, 0]));
-        let mut s = PreprocessSettings { width: 2, height: 1, ..Default::default() };
+        let mut s = PreprocessSettings {
+            width: 2,
+            height: 1,
+            ..Default::default()
+        };
         let t = s.tensor_from_rgb(&img);
-        assert_eq!(t, vec![1.0, 0.0, 0.0, 0.4, 0.2, 0.0]);
+        let want = [1.0, 0.0, 0.0, 0.4, 0.2, 0.0];
+        assert!(
+            t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{t:?}"
+        );
         s.channel_order = ChannelOrder::Bgr;
         s.mean = Some([0.5, 0.5, 0.5]);
         s.std = Some([0.5, 0.5, 0.5]);
@@ -360,14 +427,18 @@ mod tests {
         let (shape, back) = parse_npy(&bytes).unwrap();
         assert_eq!(shape, vec![1, 2, 3]);
         assert_eq!(back, data);
-        assert!(parse_npy(&bytes[..bytes.len() - 4]).unwrap_err().contains("truncated"));
+        assert!(parse_npy(&bytes[..bytes.len() - 4])
+            .unwrap_err()
+            .contains("truncated"));
         assert!(parse_npy(b"PNG....").unwrap_err().contains("magic"));
     }
 
     #[test]
     fn undecodable_image_names_the_file() {
         let s = PreprocessSettings::default();
-        let e = s.tensor_from_image_bytes(b"garbage", Path::new("x/bad.png")).unwrap_err();
+        let e = s
+            .tensor_from_image_bytes(b"garbage", Path::new("x/bad.png"))
+            .unwrap_err();
         assert!(e.to_string().contains("x/bad.png"));
     }
 }

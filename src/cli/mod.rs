@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod demo;
+pub mod ptq;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Generate a small demo dataset in NCDB layout.
     Demo(demo::DemoArgs),
+    /// Quantize an FP32 ONNX model to INT8 (QDQ) from a calibration set.
+    Ptq(Box<ptq::PtqArgs>),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -33,6 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(cmd) => match cmd {
             Command::Demo(a) => demo::run(a),
+            Command::Ptq(a) => ptq::run(*a),
         },
     }
 }

@@ -43,15 +43,23 @@ pub struct RangesFile {
 
 impl RangesFile {
     pub fn ranges(&self) -> HashMap<String, (f32, f32)> {
-        self.tensors.iter().map(|r| (r.tensor.clone(), (r.min, r.max))).collect()
+        self.tensors
+            .iter()
+            .map(|r| (r.tensor.clone(), (r.min, r.max)))
+            .collect()
     }
 
     pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let f: Self = serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a calibscope ranges.json: {e}", path.display()))?;
         if f.format != RANGES_FORMAT {
-            return Err(format!("{}: unknown format {} (expected {RANGES_FORMAT})", path.display(), f.format));
+            return Err(format!(
+                "{}: unknown format {} (expected {RANGES_FORMAT})",
+                path.display(),
+                f.format
+            ));
         }
         Ok(f)
     }
@@ -104,7 +112,10 @@ mod tests {
             method: RangeMethod::Entropy,
             method_options: MethodOptions::default(),
             activation_type: ActivationType::Uint8,
-            calibration_set: CalibrationSetId { count: 3, ..Default::default() },
+            calibration_set: CalibrationSetId {
+                count: 3,
+                ..Default::default()
+            },
             tensors: vec![RangeRow {
                 tensor: "conv1:0".into(),
                 min: -1.27,
@@ -126,6 +137,8 @@ mod tests {
         let back = parse_tensorrt_cache(&cache);
         assert!((back["conv1:0"] - 0.01).abs() < 1e-7);
         std::fs::write(&p, "{}").unwrap();
-        assert!(RangesFile::read(&p).unwrap_err().contains("not a calibscope ranges.json"));
+        assert!(RangesFile::read(&p)
+            .unwrap_err()
+            .contains("not a calibscope ranges.json"));
     }
 }

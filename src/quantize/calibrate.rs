@@ -50,7 +50,8 @@ pub enum CalibrationError {
 pub fn augment(model: &ModelProto, tensors: &[String]) -> ModelProto {
     let mut m = model.clone();
     if let Some(g) = m.graph.as_mut() {
-        let existing: std::collections::HashSet<String> = g.output.iter().map(|o| o.name().to_string()).collect();
+        let existing: std::collections::HashSet<String> =
+            g.output.iter().map(|o| o.name().to_string()).collect();
         for t in tensors {
             if !existing.contains(t) {
                 g.output.push(make_value_info(t, DataType::Float));
@@ -76,7 +77,10 @@ pub fn calibrate(
     }
     let aug = augment(model, tensors);
     let mut session = Model::from_bytes(&crate::onnx::encode(&aug))?;
-    let mut stats: BTreeMap<String, TensorStats> = tensors.iter().map(|t| (t.clone(), TensorStats::new(bins))).collect();
+    let mut stats: BTreeMap<String, TensorStats> = tensors
+        .iter()
+        .map(|t| (t.clone(), TensorStats::new(bins)))
+        .collect();
     let mut hasher = Sha256::new();
     let shape = pre.input_shape();
     progress.begin("calibration", inputs.len() as u64);

@@ -26,13 +26,19 @@ pub const DIRECT_OPS: &[&str] = &["MaxPool", "AveragePool", "Resize", "Upsample"
 
 /// Default op types to quantize: everything calibscope knows.
 pub fn default_op_types() -> Vec<String> {
-    FULL_OPS.iter().chain(DIRECT_OPS).map(|s| s.to_string()).collect()
+    FULL_OPS
+        .iter()
+        .chain(DIRECT_OPS)
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// Folds `Constant` nodes that carry a tensor into initializers, so constant
 /// weights fed by Constant nodes quantize like any initializer.
 pub fn fold_constant_nodes(model: &mut ModelProto) {
-    let Some(g) = model.graph.as_mut() else { return };
+    let Some(g) = model.graph.as_mut() else {
+        return;
+    };
     let mut kept = Vec::with_capacity(g.node.len());
     for n in std::mem::take(&mut g.node) {
         if n.op_type() == "Constant" && n.output.len() == 1 {
@@ -66,14 +72,29 @@ pub struct GraphInfo {
 
 /// Ops whose outputs are never float whatever their inputs.
 const NON_FLOAT_OPS: &[&str] = &[
-    "Shape", "Size", "NonZero", "ArgMax", "ArgMin", "Equal", "Less", "Greater", "LessOrEqual",
-    "GreaterOrEqual", "Not", "And", "Or", "Xor", "IsNaN", "IsInf",
+    "Shape",
+    "Size",
+    "NonZero",
+    "ArgMax",
+    "ArgMin",
+    "Equal",
+    "Less",
+    "Greater",
+    "LessOrEqual",
+    "GreaterOrEqual",
+    "Not",
+    "And",
+    "Or",
+    "Xor",
+    "IsNaN",
+    "IsInf",
 ];
 
 pub fn analyse(model: &ModelProto) -> GraphInfo {
     let empty = Default::default();
     let g = model.graph.as_ref().unwrap_or(&empty);
-    let initializers: HashSet<String> = g.initializer.iter().map(|t| t.name().to_string()).collect();
+    let initializers: HashSet<String> =
+        g.initializer.iter().map(|t| t.name().to_string()).collect();
     let graph_inputs: HashSet<String> = g
         .input
         .iter()
@@ -158,8 +179,8 @@ impl GraphInfo {
 /// Indices of a node's inputs that are activations to quantize.
 pub fn activation_inputs(n: &NodeProto, info: &GraphInfo) -> Vec<usize> {
     let idx: Vec<usize> = match n.op_type() {
-        "Conv" | "ConvTranspose" | "Sigmoid" | "GlobalAveragePool" | "Relu" | "Clip" | "MaxPool"
-        | "AveragePool" | "Resize" | "Upsample" => vec![0],
+        "Conv" | "ConvTranspose" | "Sigmoid" | "GlobalAveragePool" | "Relu" | "Clip"
+        | "MaxPool" | "AveragePool" | "Resize" | "Upsample" => vec![0],
         "Gemm" | "MatMul" => vec![0, 1],
         _ => (0..n.input.len()).collect(),
     };
@@ -186,7 +207,10 @@ pub fn tensors_to_calibrate(
         if !op_types.iter().any(|o| o == op) || exclude_nodes.iter().any(|x| x == n.name()) {
             continue;
         }
-        let mut names: Vec<&String> = activation_inputs(n, info).into_iter().map(|i| &n.input[i]).collect();
+        let mut names: Vec<&String> = activation_inputs(n, info)
+            .into_iter()
+            .map(|i| &n.input[i])
+            .collect();
         if FULL_OPS.contains(&op) {
             if let Some(o) = n.output.first().filter(|o| info.is_activation(o)) {
                 names.push(o);

@@ -27,7 +27,9 @@ impl std::str::FromStr for RangeMethod {
             "percentile" => Ok(Self::Percentile),
             "entropy" | "kl" => Ok(Self::Entropy),
             "mse" => Ok(Self::Mse),
-            _ => Err(format!("unknown method {s}: use minmax, percentile, entropy or mse")),
+            _ => Err(format!(
+                "unknown method {s}: use minmax, percentile, entropy or mse"
+            )),
         }
     }
 }
@@ -129,7 +131,9 @@ pub fn tensor_range(
         RangeMethod::MinMax => return (s.min, s.max),
         _ if s.range <= 0.0 => return (s.min, s.max),
         RangeMethod::Percentile => percentile_threshold(s, opts.percentile),
-        RangeMethod::Entropy => entropy_threshold(&s.abs_hist(), opts.num_quantized_bins) as f64 * s.width(),
+        RangeMethod::Entropy => {
+            entropy_threshold(&s.abs_hist(), opts.num_quantized_bins) as f64 * s.width()
+        }
         RangeMethod::Mse => mse_threshold(s, act),
     } as f32;
     (s.min.max(-t), s.max.min(t))
@@ -155,6 +159,7 @@ fn percentile_threshold(s: &TensorStats, p: f64) -> f64 {
 /// [nq, bins], compare the clipped reference distribution P (outliers folded
 /// into the last bin) with Q, P merged into `nq` bins and spread back over the
 /// non-empty bins; return the i with the least KL(P‖Q) (the last of equals).
+#[allow(clippy::needless_range_loop)] // index arithmetic mirrors the reference algorithm
 pub fn entropy_threshold(hist: &[u64], nq: usize) -> usize {
     let n = hist.len();
     if n <= nq {
@@ -198,6 +203,11 @@ pub fn entropy_threshold(hist: &[u64], nq: usize) -> usize {
         if q_sum == 0.0 || p_sum == 0.0 {
             continue;
         }
+        // Smooth Q as ONNX Runtime does (`smooth_distribution`, eps 1e-4), so a
+        // lone outlier folded into P's last bin does not make KL infinite.
+        let eps = 1e-4;
+        let zeros = (0..i).filter(|&j| q[j] == 0.0).count();
+        let eps1 = eps * zeros as f64 / (i - zeros).max(1) as f64;
         let mut kl = 0.0;
         for j in 0..i {
             let mut p = bins[j];
@@ -208,8 +218,12 @@ pub fn entropy_threshold(hist: &[u64], nq: usize) -> usize {
                 continue;
             }
             let pn = p / p_sum;
-            let qn = q[j] / q_sum;
-            if qn == 0.0 {
+            let qn = if q[j] == 0.0 {
+                eps
+            } else {
+                q[j] / q_sum - eps1
+            };
+            if qn <= 0.0 {
                 kl = f64::INFINITY;
                 break;
             }
@@ -296,15 +310,30 @@ mod tests {
         let mut v: Vec<f32> = (0..100_000).map(|i| (i % 1000) as f32 / 1000.0).collect();
         v.push(50.0);
         let s = stats_of(&v);
-        let o = MethodOptions { percentile: 99.99, ..Default::default() };
-        assert_eq!(tensor_range(&s, RangeMethod::MinMax, &o, ActivationType::Uint8), (0.0, 50.0));
+        let o = MethodOptions {
+            percentile: 99.99,
+            ..Default::default()
+        };
+        assert_eq!(
+            tensor_range(&s, RangeMethod::MinMax, &o, ActivationType::Uint8),
+            (0.0, 50.0)
+        );
         let (lo, hi) = tensor_range(&s, RangeMethod::Percentile, &o, ActivationType::Uint8);
         assert_eq!(lo, 0.0);
         assert!(hi > 0.99 && hi < 1.1, "{hi}");
         let (_, hi) = tensor_range(&s, RangeMethod::Entropy, &o, ActivationType::Uint8);
         assert!(hi < 10.0, "{hi}");
+        // MSE keeps a lone far outlier (clipping it costs more than coarser steps)…
         let (_, hi) = tensor_range(&s, RangeMethod::Mse, &o, ActivationType::Uint8);
-        assert!(hi < 10.0 && hi > 0.5, "{hi}");
+        assert!(hi > 40.0, "{hi}");
+        // …but clips the thin tail of an exponential distribution.
+        let n = 200_000;
+        let v: Vec<f32> = (0..n)
+            .map(|k| -(1.0 - (k as f64 + 0.5) / n as f64).ln() as f32)
+            .collect();
+        let s = stats_of(&v);
+        let (_, hi) = tensor_range(&s, RangeMethod::Mse, &o, ActivationType::Uint8);
+        assert!(hi < s.max * 0.9 && hi > 3.0, "{hi} of {}", s.max);
     }
 
     #[test]

@@ -89,14 +89,23 @@ pub enum PtqError {
     #[error("cancelled after {0} calibration images; nothing was written")]
     Cancelled(usize),
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Paths of the artefacts written beside `output`.
 pub fn artefact_paths(output: &Path) -> (PathBuf, PathBuf) {
-    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let dir = output.parent().unwrap_or(Path::new("."));
-    (dir.join(format!("{stem}.ranges.json")), dir.join(format!("{stem}.calibration_cache.txt")))
+    (
+        dir.join(format!("{stem}.ranges.json")),
+        dir.join(format!("{stem}.calibration_cache.txt")),
+    )
 }
 
 /// The whole PTQ pipeline. Writes nothing unless it succeeds.
@@ -118,7 +127,11 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
         return Err(PtqError::Source(format!(
             "the model has no input named {}; its inputs are {}",
             pre.input_name,
-            fp32.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+            fp32.inputs
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let info = graph::analyse(&model);
@@ -161,20 +174,36 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
             .iter()
             .filter(|(_, st)| st.count > 0)
             .map(|(k, st)| {
-                (k.clone(), methods::tensor_range(st, s.method, &s.method_options, s.qdq.activation_type))
+                (
+                    k.clone(),
+                    methods::tensor_range(st, s.method, &s.method_options, s.qdq.activation_type),
+                )
             })
             .collect();
-        let observed = cal.stats.iter().map(|(k, st)| (k.clone(), (st.min, st.max))).collect();
+        let observed = cal
+            .stats
+            .iter()
+            .map(|(k, st)| (k.clone(), (st.min, st.max)))
+            .collect();
         (ranges, observed, cal.set)
     };
     let calibration_seconds = t_cal.elapsed().as_secs_f64();
 
     let (int8_model, outcome) = qdq::write_qdq(&model, &ranges, &s.qdq)?;
-    let params: HashMap<&str, &qdq::ActivationParams> =
-        outcome.activations.iter().map(|a| (a.tensor.as_str(), a)).collect();
+    let params: HashMap<&str, &qdq::ActivationParams> = outcome
+        .activations
+        .iter()
+        .map(|a| (a.tensor.as_str(), a))
+        .collect();
     let mut rows: Vec<RangeRow> = tensors
         .iter()
-        .chain(outcome.activations.iter().map(|a| &a.tensor).filter(|t| !tensors.contains(t)))
+        .chain(
+            outcome
+                .activations
+                .iter()
+                .map(|a| &a.tensor)
+                .filter(|t| !tensors.contains(t)),
+        )
         .filter_map(|t| {
             let (min, max) = match ranges.get(t) {
                 Some(r) => *r,
@@ -211,7 +240,10 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
     };
     let (ranges_path, cache_path) = artefact_paths(&req.output);
     let write = |p: &Path, bytes: &[u8]| {
-        crate::fsutil::write_atomic(p, bytes).map_err(|source| PtqError::Write { path: p.to_path_buf(), source })
+        crate::fsutil::write_atomic(p, bytes).map_err(|source| PtqError::Write {
+            path: p.to_path_buf(),
+            source,
+        })
     };
     write(&ranges_path, ranges_file.to_json().as_bytes())?;
     write(&cache_path, ranges_file.tensorrt_cache().as_bytes())?;

@@ -99,7 +99,8 @@ pub fn write_qdq(
     let info = analyse(&model);
     let g = model.graph.as_ref().ok_or(QdqError::NoGraph)?;
     let op_enabled = |n: &NodeProto| {
-        s.op_types.iter().any(|o| o == n.op_type()) && !s.exclude_nodes.iter().any(|x| x == n.name())
+        s.op_types.iter().any(|o| o == n.op_type())
+            && !s.exclude_nodes.iter().any(|x| x == n.name())
     };
     let tensor_ok = |t: &str| !s.exclude_tensors.iter().any(|x| x == t) && ranges.contains_key(t);
 
@@ -110,18 +111,22 @@ pub fn write_qdq(
     let mut removed_nodes: HashSet<usize> = HashSet::new();
     let mut range_of: HashMap<String, (f32, f32)> = ranges.clone();
     let mut outcome = QdqOutcome::default();
-    let mark = |t: &str, src: Source, marked: &mut HashMap<String, Source>, order: &mut Vec<String>| {
-        if !marked.contains_key(t) {
-            marked.insert(t.to_string(), src);
-            order.push(t.to_string());
-        }
-    };
+    let mark =
+        |t: &str, src: Source, marked: &mut HashMap<String, Source>, order: &mut Vec<String>| {
+            if !marked.contains_key(t) {
+                marked.insert(t.to_string(), src);
+                order.push(t.to_string());
+            }
+        };
     for (idx, n) in g.node.iter().enumerate() {
         if !op_enabled(n) {
             continue;
         }
         let op = n.op_type();
-        let inputs: Vec<String> = activation_inputs(n, &info).into_iter().map(|i| n.input[i].clone()).collect();
+        let inputs: Vec<String> = activation_inputs(n, &info)
+            .into_iter()
+            .map(|i| n.input[i].clone())
+            .collect();
         if op == "Relu" || op == "Clip" {
             let (x, y) = (&n.input[0], &n.output[0]);
             // ORT's adjust_tensor_ranges: a single-consumer input takes the output's range.
@@ -152,7 +157,10 @@ pub fn write_qdq(
             continue;
         }
         if FULL_OPS.contains(&op) {
-            for t in inputs.iter().chain(n.output.first().filter(|o| info.is_activation(o))) {
+            for t in inputs
+                .iter()
+                .chain(n.output.first().filter(|o| info.is_activation(o)))
+            {
                 if tensor_ok(t) {
                     mark(t, Source::Own, &mut marked, &mut order);
                 }
@@ -161,7 +169,11 @@ pub fn write_qdq(
             let too_old = (op == "Resize" && opset < 11) || (op == "MaxPool" && opset < 12);
             let x = &n.input[0];
             let y = &n.output[0];
-            if !too_old && marked.contains_key(x) && !s.exclude_tensors.contains(y) && info.is_activation(y) {
+            if !too_old
+                && marked.contains_key(x)
+                && !s.exclude_tensors.contains(y)
+                && info.is_activation(y)
+            {
                 let root = match &marked[x] {
                     Source::SameAs(r) => r.clone(),
                     Source::Own => x.clone(),
@@ -177,7 +189,10 @@ pub fn write_qdq(
     for t in &order {
         if let Source::Own = marked[t] {
             let (lo, hi) = range_of[t];
-            params.insert(t.clone(), compute_scale_zp(lo, hi, qmin, qmax, s.activation_type.symmetric()));
+            params.insert(
+                t.clone(),
+                compute_scale_zp(lo, hi, qmin, qmax, s.activation_type.symmetric()),
+            );
         }
     }
     for t in &order {
@@ -185,7 +200,12 @@ pub fn write_qdq(
             Source::Own => (params[t].0, params[t].1, None),
             Source::SameAs(r) => (params[r].0, params[r].1, Some(r.clone())),
         };
-        outcome.activations.push(ActivationParams { tensor: t.clone(), scale, zero_point, shared_with });
+        outcome.activations.push(ActivationParams {
+            tensor: t.clone(),
+            scale,
+            zero_point,
+            shared_with,
+        });
     }
 
     // 3. Weights and biases of Conv / ConvTranspose / Gemm / MatMul.
@@ -213,7 +233,10 @@ pub fn write_qdq(
             continue;
         }
         let Some(wt) = inits.get(w.as_str()) else {
-            outcome.left_float.push((w.clone(), "computed by a constant subgraph; left float".into()));
+            outcome.left_float.push((
+                w.clone(),
+                "computed by a constant subgraph; left float".into(),
+            ));
             continue;
         };
         if let Some(prev) = done_weights.get(w) {
@@ -221,14 +244,27 @@ pub fn write_qdq(
         } else {
             let data = tensor_to_f32(wt).map_err(|e| QdqError::Weight(w.clone(), e))?;
             let axis = if op == "ConvTranspose" { 1 } else { 0 };
-            let per_channel = s.per_channel && matches!(op, "Conv" | "ConvTranspose") && wt.dims.len() > 1;
+            let per_channel =
+                s.per_channel && matches!(op, "Conv" | "ConvTranspose") && wt.dims.len() > 1;
             let (q, scales) = quantize_weight(&data, &wt.dims, per_channel, axis);
             let qname = format!("{w}_quantized");
             new_inits.push(tensor_from_i8(&qname, &wt.dims, &q));
-            let sdims: Vec<i64> = if per_channel { vec![scales.len() as i64] } else { vec![] };
+            let sdims: Vec<i64> = if per_channel {
+                vec![scales.len() as i64]
+            } else {
+                vec![]
+            };
             new_inits.push(tensor_from_f32(&format!("{w}_scale"), &sdims, &scales));
-            new_inits.push(tensor_from_i8(&format!("{w}_zero_point"), &sdims, &vec![0; scales.len()]));
-            let attrs = if per_channel { vec![make_attr_int("axis", axis as i64)] } else { vec![] };
+            new_inits.push(tensor_from_i8(
+                &format!("{w}_zero_point"),
+                &sdims,
+                &vec![0; scales.len()],
+            ));
+            let attrs = if per_channel {
+                vec![make_attr_int("axis", axis as i64)]
+            } else {
+                vec![]
+            };
             front_nodes.push(make_node(
                 "DequantizeLinear",
                 &[&qname, &format!("{w}_scale"), &format!("{w}_zero_point")],
@@ -245,31 +281,62 @@ pub fn write_qdq(
         if op == "MatMul" {
             continue;
         }
-        let Some(b) = n.input.get(2).filter(|b| !b.is_empty()) else { continue };
-        let Some(bt) = inits.get(b.as_str()) else { continue };
-        let Some((xs, _)) = act_param(&n.input[0]) else { continue };
+        let Some(b) = n.input.get(2).filter(|b| !b.is_empty()) else {
+            continue;
+        };
+        let Some(bt) = inits.get(b.as_str()) else {
+            continue;
+        };
+        let Some((xs, _)) = act_param(&n.input[0]) else {
+            continue;
+        };
         if s.exclude_tensors.contains(b) || bt.dims.len() != 1 || done_weights.contains_key(b) {
             continue;
         }
         let bias = tensor_to_f32(bt).map_err(|e| QdqError::Weight(b.clone(), e))?;
         let ws = &weight_scales[w];
-        let bscales: Vec<f32> = (0..bias.len()).map(|i| xs * ws[if ws.len() == 1 { 0 } else { i }]).collect();
+        let bscales: Vec<f32> = (0..bias.len())
+            .map(|i| xs * ws[if ws.len() == 1 { 0 } else { i }])
+            .collect();
         let per_ch = ws.len() > 1;
         let q: Vec<i32> = bias
             .iter()
             .zip(&bscales)
-            .map(|(&v, &sc)| (v / sc).round_ties_even().clamp(i32::MIN as f32, i32::MAX as f32) as i32)
+            .map(|(&v, &sc)| {
+                (v / sc)
+                    .round_ties_even()
+                    .clamp(i32::MIN as f32, i32::MAX as f32) as i32
+            })
             .collect();
         let qname = format!("{b}_quantized");
         new_inits.push(tensor_from_i32(&qname, &bt.dims, &q));
-        let (sdims, svals): (Vec<i64>, Vec<f32>) =
-            if per_ch { (vec![bscales.len() as i64], bscales.clone()) } else { (vec![], vec![bscales[0]]) };
-        new_inits.push(tensor_from_f32(&format!("{b}_quantized_scale"), &sdims, &svals));
-        new_inits.push(tensor_from_i32(&format!("{b}_quantized_zero_point"), &sdims, &vec![0; svals.len()]));
-        let attrs = if per_ch { vec![make_attr_int("axis", 0)] } else { vec![] };
+        let (sdims, svals): (Vec<i64>, Vec<f32>) = if per_ch {
+            (vec![bscales.len() as i64], bscales.clone())
+        } else {
+            (vec![], vec![bscales[0]])
+        };
+        new_inits.push(tensor_from_f32(
+            &format!("{b}_quantized_scale"),
+            &sdims,
+            &svals,
+        ));
+        new_inits.push(tensor_from_i32(
+            &format!("{b}_quantized_zero_point"),
+            &sdims,
+            &vec![0; svals.len()],
+        ));
+        let attrs = if per_ch {
+            vec![make_attr_int("axis", 0)]
+        } else {
+            vec![]
+        };
         front_nodes.push(make_node(
             "DequantizeLinear",
-            &[&qname, &format!("{b}_quantized_scale"), &format!("{b}_quantized_zero_point")],
+            &[
+                &qname,
+                &format!("{b}_quantized_scale"),
+                &format!("{b}_quantized_zero_point"),
+            ],
             &[&dq_name(b)],
             &format!("{b}_DequantizeLinear"),
             attrs,
@@ -290,10 +357,17 @@ pub fn write_qdq(
             let (sc, zp) = params[&root];
             new_inits.push(tensor_from_f32(&format!("{root}_scale"), &[], &[sc]));
             new_inits.push(match s.activation_type {
-                ActivationType::Uint8 => tensor_from_u8(&format!("{root}_zero_point"), &[], &[zp as u8]),
-                ActivationType::Int8 => tensor_from_i8(&format!("{root}_zero_point"), &[], &[zp as i8]),
+                ActivationType::Uint8 => {
+                    tensor_from_u8(&format!("{root}_zero_point"), &[], &[zp as u8])
+                }
+                ActivationType::Int8 => {
+                    tensor_from_i8(&format!("{root}_zero_point"), &[], &[zp as i8])
+                }
             });
-            scale_names.insert(root.clone(), (format!("{root}_scale"), format!("{root}_zero_point")));
+            scale_names.insert(
+                root.clone(),
+                (format!("{root}_scale"), format!("{root}_zero_point")),
+            );
         }
         let names = scale_names[&root].clone();
         scale_names.insert(t.clone(), names);
@@ -318,8 +392,20 @@ pub fn write_qdq(
         let (sc, zp) = &scale_names[t];
         let qo = format!("{t}_QuantizeLinear_Output");
         [
-            make_node("QuantizeLinear", &[&q_input(t), sc, zp], &[&qo], &format!("{t}_QuantizeLinear"), vec![]),
-            make_node("DequantizeLinear", &[&qo, sc, zp], &[&dq_out(t)], &format!("{t}_DequantizeLinear"), vec![]),
+            make_node(
+                "QuantizeLinear",
+                &[&q_input(t), sc, zp],
+                &[&qo],
+                &format!("{t}_QuantizeLinear"),
+                vec![],
+            ),
+            make_node(
+                "DequantizeLinear",
+                &[&qo, sc, zp],
+                &[&dq_out(t)],
+                &format!("{t}_DequantizeLinear"),
+                vec![],
+            ),
         ]
     };
     let mut nodes: Vec<NodeProto> = front_nodes;
@@ -358,7 +444,11 @@ pub fn write_qdq(
     let mut g = g.clone();
     g.node = nodes;
     // Drop float weights no node reads any more, then add the new tensors.
-    let used: HashSet<&str> = g.node.iter().flat_map(|n| n.input.iter().map(String::as_str)).collect();
+    let used: HashSet<&str> = g
+        .node
+        .iter()
+        .flat_map(|n| n.input.iter().map(String::as_str))
+        .collect();
     let keep: Vec<TensorProto> = g
         .initializer
         .iter()
@@ -375,10 +465,17 @@ pub fn write_qdq(
 
 /// Symmetric int8 weights (range −127…127, zero point 0), per tensor or per
 /// output channel along `axis`. Returns the int8 data and the scale(s).
-pub fn quantize_weight(data: &[f32], dims: &[i64], per_channel: bool, axis: usize) -> (Vec<i8>, Vec<f32>) {
+pub fn quantize_weight(
+    data: &[f32],
+    dims: &[i64],
+    per_channel: bool,
+    axis: usize,
+) -> (Vec<i8>, Vec<f32>) {
     let q = |v: f32, s: f32| (v / s).round_ties_even().clamp(-127.0, 127.0) as i8;
     if !per_channel {
-        let (lo, hi) = data.iter().fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
+        let (lo, hi) = data
+            .iter()
+            .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
         let (s, _) = compute_scale_zp(lo, hi, -127, 127, true);
         return (data.iter().map(|&v| q(v, s)).collect(), vec![s]);
     }
@@ -392,13 +489,24 @@ pub fn quantize_weight(data: &[f32], dims: &[i64], per_channel: bool, axis: usiz
         lo[k] = lo[k].min(v);
         hi[k] = hi[k].max(v);
     }
-    let scales: Vec<f32> = (0..c).map(|k| compute_scale_zp(lo[k], hi[k], -127, 127, true).0).collect();
-    let out = data.iter().enumerate().map(|(i, &v)| q(v, scales[chan(i)])).collect();
+    let scales: Vec<f32> = (0..c)
+        .map(|k| compute_scale_zp(lo[k], hi[k], -127, 127, true).0)
+        .collect();
+    let out = data
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| q(v, scales[chan(i)]))
+        .collect();
     (out, scales)
 }
 
 /// Names of the tensors the writer would quantize with their own range —
 /// the calibration targets after Relu/Clip folding.
 pub fn quantized_activation_names(outcome: &QdqOutcome) -> Vec<String> {
-    outcome.activations.iter().filter(|a| a.shared_with.is_none()).map(|a| a.tensor.clone()).collect()
+    outcome
+        .activations
+        .iter()
+        .filter(|a| a.shared_with.is_none())
+        .map(|a| a.tensor.clone())
+        .collect()
 }

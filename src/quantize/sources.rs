@@ -13,7 +13,10 @@ pub enum CalibrationSource {
     ImageList(PathBuf),
     /// A split JSON (`calibration_split.json`): entries `{dataset_root, new_filename}`
     /// or `{image_path}`, resolved under `root`.
-    Split { split: PathBuf, root: PathBuf },
+    Split {
+        split: PathBuf,
+        root: PathBuf,
+    },
     /// All `.npy` files in a folder (sorted), or its images when it has no `.npy`.
     Folder(PathBuf),
     Files(Vec<PathBuf>),
@@ -31,7 +34,9 @@ impl CalibrationSource {
     pub fn describe(&self) -> String {
         match self {
             Self::ImageList(p) => format!("image list {}", p.display()),
-            Self::Split { split, root } => format!("split {} under {}", split.display(), root.display()),
+            Self::Split { split, root } => {
+                format!("split {} under {}", split.display(), root.display())
+            }
             Self::Folder(p) => format!("folder {}", p.display()),
             Self::Files(v) => format!("{} files", v.len()),
         }
@@ -42,8 +47,8 @@ impl CalibrationSource {
         let files = match self {
             Self::Files(v) => v.clone(),
             Self::ImageList(list) => {
-                let text =
-                    std::fs::read_to_string(list).map_err(|e| format!("cannot read image list {}: {e}", list.display()))?;
+                let text = std::fs::read_to_string(list)
+                    .map_err(|e| format!("cannot read image list {}: {e}", list.display()))?;
                 let base = list.parent().unwrap_or(Path::new("."));
                 text.lines()
                     .map(str::trim)
@@ -58,7 +63,11 @@ impl CalibrationSource {
                     .map(|e| e.path())
                     .collect();
                 all.sort();
-                let npy: Vec<PathBuf> = all.iter().filter(|p| has_ext(p, &["npy"])).cloned().collect();
+                let npy: Vec<PathBuf> = all
+                    .iter()
+                    .filter(|p| has_ext(p, &["npy"]))
+                    .cloned()
+                    .collect();
                 if npy.is_empty() {
                     all.into_iter().filter(|p| has_ext(p, IMAGE_EXTS)).collect()
                 } else {
@@ -69,7 +78,11 @@ impl CalibrationSource {
         };
         for f in &files {
             if !f.is_file() {
-                return Err(format!("calibration input {} does not exist ({})", f.display(), self.describe()));
+                return Err(format!(
+                    "calibration input {} does not exist ({})",
+                    f.display(),
+                    self.describe()
+                ));
             }
         }
         Ok(files)
@@ -78,7 +91,8 @@ impl CalibrationSource {
 
 /// Image paths of a split JSON's entries.
 fn split_images(split: &Path, root: &Path) -> Result<Vec<PathBuf>, String> {
-    let text = std::fs::read_to_string(split).map_err(|e| format!("cannot read split {}: {e}", split.display()))?;
+    let text = std::fs::read_to_string(split)
+        .map_err(|e| format!("cannot read split {}: {e}", split.display()))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", split.display()))?;
     let entries = v
@@ -127,13 +141,21 @@ mod tests {
                 {"dataset_root":"seq_b","new_filename":"0000000001","a6_original_path":"x"}]"#,
         )
         .unwrap();
-        let got = CalibrationSource::Split { split: split.clone(), root: r.to_path_buf() }.resolve().unwrap();
+        let got = CalibrationSource::Split {
+            split: split.clone(),
+            root: r.to_path_buf(),
+        }
+        .resolve()
+        .unwrap();
         assert_eq!(got[0], r.join("seq_a/image_a6/0000000001.png"));
         assert_eq!(got[1], r.join("seq_b/image_a6/0000000001.jpg"));
 
         let list = r.join("image_list.txt");
         std::fs::write(&list, "seq_a/image_a6/0000000001.png\n\n").unwrap();
-        assert_eq!(CalibrationSource::ImageList(list).resolve().unwrap().len(), 1);
+        assert_eq!(
+            CalibrationSource::ImageList(list).resolve().unwrap().len(),
+            1
+        );
 
         let missing = r.join("missing.txt");
         std::fs::write(&missing, "nope.png\n").unwrap();
@@ -142,7 +164,9 @@ mod tests {
 
         std::fs::write(r.join("b.npy"), b"").unwrap();
         std::fs::write(r.join("a.npy"), b"").unwrap();
-        let got = CalibrationSource::Folder(r.to_path_buf()).resolve().unwrap();
+        let got = CalibrationSource::Folder(r.to_path_buf())
+            .resolve()
+            .unwrap();
         assert_eq!(got, vec![r.join("a.npy"), r.join("b.npy")]);
     }
 }

@@ -43,7 +43,8 @@ impl Model {
     }
 
     pub fn from_file(path: &Path) -> Result<Self, InferError> {
-        let bytes = std::fs::read(path).map_err(|e| InferError::Session(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| InferError::Session(format!("{}: {e}", path.display())))?;
         Self::from_bytes(&bytes)
     }
 
@@ -63,20 +64,35 @@ impl Model {
     }
 
     pub fn input_names(&self) -> Vec<String> {
-        self.session.inputs().iter().map(|i| i.name().to_string()).collect()
+        self.session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect()
     }
 
     pub fn output_names(&self) -> Vec<String> {
-        self.session.outputs().iter().map(|o| o.name().to_string()).collect()
+        self.session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect()
     }
 
     /// Runs one input and hands all float outputs (name, shape, values) to
     /// `visit` at once, without copying them out of ONNX Runtime's buffers.
-    pub fn run_with<F>(&mut self, input: &str, shape: &[i64], data: Vec<f32>, visit: F) -> Result<(), InferError>
+    pub fn run_with<F>(
+        &mut self,
+        input: &str,
+        shape: &[i64],
+        data: Vec<f32>,
+        visit: F,
+    ) -> Result<(), InferError>
     where
         F: FnOnce(Vec<(&str, &[i64], &[f32])>),
     {
-        let t = Tensor::from_array((shape.to_vec(), data)).map_err(|e| InferError::Run(e.to_string()))?;
+        let t = Tensor::from_array((shape.to_vec(), data))
+            .map_err(|e| InferError::Run(e.to_string()))?;
         let outputs = self
             .session
             .run(ort::inputs![input => t])
@@ -93,10 +109,19 @@ impl Model {
     }
 
     /// Runs one input and returns the named output's values.
-    pub fn run_one(&mut self, input: &str, shape: &[i64], data: Vec<f32>, output: &str) -> Result<Vec<f32>, InferError> {
+    pub fn run_one(
+        &mut self,
+        input: &str,
+        shape: &[i64],
+        data: Vec<f32>,
+        output: &str,
+    ) -> Result<Vec<f32>, InferError> {
         let mut got = None;
         self.run_with(input, shape, data, |all| {
-            got = all.into_iter().find(|(n, _, _)| *n == output).map(|(_, _, v)| v.to_vec());
+            got = all
+                .into_iter()
+                .find(|(n, _, _)| *n == output)
+                .map(|(_, _, v)| v.to_vec());
         })?;
         got.ok_or_else(|| InferError::Run(format!("model has no float output {output}")))
     }
