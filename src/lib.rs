@@ -14,5 +14,6 @@ pub mod onnx;
 pub mod preprocess;
 pub mod quantize;
 pub mod runtime;
+pub mod toolchain;
 
 pub mod cli;
