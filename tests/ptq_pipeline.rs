@@ -89,10 +89,14 @@ fn every_method_and_option_gives_a_model_ort_runs() {
     let samples = demo_samples(&t.path().join("demo"), 12, 5);
     let list = image_list(t.path(), "l.txt", &samples[..4]);
     // Per-channel weights need opset 13: the same graph declared at opset 13.
-    let mut m13 = onnx::load(&demo_model()).unwrap();
-    m13.opset_import[0].version = Some(13);
-    let model13 = t.path().join("demo13.onnx");
-    onnx::save(&m13, &model13).unwrap();
+    let at_opset = |v: i64| {
+        let mut m = onnx::load(&demo_model()).unwrap();
+        m.opset_import[0].version = Some(v);
+        let p = t.path().join(format!("demo{v}.onnx"));
+        onnx::save(&m, &p).unwrap();
+        p
+    };
+    let (model13, model17) = (at_opset(13), at_opset(17));
     let fp = predict(&demo_model(), &samples[4..6]);
     let cases: Vec<(&str, RangeMethod, ActivationType, bool)> = vec![
         (
@@ -115,13 +119,14 @@ fn every_method_and_option_gives_a_model_ort_runs() {
             ActivationType::Uint8,
             true,
         ),
+        ("opset17", RangeMethod::MinMax, ActivationType::Uint8, false),
     ];
     for (name, method, act, per_channel) in cases {
         let out = t.path().join(format!("{name}.onnx"));
-        let model = if per_channel {
-            model13.clone()
-        } else {
-            demo_model()
+        let model = match (per_channel, name) {
+            (true, _) => model13.clone(),
+            (_, "opset17") => model17.clone(),
+            _ => demo_model(),
         };
         let mut req = request(&model, &list, &out);
         req.settings.method = method;

@@ -510,3 +510,142 @@ pub fn quantized_activation_names(outcome: &QdqOutcome) -> Vec<String> {
         .map(|a| a.tensor.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::{make_value_info, proto, DataType, GraphProto, OperatorSetIdProto};
+
+    /// x → Conv(w from `weight_node`) → Relu → y, opset `opset`.
+    fn conv_model(opset: i64, weight: Vec<NodeProto>, inits: Vec<TensorProto>) -> ModelProto {
+        let mut nodes = weight;
+        nodes.push(make_node("Conv", &["x", "w", "b"], &["c"], "conv", vec![]));
+        nodes.push(make_node("Relu", &["c"], &["y"], "relu", vec![]));
+        ModelProto {
+            ir_version: Some(7),
+            opset_import: vec![OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(opset),
+            }],
+            graph: Some(GraphProto {
+                node: nodes,
+                initializer: inits,
+                input: vec![make_value_info("x", DataType::Float)],
+                output: vec![make_value_info("y", DataType::Float)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn ranges() -> HashMap<String, (f32, f32)> {
+        [("x", (-1.0, 1.0)), ("c", (-2.0, 3.0)), ("y", (0.0, 3.0))]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
+    fn b() -> TensorProto {
+        tensor_from_f32("b", &[2], &[0.1, -0.2])
+    }
+
+    #[test]
+    fn weights_biases_and_relu_folding() {
+        let w = tensor_from_f32("w", &[2, 1, 1, 1], &[0.5, -1.27]);
+        let m = conv_model(13, vec![], vec![w, b()]);
+        let (q, out) = write_qdq(&m, &ranges(), &QdqSettings::default()).unwrap();
+        assert_eq!(out.weights_quantized, vec!["w"]);
+        assert_eq!(out.biases_quantized, vec!["b"]);
+        assert_eq!(out.removed_activations, vec!["relu"]);
+        let g = q.graph.unwrap();
+        let init = |n: &str| {
+            g.initializer
+                .iter()
+                .find(|t| t.name() == n)
+                .unwrap()
+                .clone()
+        };
+        // Weight: symmetric int8, scale = 1.27 / 127 = 0.01.
+        let ws = tensor_to_f32(&init("w_scale")).unwrap()[0];
+        assert!((ws - 0.01).abs() < 1e-7);
+        assert_eq!(
+            tensor_to_f32(&init("w_quantized")).unwrap(),
+            vec![50.0, -127.0]
+        );
+        // Bias: int32 at input scale × weight scale.
+        let xs = tensor_to_f32(&init("x_scale")).unwrap()[0];
+        let bq = tensor_to_f32(&init("b_quantized")).unwrap();
+        assert_eq!(bq[0], (0.1f32 / (xs * ws)).round_ties_even());
+        // Relu removed: the Conv writes y's pre-quantization name, y keeps its name on the DQ output.
+        assert!(!g.node.iter().any(|n| n.op_type() == "Relu"));
+        let conv = g.node.iter().find(|n| n.op_type() == "Conv").unwrap();
+        assert_eq!(conv.output[0], "y_QuantizeInput");
+        assert!(g
+            .node
+            .iter()
+            .any(|n| n.op_type() == "DequantizeLinear" && n.output[0] == "y"));
+        // y's scale is its own range [0, 3] → 3/255, zero point 0.
+        let ys = tensor_to_f32(&init("y_scale")).unwrap()[0];
+        assert!((ys - 3.0 / 255.0).abs() < 1e-7);
+    }
+
+    #[test]
+    fn constant_node_weights_fold_and_constant_subgraphs_stay_float() {
+        // Weight from a Constant node: folded into an initializer and quantized.
+        let mut cnode = make_node("Constant", &[], &["w"], "wconst", vec![]);
+        cnode.attribute.push(proto::AttributeProto {
+            name: Some("value".into()),
+            r#type: Some(proto::attribute_proto::AttributeType::Tensor as i32),
+            t: Some(tensor_from_f32("", &[2, 1, 1, 1], &[0.5, 0.25])),
+            ..Default::default()
+        });
+        let m = conv_model(11, vec![cnode], vec![b()]);
+        let (_, out) = write_qdq(&m, &ranges(), &QdqSettings::default()).unwrap();
+        assert_eq!(out.weights_quantized, vec!["w"]);
+
+        // Weight computed by Mul of two constants: left float, with the reason.
+        let mul = make_node("Mul", &["w0", "k"], &["w"], "wmul", vec![]);
+        let inits = vec![
+            tensor_from_f32("w0", &[2, 1, 1, 1], &[1.0, 2.0]),
+            tensor_from_f32("k", &[], &[0.5]),
+            b(),
+        ];
+        let m = conv_model(11, vec![mul], inits);
+        let (q, out) = write_qdq(&m, &ranges(), &QdqSettings::default()).unwrap();
+        assert!(out.weights_quantized.is_empty());
+        assert_eq!(out.left_float[0].0, "w");
+        let g = q.graph.unwrap();
+        assert!(g
+            .node
+            .iter()
+            .any(|n| n.op_type() == "Mul" && n.output[0] == "w"));
+    }
+
+    #[test]
+    fn opsets_below_10_and_per_channel_below_13_are_refused() {
+        let w = tensor_from_f32("w", &[2, 1, 1, 1], &[0.5, -1.0]);
+        let m = conv_model(9, vec![], vec![w.clone(), b()]);
+        let e = write_qdq(&m, &ranges(), &QdqSettings::default()).unwrap_err();
+        assert!(e.to_string().contains("opset 9"));
+        let m = conv_model(12, vec![], vec![w.clone(), b()]);
+        let s = QdqSettings {
+            per_channel: true,
+            ..Default::default()
+        };
+        assert!(write_qdq(&m, &ranges(), &s)
+            .unwrap_err()
+            .to_string()
+            .contains("opset 13"));
+        let m = conv_model(13, vec![], vec![w, b()]);
+        let (q, _) = write_qdq(&m, &ranges(), &s).unwrap();
+        let g = q.graph.unwrap();
+        let ws = g
+            .initializer
+            .iter()
+            .find(|t| t.name() == "w_scale")
+            .unwrap();
+        assert_eq!(ws.dims, vec![2]);
+        let scales = tensor_to_f32(ws).unwrap();
+        assert!((scales[0] - 0.5 / 127.0).abs() < 1e-8 && (scales[1] - 1.0 / 127.0).abs() < 1e-8);
+    }
+}
