@@ -10,6 +10,7 @@ pub mod demo;
 pub mod export;
 pub mod scan;
 pub mod select;
+pub mod ptq;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +35,8 @@ pub enum Command {
     Copy(copy::CopyArgs),
     /// Write calibration_statistics.json and optional preprocessed .npy tensors.
     Export(export::ExportArgs),
+    /// Quantize an FP32 ONNX model to INT8 (QDQ) from a calibration set.
+    Ptq(Box<ptq::PtqArgs>),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Select(a) => select::run(a),
             Command::Copy(a) => copy::run(a),
             Command::Export(a) => export::run(a),
+            Command::Ptq(a) => ptq::run(*a),
         },
     }
 }
