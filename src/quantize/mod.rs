@@ -108,6 +108,19 @@ pub fn artefact_paths(output: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// Loads a model for a settings form: its summary and the preprocessing
+/// prefilled from its input (what the app shows when a model is picked).
+pub fn inspect_model(
+    path: &Path,
+    input_size: Option<(u32, u32)>,
+) -> Result<(ModelSummary, PreprocessSettings), PtqError> {
+    let mut model = onnx::load(path)?;
+    graph::fold_constant_nodes(&mut model);
+    let summary = onnx::summarize(&model);
+    let pre = PreprocessSettings::from_model(&summary, input_size)?;
+    Ok((summary, pre))
+}
+
 /// The whole PTQ pipeline. Writes nothing unless it succeeds.
 pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqError> {
     let t0 = Instant::now();
