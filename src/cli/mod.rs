@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+pub mod copy;
 pub mod demo;
+pub mod export;
+pub mod scan;
+pub mod select;
 pub mod ptq;
 
 #[derive(Debug, Parser)]
@@ -23,6 +27,14 @@ pub struct Cli {
 pub enum Command {
     /// Generate a small demo dataset in NCDB layout.
     Demo(demo::DemoArgs),
+    /// Scan a split: per-sample depth statistics (the seed's metadata CSV).
+    Scan(scan::ScanArgs),
+    /// Choose a calibration set from scan metadata; print the plan and distribution check.
+    Select(select::SelectArgs),
+    /// Copy (or link) the selected images into a folder with image_list.txt and dataset.txt.
+    Copy(copy::CopyArgs),
+    /// Write calibration_statistics.json and optional preprocessed .npy tensors.
+    Export(export::ExportArgs),
     /// Quantize an FP32 ONNX model to INT8 (QDQ) from a calibration set.
     Ptq(Box<ptq::PtqArgs>),
 }
@@ -36,6 +48,10 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(cmd) => match cmd {
             Command::Demo(a) => demo::run(a),
+            Command::Scan(a) => scan::run(a),
+            Command::Select(a) => select::run(a),
+            Command::Copy(a) => copy::run(a),
+            Command::Export(a) => export::run(a),
             Command::Ptq(a) => ptq::run(*a),
         },
     }
