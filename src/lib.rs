@@ -9,3 +9,4 @@ pub mod metadata;
 pub mod progress;
 
 pub mod cli;
+pub mod gui;
