@@ -4,9 +4,18 @@
 //! the command line (`cli`) and the desktop app are thin layers over it.
 //! Long stages take a [`progress::Progress`] handle for progress and cancel.
 
+pub mod dataset;
+pub mod demo;
+pub mod depth;
 pub mod fsutil;
 pub mod metadata;
 pub mod progress;
+pub mod scan;
+
+// Calibration-set selection, its distribution check and its exports.
+pub mod distribution;
+pub mod export;
+pub mod select;
 
 pub mod cli;
 pub mod gui;

@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+pub mod copy;
+pub mod demo;
+pub mod export;
+pub mod scan;
+pub mod select;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "calibscope",
@@ -30,7 +36,18 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Generate a small demo dataset in NCDB layout.
+    Demo(demo::DemoArgs),
+    /// Scan a split: per-sample depth statistics (the seed's metadata CSV).
+    Scan(scan::ScanArgs),
+    /// Choose a calibration set from scan metadata; print the plan and distribution check.
+    Select(select::SelectArgs),
+    /// Copy (or link) the selected images into a folder with image_list.txt and dataset.txt.
+    Copy(copy::CopyArgs),
+    /// Write calibration_statistics.json and optional preprocessed .npy tensors.
+    Export(export::ExportArgs),
+}
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
@@ -51,6 +68,12 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Some(cmd) => match cmd {},
+        Some(cmd) => match cmd {
+            Command::Demo(a) => demo::run(a),
+            Command::Scan(a) => scan::run(a),
+            Command::Select(a) => select::run(a),
+            Command::Copy(a) => copy::run(a),
+            Command::Export(a) => export::run(a),
+        },
     }
 }

@@ -1,0 +1,290 @@
+//! Scan throughput, measured in one run against two references on the same
+//! depth PNGs and the same cores:
+//!
+//! 1. a decode-only loop (read + PNG decode, rayon, nothing else): the
+//!    physical limit of a scan;
+//! 2. the seed script `create_ncdb_metadata.py` (its `analyze_split` timed
+//!    in-process, so Python's start-up is not counted against it).
+//!
+//! Then the cached rescan of a 10,000-sample split and the peak memory of
+//! `calibscope scan` on a small and a 5× larger split of the same images.
+//!
+//! Run: `cargo bench --bench scan` (env: BENCH_SAMPLES, default 300;
+//! CALIBSCOPE_SEED_DIR if the seed is not at ../shared/seed).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use calibscope::dataset::{read_split, DatasetSettings};
+use calibscope::demo::{self, DemoOptions};
+use calibscope::progress::Progress;
+use calibscope::scan::{self, ScanCache};
+use rayon::prelude::*;
+
+fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut last = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let v = f();
+        best = best.min(t.elapsed());
+        last = Some(v);
+    }
+    (best, last.expect("at least one run"))
+}
+
+fn depth_files(root: &Path, settings: &DatasetSettings, split: &Path) -> Vec<PathBuf> {
+    let split = read_split(root, split).expect("demo split");
+    split
+        .entries
+        .iter()
+        .filter_map(|e| calibscope::dataset::resolve_sample(root, e, settings).ok())
+        .map(|r| r.depth)
+        .collect()
+}
+
+/// Read + decode every depth PNG, nothing else.
+fn decode_only(files: &[PathBuf]) -> usize {
+    files
+        .par_iter()
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(file, pixels): &mut (Vec<u8>, Vec<u8>), p| {
+                file.clear();
+                std::fs::File::open(p)
+                    .and_then(|mut f| f.read_to_end(file))
+                    .expect("read depth");
+                let mut r = png::Decoder::new(std::io::Cursor::new(&file[..]))
+                    .read_info()
+                    .expect("png header");
+                pixels.resize(r.output_buffer_size().expect("size"), 0);
+                r.next_frame(pixels).expect("png data");
+                pixels[pixels.len() / 2] as usize
+            },
+        )
+        .sum()
+}
+
+fn seed_dir() -> Option<PathBuf> {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed");
+    let p = std::env::var_os("CALIBSCOPE_SEED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or(here);
+    p.join("create_ncdb_metadata.py").is_file().then_some(p)
+}
+
+/// Seconds the seed's `analyze_split` takes and the rows it produced.
+fn seed_time(seed: &Path, root: &Path, split: &str) -> Option<(f64, usize)> {
+    let code = format!(
+        r#"
+import sys, time, io, contextlib
+sys.path.insert(0, {seed:?})
+from create_ncdb_metadata import NcdbMetadataGenerator
+g = NcdbMetadataGenerator({root:?})
+best = None
+for _ in range(2):
+    t = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        df = g.analyze_split({split:?})
+    el = time.perf_counter() - t
+    best = el if best is None else min(best, el)
+print(best, len(df))
+"#,
+        seed = seed.display().to_string(),
+        root = root.display().to_string(),
+    );
+    let out = Command::new("python3").arg("-c").arg(code).output().ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "seed run failed (numpy/pandas/pillow/tqdm missing?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace();
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+fn peak_rss_kb(args: &[&str]) -> Option<u64> {
+    let exe = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/calibscope");
+    if !exe.is_file() || !Path::new("/usr/bin/time").is_file() {
+        return None;
+    }
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("RSS_KB=%M")
+        .arg(&exe)
+        .args(args)
+        .output()
+        .ok()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    err.lines()
+        .find_map(|l| l.strip_prefix("RSS_KB="))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn main() {
+    let samples: usize = std::env::var("BENCH_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    std::env::set_var("CALIBSCOPE_HOME", tmp.path().join("home"));
+    let root = tmp.path().join("demo");
+    let opts = DemoOptions {
+        samples,
+        ..DemoOptions::default()
+    };
+    eprintln!(
+        "generating {samples} demo samples at {}x{}…",
+        opts.width, opts.height
+    );
+    demo::generate(&root, &opts, &Progress::new()).expect("demo");
+    // All samples in one split so every depth map is scanned.
+    let split_name = "bench_all.json";
+    let mut all: Vec<serde_json::Value> = Vec::new();
+    for f in [
+        "splits/combined_train.json",
+        "splits/combined_val.json",
+        "splits/combined_test.json",
+    ] {
+        let v: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(root.join(f)).unwrap()).unwrap();
+        all.extend(v);
+    }
+    std::fs::write(root.join(split_name), serde_json::to_vec(&all).unwrap()).unwrap();
+
+    let settings = DatasetSettings::default();
+    let files = depth_files(&root, &settings, Path::new(split_name));
+    let split = read_split(&root, Path::new(split_name)).unwrap();
+    let threads = rayon::current_num_threads();
+
+    // Warm the page cache, then interleave the two sides.
+    decode_only(&files);
+    let mut dec = Duration::MAX;
+    let mut scn = Duration::MAX;
+    let mut rows = 0;
+    for _ in 0..9 {
+        dec = dec.min(best_of(1, || decode_only(&files)).0);
+        let (t, out) = best_of(1, || {
+            scan::scan(&root, &split, &settings, None, &Progress::new())
+        });
+        scn = scn.min(t);
+        rows = out.rows.len();
+    }
+    let scan_rate = split.len() as f64 / scn.as_secs_f64();
+    let dec_rate = files.len() as f64 / dec.as_secs_f64();
+    println!(
+        "threads: {threads}; samples in split: {}; rows: {rows}",
+        split.len()
+    );
+    println!(
+        "decode-only loop: {} depth PNGs in {:.3}s = {:.0}/s",
+        files.len(),
+        dec.as_secs_f64(),
+        dec_rate
+    );
+    println!(
+        "calibscope scan:  {} samples in {:.3}s = {scan_rate:.0}/s",
+        split.len(),
+        scn.as_secs_f64()
+    );
+    println!("RATIO scan / decode-only = {:.2}", scan_rate / dec_rate);
+
+    match seed_dir() {
+        None => {
+            println!("seed: skipped (create_ncdb_metadata.py not found; set CALIBSCOPE_SEED_DIR)")
+        }
+        Some(seed) => match seed_time(&seed, &root, split_name) {
+            None => println!("seed: skipped (python3 or its packages missing)"),
+            Some((secs, seed_rows)) => {
+                let seed_rate = seed_rows as f64 / secs;
+                println!("seed script:      {seed_rows} samples in {secs:.3}s = {seed_rate:.0}/s (PNG rows only)");
+                println!("RATIO scan / seed = {:.1}", scan_rate / seed_rate);
+            }
+        },
+    }
+
+    // Cached rescan of 10,000 samples (small images: a cache hit never
+    // decodes, so image size does not matter here).
+    let big = tmp.path().join("big");
+    let n_big = 10_000;
+    eprintln!("generating {n_big} small samples for the cache test…");
+    demo::generate(
+        &big,
+        &DemoOptions {
+            samples: n_big,
+            width: 64,
+            height: 40,
+            ..DemoOptions::default()
+        },
+        &Progress::new(),
+    )
+    .unwrap();
+    let mut all: Vec<serde_json::Value> = Vec::new();
+    for f in [
+        "splits/combined_train.json",
+        "splits/combined_val.json",
+        "splits/combined_test.json",
+    ] {
+        let v: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(big.join(f)).unwrap()).unwrap();
+        all.extend(v);
+    }
+    std::fs::write(big.join(split_name), serde_json::to_vec(&all).unwrap()).unwrap();
+    let big_split = read_split(&big, Path::new(split_name)).unwrap();
+    let (first, _) = best_of(1, || {
+        scan::scan_with_default_cache(&big, &big_split, &settings, &Progress::new())
+    });
+    let (again, (out, _)) = best_of(3, || {
+        // Open the cache file, scan, save: what a rerun of the CLI does.
+        let mut c = ScanCache::open_default(&big).unwrap();
+        let out = scan::scan(&big, &big_split, &settings, Some(&mut c), &Progress::new());
+        c.save().unwrap();
+        (out, c.len())
+    });
+    println!(
+        "cached rescan of {} samples: {:.3}s ({} from cache; first scan {:.2}s)",
+        big_split.len(),
+        again.as_secs_f64(),
+        out.from_cache,
+        first.as_secs_f64()
+    );
+
+    // Peak memory of the CLI: a fifth of the split vs all of it, same images.
+    let fifth: Vec<_> = all_entries(&root, split_name)
+        .into_iter()
+        .take(samples / 5)
+        .collect();
+    std::fs::write(
+        root.join("bench_fifth.json"),
+        serde_json::to_vec(&fifth).unwrap(),
+    )
+    .unwrap();
+    let r = root.display().to_string();
+    let small = peak_rss_kb(&[
+        "scan",
+        "--root",
+        &r,
+        "--split",
+        "bench_fifth.json",
+        "--no-cache",
+    ]);
+    let large = peak_rss_kb(&["scan", "--root", &r, "--split", split_name, "--no-cache"]);
+    match (small, large) {
+        (Some(s), Some(l)) => println!(
+            "peak RSS of `calibscope scan`: {} samples {s} KB, {} samples {l} KB (growth {} KB)",
+            fifth.len(),
+            split.len(),
+            l as i64 - s as i64
+        ),
+        _ => println!("peak RSS: skipped (needs target/release/calibscope and /usr/bin/time)"),
+    }
+}
+
+fn all_entries(root: &Path, split: &str) -> Vec<serde_json::Value> {
+    serde_json::from_slice(&std::fs::read(root.join(split)).unwrap()).unwrap()
+}

@@ -1,0 +1,118 @@
+//! `calibscope copy`: put the selected images into a folder named as the
+//! seed names them, with the list files toolchains read.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use crate::export::{self, ExportSample, LinkMode};
+use crate::metadata::{self, SampleKey};
+use crate::progress::Progress;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Copy,
+    Hardlink,
+    Symlink,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The dataset root folder (the split's dataset_root entries are below it, or absolute).
+    #[arg(long)]
+    pub root: PathBuf,
+    /// The calibration split (written by `calibscope select` or the seed script).
+    #[arg(long, default_value = "calibration_split.json")]
+    pub split: PathBuf,
+    /// Metadata from `calibscope scan`: gives each sample's exact image path
+    /// (without it, `<dataset_root>/image_a6/<stem>.png|.jpg` is probed).
+    #[arg(long)]
+    pub metadata: Option<PathBuf>,
+    /// Output folder (created; must be outside the dataset).
+    #[arg(long, default_value = "calibration_images")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = ModeArg::Copy)]
+    pub mode: ModeArg,
+}
+
+/// Export samples for split keys: image paths from the metadata when given.
+pub fn samples_for(
+    root: &Path,
+    keys: &[SampleKey],
+    metadata: Option<&Path>,
+) -> Result<Vec<ExportSample>, String> {
+    let rows = match metadata {
+        Some(p) => metadata::read_any(p).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    Ok(keys
+        .iter()
+        .zip(export::match_rows_aligned(&rows, keys))
+        .map(|(k, m)| match m {
+            Some(i) => ExportSample::from_row(root, &rows[i]),
+            None => ExportSample::probe(root, k),
+        })
+        .collect())
+}
+
+/// Runs `f` while a terminal bar follows `progress` (hidden when not a terminal).
+pub fn with_bar<T>(progress: &Progress, f: impl FnOnce() -> T) -> T {
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::default_bar()
+        .template("{msg:>8} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (bar, progress, done) = (bar.clone(), progress.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let s = progress.snapshot();
+                bar.set_length(s.total);
+                bar.set_position(s.done);
+                bar.set_message(s.stage);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    let out = f();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = watcher.join();
+    bar.finish_and_clear();
+    out
+}
+
+fn go(a: &CopyArgs) -> Result<(), String> {
+    let keys = export::read_split(&a.split).map_err(|e| e.to_string())?;
+    let samples = samples_for(&a.root, &keys, a.metadata.as_deref())?;
+    let mode = match a.mode {
+        ModeArg::Copy => LinkMode::Copy,
+        ModeArg::Hardlink => LinkMode::Hardlink,
+        ModeArg::Symlink => LinkMode::Symlink,
+    };
+    let progress = Progress::new();
+    let report = with_bar(&progress, || {
+        export::copy_images(&a.root, &samples, &a.out, mode, &progress)
+    })
+    .map_err(|e| e.to_string())?;
+    print!("{}", report.to_text());
+    if !report.skipped.is_empty() {
+        return Err(format!(
+            "{} sample(s) could not be copied (listed above); the list files hold the others",
+            report.skipped.len()
+        ));
+    }
+    Ok(())
+}
+
+pub fn run(a: CopyArgs) -> ExitCode {
+    match go(&a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

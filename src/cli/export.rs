@@ -1,0 +1,107 @@
+//! `calibscope export`: `calibration_statistics.json` (seed keys, matched
+//! by dataset_root and stem) and optional preprocessed `.npy` tensors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::copy::{samples_for, with_bar};
+use crate::export::{self, TensorOptions};
+use crate::metadata;
+use crate::progress::Progress;
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The calibration split (written by `calibscope select` or the seed script).
+    #[arg(long, default_value = "calibration_split.json")]
+    pub split: PathBuf,
+    /// Metadata from `calibscope scan` (.csv or .json).
+    #[arg(long)]
+    pub metadata: PathBuf,
+    /// Output folder.
+    #[arg(long, default_value = "calibration_analysis")]
+    pub out: PathBuf,
+    /// Write calibration_statistics.json (the default when nothing else is asked).
+    #[arg(long)]
+    pub statistics: bool,
+    /// Write one preprocessed .npy tensor per sample ([1,3,H,W] float32 RGB in [0,1]) and tensor_list.txt.
+    #[arg(long)]
+    pub tensors: bool,
+    /// Tensor size WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x384")]
+    pub size: String,
+    /// Dataset root folder (needed for --tensors).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> Result<TensorOptions, String> {
+    let bad = || format!("--size {s:?}: expected WIDTHxHEIGHT, e.g. 640x384");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    Ok(TensorOptions {
+        width: w.trim().parse().map_err(|_| bad())?,
+        height: h.trim().parse().map_err(|_| bad())?,
+    })
+}
+
+fn go(a: &ExportArgs) -> Result<(), String> {
+    let keys = export::read_split(&a.split).map_err(|e| e.to_string())?;
+    let rows = metadata::read_any(&a.metadata).map_err(|e| e.to_string())?;
+    let (indices, missing) = export::match_rows(&rows, &keys);
+    if !missing.is_empty() {
+        println!(
+            "note: {} split entr(ies) are not in {} (first: {}); they are left out",
+            missing.len(),
+            a.metadata.display(),
+            missing[0]
+        );
+    }
+    let statistics = a.statistics || !a.tensors;
+    if statistics {
+        let stats = export::calibration_statistics(&rows, &indices);
+        let p = a.out.join("calibration_statistics.json");
+        export::write_statistics(&p, &stats).map_err(|e| e.to_string())?;
+        println!("wrote {} ({} samples)", p.display(), stats.total_samples);
+    }
+    if a.tensors {
+        let opts = parse_size(&a.size)?;
+        let root = a
+            .root
+            .as_ref()
+            .ok_or("--tensors needs --root DATASET_ROOT to find the images")?;
+        let samples = samples_for(root, &keys, Some(&a.metadata))?;
+        let progress = Progress::new();
+        let report = with_bar(&progress, || {
+            export::write_tensors(root, &samples, &a.out, opts, &progress)
+        })
+        .map_err(|e| e.to_string())?;
+        for s in &report.skipped {
+            println!("skipped {}: {}", s.key, s.reason);
+        }
+        println!(
+            "wrote {} tensor(s) [1,3,{},{}] to {}",
+            report.written.len(),
+            opts.height,
+            opts.width,
+            a.out.display()
+        );
+        if !report.skipped.is_empty() {
+            return Err(format!(
+                "{} image(s) could not be converted",
+                report.skipped.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn run(a: ExportArgs) -> ExitCode {
+    match go(&a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

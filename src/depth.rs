@@ -1,0 +1,759 @@
+//! Depth maps: decoding and exact per-sample statistics.
+//!
+//! - [`DepthEncoding`]: how stored integers become metres (the seed's `auto`
+//!   rule, KITTI's /256, millimetres, plain 8-bit metres).
+//! - [`load_depth`] decodes a PNG (8- or 16-bit greyscale) to a [`DepthMap`]
+//!   in metres, 0 = no measurement (for display and evaluation).
+//! - [`analyse_file`] / [`DepthCounts`] compute the statistics the seed
+//!   script computes — mean, median, min, max, std, p50/p90/p95 of valid
+//!   depth — without a sort: a depth PNG holds at most 65,536 distinct
+//!   values, so a count per value gives exact order statistics. Percentiles
+//!   follow numpy's default (linear interpolation between closest ranks),
+//!   std is the population std (`np.std`, ddof 0).
+
+use std::cell::RefCell;
+use std::io::Cursor;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metadata::{DEPTH_HIST_BINS, DEPTH_HIST_EDGES};
+
+/// How a depth PNG's integers map to metres. 0 always means "no measurement".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DepthEncoding {
+    /// The seed's rule: divide by 256 only when the map's maximum exceeds 255.
+    #[default]
+    Auto,
+    /// Always metres × 256 (KITTI).
+    Kitti,
+    /// Millimetres (/1000).
+    Millimetres,
+    /// The stored value is metres (8-bit maps).
+    #[serde(rename = "metres-8bit")]
+    Metres8bit,
+}
+
+impl DepthEncoding {
+    pub const ALL: [DepthEncoding; 4] = [
+        DepthEncoding::Auto,
+        DepthEncoding::Kitti,
+        DepthEncoding::Millimetres,
+        DepthEncoding::Metres8bit,
+    ];
+
+    /// What stored values are divided by to get metres, given the map's maximum.
+    pub fn divisor(self, max_raw: u16) -> f64 {
+        match self {
+            DepthEncoding::Auto if max_raw > 255 => 256.0,
+            DepthEncoding::Auto => 1.0,
+            DepthEncoding::Kitti => 256.0,
+            DepthEncoding::Millimetres => 1000.0,
+            DepthEncoding::Metres8bit => 1.0,
+        }
+    }
+
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            DepthEncoding::Auto => "auto",
+            DepthEncoding::Kitti => "kitti",
+            DepthEncoding::Millimetres => "millimetres",
+            DepthEncoding::Metres8bit => "metres-8bit",
+        }
+    }
+
+    /// A one-line explanation for settings panels and help.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DepthEncoding::Auto => "metres × 256 when the map's max > 255, else metres (seed rule)",
+            DepthEncoding::Kitti => "metres × 256 (KITTI)",
+            DepthEncoding::Millimetres => "millimetres",
+            DepthEncoding::Metres8bit => "metres as stored (8-bit maps)",
+        }
+    }
+}
+
+impl std::fmt::Display for DepthEncoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DepthEncoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown depth encoding {s:?}; use auto, kitti, millimetres or metres-8bit")
+            })
+    }
+}
+
+/// Why a depth file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DepthError {
+    #[error("cannot read depth map {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("depth map {path} is truncated (the file ends early); re-export or re-copy it")]
+    Truncated { path: String },
+    #[error("depth map {path} is not a readable PNG: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("depth map {path} is {what}; expected 8- or 16-bit greyscale PNG")]
+    Unsupported { path: String, what: String },
+}
+
+/// A decoded depth map in metres; 0 = no measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthMap {
+    pub width: u32,
+    pub height: u32,
+    /// Row-major, `width * height` values.
+    pub metres: Vec<f32>,
+}
+
+impl DepthMap {
+    pub fn valid_pixels(&self) -> usize {
+        self.metres.iter().filter(|&&d| d > 0.0).count()
+    }
+}
+
+/// Per-sample statistics of valid depth, in metres.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DepthStats {
+    pub mean: f64,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub std: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub valid_pixels: u64,
+    pub total_pixels: u64,
+    /// Width and height of the depth map.
+    pub width: u32,
+    pub height: u32,
+    /// Fraction of valid pixels per [`DEPTH_HIST_EDGES`] bin.
+    pub hist: Vec<f32>,
+}
+
+/// A decoded PNG's raw samples: big-endian u16 pairs or single bytes.
+struct Raw<'a> {
+    width: u32,
+    height: u32,
+    sixteen: bool,
+    bytes: &'a [u8],
+}
+
+/// Reusable buffers, one set per thread, so a scan allocates nothing per sample.
+struct Scratch {
+    file: Vec<u8>,
+    pixels: Vec<u8>,
+    counts: DepthCounts,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        file: Vec::new(),
+        pixels: Vec::new(),
+        counts: DepthCounts::new(),
+    });
+}
+
+fn decode<'a>(path: &Path, file: &[u8], pixels: &'a mut Vec<u8>) -> Result<Raw<'a>, DepthError> {
+    let p = || path.display().to_string();
+    let map_err = |e: png::DecodingError| match e {
+        png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DepthError::Truncated { path: p() }
+        }
+        other => DepthError::Corrupt {
+            path: p(),
+            reason: other.to_string(),
+        },
+    };
+    let mut reader = png::Decoder::new(Cursor::new(file))
+        .read_info()
+        .map_err(map_err)?;
+    let (colour, bits) = reader.output_color_type();
+    let sixteen = match (colour, bits) {
+        (png::ColorType::Grayscale, png::BitDepth::Sixteen) => true,
+        (png::ColorType::Grayscale, png::BitDepth::Eight) => false,
+        (c, b) => {
+            return Err(DepthError::Unsupported {
+                path: p(),
+                what: format!("{c:?} with {} bits per sample", b as u8),
+            })
+        }
+    };
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| DepthError::Unsupported {
+            path: p(),
+            what: "too large to decode".into(),
+        })?;
+    // Resizing without clearing: next_frame overwrites every byte.
+    pixels.resize(size, 0);
+    let info = reader.next_frame(pixels).map_err(map_err)?;
+    Ok(Raw {
+        width: info.width,
+        height: info.height,
+        sixteen,
+        bytes: &pixels[..info.buffer_size()],
+    })
+}
+
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<(), DepthError> {
+    use std::io::Read;
+    buf.clear();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .map(|_| ())
+        .map_err(|source| DepthError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// Decodes a depth PNG to metres.
+pub fn load_depth(path: &Path, encoding: DepthEncoding) -> Result<DepthMap, DepthError> {
+    let file = {
+        let mut buf = Vec::new();
+        read_into(path, &mut buf)?;
+        buf
+    };
+    let mut pixels = Vec::new();
+    let raw = decode(path, &file, &mut pixels)?;
+    let values: Vec<u16> = if raw.sixteen {
+        raw.bytes
+            .chunks_exact(2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .collect()
+    } else {
+        raw.bytes.iter().map(|&b| b as u16).collect()
+    };
+    let max = values.iter().copied().max().unwrap_or(0);
+    // f32 division, as the seed does in float32 (exact for /256).
+    let div = encoding.divisor(max) as f32;
+    let metres = values
+        .iter()
+        .map(|&v| if v == 0 { 0.0 } else { v as f32 / div })
+        .collect();
+    Ok(DepthMap {
+        width: raw.width,
+        height: raw.height,
+        metres,
+    })
+}
+
+/// Reads, decodes and summarises one depth PNG; `Ok(None)` when no pixel
+/// holds a measurement. Uses per-thread buffers: no allocation per call.
+pub fn analyse_file(
+    path: &Path,
+    encoding: DepthEncoding,
+) -> Result<Option<DepthStats>, DepthError> {
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        read_into(path, &mut s.file)?;
+        let result = count_png(path, &s.file, &mut s.pixels, &mut s.counts);
+        match result {
+            Ok((w, h)) => Ok(s.counts.finish(encoding, w, h)),
+            Err(e) => {
+                s.counts.discard();
+                Err(e)
+            }
+        }
+    })
+}
+
+/// Decodes row by row straight into the counts, so the decoded map never
+/// leaves the CPU cache; interlaced files go through a whole frame.
+fn count_png(
+    path: &Path,
+    file: &[u8],
+    buf: &mut Vec<u8>,
+    counts: &mut DepthCounts,
+) -> Result<(u32, u32), DepthError> {
+    let p = || path.display().to_string();
+    let map_err = |e: png::DecodingError| match e {
+        png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DepthError::Truncated { path: p() }
+        }
+        other => DepthError::Corrupt {
+            path: p(),
+            reason: other.to_string(),
+        },
+    };
+    let mut reader = png::Decoder::new(Cursor::new(file))
+        .read_info()
+        .map_err(map_err)?;
+    let info = reader.info();
+    let (w, h, interlaced) = (info.width, info.height, info.interlaced);
+    if interlaced {
+        let raw = decode(path, file, buf)?;
+        if raw.sixteen {
+            counts.add_be16(raw.bytes);
+        } else {
+            counts.add_u8(raw.bytes);
+        }
+        return Ok((raw.width, raw.height));
+    }
+    let sixteen = match reader.output_color_type() {
+        (png::ColorType::Grayscale, png::BitDepth::Sixteen) => true,
+        (png::ColorType::Grayscale, png::BitDepth::Eight) => false,
+        (c, b) => {
+            return Err(DepthError::Unsupported {
+                path: p(),
+                what: format!("{c:?} with {} bits per sample", b as u8),
+            })
+        }
+    };
+    let line = reader
+        .output_line_size(w)
+        .ok_or_else(|| DepthError::Unsupported {
+            path: p(),
+            what: "too large to decode".into(),
+        })?;
+    if buf.len() < line {
+        buf.resize(line, 0);
+    }
+    let row = &mut buf[..line];
+    while reader.read_row(row).map_err(map_err)?.is_some() {
+        if sixteen {
+            counts.add_be16(row);
+        } else {
+            counts.add_u8(row);
+        }
+    }
+    Ok((w, h))
+}
+
+/// A count of each stored depth value over one map. Zeros that fall inside
+/// a block with measurements are counted in bin 0 too (cheaper than a branch
+/// per pixel); bin 0 is dropped when the statistics are made.
+pub struct DepthCounts {
+    counts: Vec<u32>,
+    /// Every pixel seen, valid or not.
+    total: u64,
+    /// Pixels put into `counts` (bin 0 included).
+    counted: u64,
+    max: u16,
+}
+
+impl Default for DepthCounts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Sparse maps are mostly zeros: blocks of this many bytes holding only
+/// zeros are skipped with one test.
+const BLOCK: usize = 64;
+
+impl DepthCounts {
+    pub fn new() -> Self {
+        Self {
+            counts: vec![0; 65536],
+            total: 0,
+            counted: 0,
+            max: 0,
+        }
+    }
+
+    /// Adds stored values (0 = invalid, counted only in the total).
+    pub fn add(&mut self, values: &[u16]) {
+        self.total += values.len() as u64;
+        for &v in values {
+            if v != 0 {
+                self.counts[v as usize] += 1;
+                self.counted += 1;
+                self.max = self.max.max(v);
+            }
+        }
+    }
+
+    /// Adds big-endian 16-bit samples as a PNG stores them.
+    fn add_be16(&mut self, bytes: &[u8]) {
+        self.total += (bytes.len() / 2) as u64;
+        let counts = &mut self.counts[..];
+        let mut max = self.max;
+        let mut counted = 0u64;
+        let mut blocks = bytes.chunks_exact(BLOCK);
+        for block in &mut blocks {
+            let any = block.chunks_exact(16).fold(0u128, |a, w| {
+                a | u128::from_ne_bytes(w.try_into().expect("16-byte word"))
+            });
+            if any == 0 {
+                continue;
+            }
+            for b in block.chunks_exact(2) {
+                let v = u16::from_be_bytes([b[0], b[1]]);
+                counts[v as usize] += 1;
+                max = max.max(v);
+            }
+            counted += (BLOCK / 2) as u64;
+        }
+        for b in blocks.remainder().chunks_exact(2) {
+            let v = u16::from_be_bytes([b[0], b[1]]);
+            counts[v as usize] += 1;
+            max = max.max(v);
+            counted += 1;
+        }
+        self.max = max;
+        self.counted += counted;
+    }
+
+    fn add_u8(&mut self, bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        for &v in bytes {
+            if v != 0 {
+                self.counts[v as usize] += 1;
+                self.counted += 1;
+                self.max = self.max.max(v as u16);
+            }
+        }
+    }
+
+    /// Forgets what was added (after a decode error part-way).
+    pub fn discard(&mut self) {
+        self.counts[..=self.max as usize].fill(0);
+        self.total = 0;
+        self.counted = 0;
+        self.max = 0;
+    }
+
+    /// Computes the statistics and clears the counts for the next map.
+    /// `None` when no value was valid. One pass over the stored values
+    /// 1..=max gives sums, order statistics and the histogram.
+    pub fn finish(
+        &mut self,
+        encoding: DepthEncoding,
+        width: u32,
+        height: u32,
+    ) -> Option<DepthStats> {
+        let (max, total) = (self.max as usize, self.total);
+        let n = self.counted - self.counts[0] as u64;
+        self.counts[0] = 0;
+        self.total = 0;
+        self.counted = 0;
+        self.max = 0;
+        if n == 0 {
+            return None;
+        }
+        let counts = &mut self.counts[..=max];
+        let div = encoding.divisor(max as u16);
+
+        // numpy's linear method reads ranks floor(h) and floor(h)+1 with
+        // h = (n-1)·q; the median is the 50th percentile.
+        let qs = [0.5f64, 0.9, 0.95];
+        let mut ranks = [0u64; 6];
+        let mut gammas = [0f64; 3];
+        for (i, q) in qs.iter().enumerate() {
+            let h = (n - 1) as f64 * q;
+            let lo = h.floor();
+            gammas[i] = h - lo;
+            ranks[2 * i] = (lo as u64).min(n - 1);
+            ranks[2 * i + 1] = (lo as u64 + 1).min(n - 1);
+        }
+        let mut order: [usize; 6] = [0, 1, 2, 3, 4, 5];
+        order.sort_by_key(|&i| ranks[i]);
+        let mut values = [0usize; 6];
+        // Bin edges as stored values: v/div >= m  <=>  v >= ceil(m·div).
+        let mut edges_raw = [0usize; DEPTH_HIST_EDGES.len()];
+        for (e, m) in edges_raw.iter_mut().zip(DEPTH_HIST_EDGES) {
+            *e = (m * div).ceil() as usize;
+        }
+        let mut hist = [0u64; DEPTH_HIST_BINS];
+        let (mut bin, mut seen, mut next) = (0usize, 0u64, 0usize);
+        let (mut sum, mut sumsq) = (0u128, 0u128);
+        let mut min = 0usize;
+        // Most stored values never occur: skip empty runs eight bins at a time.
+        for (k, block) in counts.chunks_mut(8).enumerate() {
+            if block.iter().fold(0, |a, &c| a | c) == 0 {
+                continue;
+            }
+            for (j, c) in block.iter_mut().enumerate() {
+                if *c == 0 {
+                    continue;
+                }
+                let v = k * 8 + j;
+                let c64 = *c as u64;
+                *c = 0;
+                if seen == 0 {
+                    min = v;
+                }
+                sum += (v as u64 * c64) as u128;
+                sumsq += ((v * v) as u64 * c64) as u128;
+                while bin < edges_raw.len() && v >= edges_raw[bin] {
+                    bin += 1;
+                }
+                hist[bin] += c64;
+                seen += c64;
+                while next < order.len() && ranks[order[next]] < seen {
+                    values[order[next]] = v;
+                    next += 1;
+                }
+            }
+        }
+        let lerp = |i: usize| {
+            let (a, b) = (values[2 * i] as f64, values[2 * i + 1] as f64);
+            (a + (b - a) * gammas[i]) / div
+        };
+        let nf = n as f64;
+        let var_num = (n as u128 * sumsq - sum * sum) as f64;
+        Some(DepthStats {
+            mean: sum as f64 / nf / div,
+            median: lerp(0),
+            min: min as f64 / div,
+            max: max as f64 / div,
+            std: var_num.sqrt() / nf / div,
+            p50: lerp(0),
+            p90: lerp(1),
+            p95: lerp(2),
+            valid_pixels: n,
+            total_pixels: total,
+            width,
+            height,
+            hist: hist.iter().map(|&h| (h as f64 / nf) as f32).collect(),
+        })
+    }
+}
+
+/// numpy's default percentile (linear interpolation) of already sorted
+/// values; the reference the count-based statistics are tested against.
+pub fn percentile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * (q / 100.0);
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    let g = h - lo as f64;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+
+    fn reference(values: &[u16], enc: DepthEncoding) -> Option<[f64; 8]> {
+        let max = values.iter().copied().max()?;
+        let div = enc.divisor(max);
+        let mut v: Vec<f64> = values
+            .iter()
+            .filter(|&&x| x > 0)
+            .map(|&x| x as f64 / div)
+            .collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let median = if v.len() % 2 == 1 {
+            v[v.len() / 2]
+        } else {
+            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+        };
+        Some([
+            mean,
+            median,
+            v[0],
+            v[v.len() - 1],
+            std,
+            percentile_sorted(&v, 50.0),
+            percentile_sorted(&v, 90.0),
+            percentile_sorted(&v, 95.0),
+        ])
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn counts_match_sorted_reference() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut c = DepthCounts::new();
+        for case in 0..200 {
+            let len = rng.random_range(1..400usize);
+            let hi = if case % 3 == 0 { 255 } else { 65535 };
+            let values: Vec<u16> = (0..len)
+                .map(|_| {
+                    if rng.random_bool(0.6) {
+                        0
+                    } else {
+                        rng.random_range(1..=hi)
+                    }
+                })
+                .collect();
+            let enc = DepthEncoding::ALL[case % 4];
+            c.add(&values);
+            let got = c.finish(enc, len as u32, 1);
+            match (reference(&values, enc), got) {
+                (None, None) => {}
+                (Some(r), Some(g)) => {
+                    let g8 = [g.mean, g.median, g.min, g.max, g.std, g.p50, g.p90, g.p95];
+                    for (k, (a, b)) in g8.iter().zip(r).enumerate() {
+                        assert!(
+                            close(*a, b),
+                            "case {case} stat {k}: {a} vs {b} ({values:?})"
+                        );
+                    }
+                    assert_eq!(g.total_pixels, len as u64);
+                    let s: f32 = g.hist.iter().sum();
+                    assert!((s - 1.0).abs() < 1e-5);
+                }
+                (r, g) => panic!("case {case}: {r:?} vs {g:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn png_byte_path_counts_like_the_plain_one() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let (mut a, mut b) = (DepthCounts::new(), DepthCounts::new());
+        for len in [1usize, 31, 32, 33, 500, 4099] {
+            // Runs of zeros with scattered values, as in a LiDAR map.
+            let values: Vec<u16> = (0..len)
+                .map(|i| {
+                    if (i / 40) % 3 == 0 && rng.random_bool(0.9) {
+                        rng.random_range(1..=40000)
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
+            a.add(&values);
+            b.add_be16(&be);
+            assert_eq!(
+                a.finish(DepthEncoding::Auto, 1, 1),
+                b.finish(DepthEncoding::Auto, 1, 1),
+                "len {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn known_values_and_encodings() {
+        let mut c = DepthCounts::new();
+        // 1,2,3,4 m stored ×256; numpy: percentile([1,2,3,4], 90) = 3.7.
+        c.add(&[0, 256, 512, 768, 1024, 0]);
+        let s = c.finish(DepthEncoding::Auto, 6, 1).unwrap();
+        assert_eq!((s.mean, s.median, s.min, s.max), (2.5, 2.5, 1.0, 4.0));
+        assert!(close(s.p90, 3.7) && close(s.p95, 3.85));
+        assert!(close(s.std, 1.25f64.sqrt()));
+        assert_eq!((s.valid_pixels, s.total_pixels), (4, 6));
+        // Bins [1,2), [2,3), [3,5), [5,8).
+        assert_eq!(s.hist[1..5], [0.25, 0.25, 0.5, 0.0]);
+        // Max ≤ 255: the seed's rule leaves values as metres.
+        c.add(&[10, 20]);
+        assert_eq!(c.finish(DepthEncoding::Auto, 2, 1).unwrap().mean, 15.0);
+        c.add(&[10, 20]);
+        assert_eq!(
+            c.finish(DepthEncoding::Kitti, 2, 1).unwrap().mean,
+            15.0 / 256.0
+        );
+        c.add(&[1000, 3000]);
+        assert_eq!(
+            c.finish(DepthEncoding::Millimetres, 2, 1).unwrap().mean,
+            2.0
+        );
+        c.add(&[0, 0]);
+        assert!(c.finish(DepthEncoding::Auto, 2, 1).is_none());
+        assert_eq!(
+            "metres-8bit".parse::<DepthEncoding>().unwrap(),
+            DepthEncoding::Metres8bit
+        );
+        assert_eq!(
+            serde_json::to_string(&DepthEncoding::Metres8bit).unwrap(),
+            "\"metres-8bit\""
+        );
+    }
+
+    fn write_png(
+        path: &Path,
+        w: u32,
+        h: u32,
+        colour: png::ColorType,
+        bits: png::BitDepth,
+        data: &[u8],
+    ) {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(colour);
+        enc.set_depth(bits);
+        enc.write_header().unwrap().write_image_data(data).unwrap();
+        std::fs::write(path, out).unwrap();
+    }
+
+    #[test]
+    fn files_16_and_8_bit_and_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let p16 = dir.path().join("d16.png");
+        let vals: [u16; 4] = [0, 512, 1024, 2560];
+        let be: Vec<u8> = vals.iter().flat_map(|v| v.to_be_bytes()).collect();
+        write_png(
+            &p16,
+            2,
+            2,
+            png::ColorType::Grayscale,
+            png::BitDepth::Sixteen,
+            &be,
+        );
+        let m = load_depth(&p16, DepthEncoding::Auto).unwrap();
+        assert_eq!(m.metres, [0.0, 2.0, 4.0, 10.0]);
+        let s = analyse_file(&p16, DepthEncoding::Auto).unwrap().unwrap();
+        assert_eq!((s.median, s.valid_pixels, s.width), (4.0, 3, 2));
+
+        let p8 = dir.path().join("d8.png");
+        write_png(
+            &p8,
+            3,
+            1,
+            png::ColorType::Grayscale,
+            png::BitDepth::Eight,
+            &[0, 3, 5],
+        );
+        let s = analyse_file(&p8, DepthEncoding::Auto).unwrap().unwrap();
+        assert_eq!((s.mean, s.total_pixels), (4.0, 3));
+
+        let rgb = dir.path().join("rgb.png");
+        write_png(
+            &rgb,
+            1,
+            1,
+            png::ColorType::Rgb,
+            png::BitDepth::Eight,
+            &[1, 2, 3],
+        );
+        assert!(matches!(
+            analyse_file(&rgb, DepthEncoding::Auto),
+            Err(DepthError::Unsupported { .. })
+        ));
+
+        let trunc = dir.path().join("t.png");
+        let bytes = std::fs::read(&p16).unwrap();
+        std::fs::write(&trunc, &bytes[..bytes.len() - 20]).unwrap();
+        assert!(matches!(
+            analyse_file(&trunc, DepthEncoding::Auto),
+            Err(DepthError::Truncated { .. })
+        ));
+
+        let junk = dir.path().join("j.png");
+        std::fs::write(&junk, b"not a png at all").unwrap();
+        assert!(matches!(
+            analyse_file(&junk, DepthEncoding::Auto),
+            Err(DepthError::Corrupt { .. })
+        ));
+        // A failure leaves the per-thread counts clean for the next file.
+        let s = analyse_file(&p16, DepthEncoding::Auto).unwrap().unwrap();
+        assert_eq!(s.valid_pixels, 3);
+    }
+}

@@ -1,0 +1,214 @@
+//! Preprocessed input tensors for toolchains that want raw input instead of
+//! images: each image is decoded, converted to RGB in [0, 1] (8-bit /255,
+//! 16-bit /65535), resized to W×H with the `image` crate's bilinear
+//! `Triangle` filter in floating point (skipped when the size already
+//! matches), and written as `.npy` v1.0, little-endian float32, C order,
+//! shape `[1, 3, H, W]` (NCHW, RGB) — the model's `rgb` input. The files
+//! are named like the copied images with `.npy`, listed with absolute
+//! paths in `tensor_list.txt`. Each file is written atomically; a rerun
+//! rewrites them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{check_all, ensure_outside_dataset, names, ExportError, ExportSample, Skipped};
+use crate::fsutil;
+use crate::progress::Progress;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TensorOptions {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for TensorOptions {
+    /// The users' network input, 640×384.
+    fn default() -> Self {
+        TensorOptions {
+            width: 640,
+            height: 384,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TensorReport {
+    /// Tensor files written, in selection order.
+    pub written: Vec<PathBuf>,
+    pub skipped: Vec<Skipped>,
+    pub list_file: Option<PathBuf>,
+    pub cancelled: bool,
+}
+
+/// The `.npy` v1.0 header for a little-endian float32 C-order array, padded
+/// with spaces so the data starts at a multiple of 64 bytes, as numpy pads it.
+pub fn npy_header(shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let shape_txt = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    let unpadded = 10 + dict.len() + 1;
+    let pad = (64 - unpadded % 64) % 64;
+    dict.push_str(&" ".repeat(pad));
+    dict.push('\n');
+    let mut h = Vec::with_capacity(10 + dict.len());
+    h.extend_from_slice(b"\x93NUMPY\x01\x00");
+    h.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    h.extend_from_slice(dict.as_bytes());
+    h
+}
+
+/// Decodes and preprocesses one image into NCHW float32 values.
+pub fn image_to_nchw(path: &Path, opts: TensorOptions) -> Result<Vec<f32>, String> {
+    let img = image::open(path).map_err(|e| format!("cannot decode {}: {e}", path.display()))?;
+    let mut rgb = img.to_rgb32f();
+    if rgb.dimensions() != (opts.width, opts.height) {
+        rgb = image::imageops::resize(
+            &rgb,
+            opts.width,
+            opts.height,
+            image::imageops::FilterType::Triangle,
+        );
+    }
+    let plane = (opts.width * opts.height) as usize;
+    let mut out = vec![0f32; 3 * plane];
+    for (i, p) in rgb.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = p.0[c].clamp(0.0, 1.0);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes one tensor per sample into `out_dir` (outside `dataset_root`)
+/// plus `tensor_list.txt`.
+pub fn write_tensors(
+    dataset_root: &Path,
+    samples: &[ExportSample],
+    out_dir: &Path,
+    opts: TensorOptions,
+    progress: &Progress,
+) -> Result<TensorReport, ExportError> {
+    if opts.width == 0 || opts.height == 0 {
+        return Err(ExportError::Invalid(format!(
+            "tensor size {}x{} is empty; give a width and height above 0",
+            opts.width, opts.height
+        )));
+    }
+    check_all(samples)?;
+    ensure_outside_dataset(dataset_root, out_dir)?;
+    let bases: Vec<String> = samples
+        .iter()
+        .map(|s| names::seed_name(&s.key.dataset_root, &s.key.stem, "npy"))
+        .collect();
+    let unique = names::unique_names(&bases);
+    std::fs::create_dir_all(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
+    let abs_out = std::path::absolute(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
+    progress.begin("tensors", samples.len() as u64);
+    let header = npy_header(&[1, 3, opts.height as usize, opts.width as usize]);
+    let results: Vec<Option<Result<PathBuf, String>>> = samples
+        .par_iter()
+        .zip(unique.par_iter())
+        .map(|(s, (name, _))| {
+            if progress.is_cancelled() {
+                return None;
+            }
+            let r = image_to_nchw(&s.image, opts).and_then(|t| {
+                let dest = out_dir.join(name);
+                fsutil::write_atomic_with(&dest, |w| {
+                    w.write_all(&header)?;
+                    for v in &t {
+                        w.write_all(&v.to_le_bytes())?;
+                    }
+                    Ok(())
+                })
+                .map(|_| abs_out.join(name))
+                .map_err(|e| format!("cannot write {}: {e}", dest.display()))
+            });
+            match &r {
+                Ok(_) => progress.inc(1),
+                Err(_) => progress.inc_skipped(1),
+            }
+            Some(r)
+        })
+        .collect();
+    let mut report = TensorReport::default();
+    for (s, r) in samples.iter().zip(results) {
+        match r {
+            None => report.cancelled = true,
+            Some(Ok(p)) => report.written.push(p),
+            Some(Err(reason)) => report.skipped.push(Skipped {
+                key: s.key.clone(),
+                reason,
+            }),
+        }
+    }
+    if !report.cancelled {
+        let list = out_dir.join("tensor_list.txt");
+        let text: String = report
+            .written
+            .iter()
+            .map(|p| format!("{}\n", p.display()))
+            .collect();
+        fsutil::write_atomic(&list, text.as_bytes()).map_err(|e| ExportError::io(&list, e))?;
+        report.list_file = Some(list);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_is_numpy_v1_and_aligned() {
+        let h = npy_header(&[1, 3, 384, 640]);
+        assert_eq!(h.len() % 64, 0);
+        assert_eq!(&h[..8], b"\x93NUMPY\x01\x00");
+        let text = std::str::from_utf8(&h[10..]).unwrap();
+        assert!(text
+            .starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 384, 640), }"));
+        assert!(text.ends_with(" \n"));
+        assert_eq!(u16::from_le_bytes([h[8], h[9]]) as usize, h.len() - 10);
+        assert!(String::from_utf8(npy_header(&[5])[10..].to_vec())
+            .unwrap()
+            .contains("(5,)"));
+    }
+
+    #[test]
+    fn nchw_layout_and_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.png");
+        let mut img = image::RgbImage::new(4, 2);
+        img.put_pixel(1, 0, image::Rgb([255, 0, 51]));
+        img.save(&p).unwrap();
+        let t = image_to_nchw(
+            &p,
+            TensorOptions {
+                width: 4,
+                height: 2,
+            },
+        )
+        .unwrap();
+        assert_eq!(t.len(), 24);
+        assert_eq!(t[1], 1.0); // R plane, pixel (1,0)
+        assert_eq!(t[8 + 1], 0.0); // G plane
+        assert!((t[16 + 1] - 0.2).abs() < 1e-6); // B plane
+        let r = image_to_nchw(
+            &p,
+            TensorOptions {
+                width: 8,
+                height: 4,
+            },
+        )
+        .unwrap();
+        assert_eq!(r.len(), 3 * 32);
+        assert!(r.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+}

@@ -1,0 +1,323 @@
+//! The dataset scan: every split entry → one metadata row or one skip.
+//!
+//! [`scan`] resolves each entry's files, decodes its depth map and computes
+//! the seed's statistics, in parallel (rayon) over all samples. Rows come
+//! back in split order. Nothing stops the scan: each bad sample becomes a
+//! [`SkippedSample`] with a [`SkipReason`] and a detail naming the file.
+//! Progress (done / total / skipped, rate, ETA) is published on the
+//! [`Progress`] handle; its cancel flag stops the scan within one sample
+//! per thread and the outcome holds what was finished.
+//!
+//! With a [`ScanCache`], samples whose image and depth files have the same
+//! size and modification time as before are not decoded again.
+//! [`scan_with_default_cache`] opens the cache for the root under the app's
+//! cache folder, scans and saves it.
+
+mod cache;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use crate::dataset::SkipReason;
+use crate::dataset::{resolve_sample, DatasetSettings, ResolvedSample, Skip, Split, SplitEntry};
+use crate::depth::{self, DepthError, DepthStats};
+use crate::metadata::{scene_type, SampleKey, SampleMeta};
+use crate::progress::Progress;
+pub use cache::{CacheKey, CachedResult, ScanCache};
+
+/// A split entry that produced no row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedSample {
+    /// Position in the split's JSON list.
+    pub index: usize,
+    /// The sample's identity when the entry was readable.
+    pub key: Option<SampleKey>,
+    /// The entry's JSON text when it was not (malformed entries).
+    pub raw: Option<String>,
+    pub reason: SkipReason,
+    /// What exactly was wrong, naming the file.
+    pub detail: String,
+}
+
+impl SkippedSample {
+    /// `dataset_root/stem`, or the raw entry text.
+    pub fn what(&self) -> String {
+        match (&self.key, &self.raw) {
+            (Some(k), _) => k.to_string(),
+            (None, Some(r)) => r.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// The result of a scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOutcome {
+    /// One row per good sample, in split order.
+    pub rows: Vec<SampleMeta>,
+    /// Every entry that gave no row, in split order.
+    pub skipped: Vec<SkippedSample>,
+    /// True when the cancel flag stopped the scan; rows and skips then cover
+    /// only the finished samples.
+    pub cancelled: bool,
+    /// Rows (and skips) taken from the cache instead of decoding.
+    pub from_cache: usize,
+    pub elapsed: Duration,
+}
+
+impl ScanOutcome {
+    /// Skips per reason, in [`SkipReason::ALL`] order, zero counts left out.
+    pub fn skipped_by_reason(&self) -> Vec<(SkipReason, usize)> {
+        SkipReason::ALL
+            .iter()
+            .map(|&r| (r, self.skipped.iter().filter(|s| s.reason == r).count()))
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    }
+}
+
+enum One {
+    Row(SampleMeta, bool),
+    Skip(SkippedSample, bool),
+    Cancelled,
+}
+
+/// Scans `split` under `root`. `cache`, when given, is read for unchanged
+/// files and updated in memory with new results (call
+/// [`ScanCache::save`] afterwards, or use [`scan_with_default_cache`]).
+pub fn scan(
+    root: &Path,
+    split: &Split,
+    settings: &DatasetSettings,
+    cache: Option<&mut ScanCache>,
+    progress: &Progress,
+) -> ScanOutcome {
+    let start = Instant::now();
+    progress.begin("scan", split.len() as u64);
+    progress.inc_skipped(split.problems.len() as u64);
+    let reader = cache.as_deref();
+    let results: Vec<(One, Option<(CacheKey, CachedResult)>)> = split
+        .entries
+        .par_iter()
+        .map(|entry| {
+            if progress.is_cancelled() {
+                return (One::Cancelled, None);
+            }
+            let (one, fresh) = scan_one(root, entry, settings, reader);
+            match &one {
+                One::Row(..) => progress.inc(1),
+                One::Skip(..) => progress.inc_skipped(1),
+                One::Cancelled => {}
+            }
+            (one, fresh)
+        })
+        .collect();
+
+    let mut out = ScanOutcome::default();
+    let mut fresh_entries = Vec::new();
+    for (one, fresh) in results {
+        match one {
+            One::Row(row, cached) => {
+                out.from_cache += usize::from(cached);
+                out.rows.push(row);
+            }
+            One::Skip(s, cached) => {
+                out.from_cache += usize::from(cached);
+                out.skipped.push(s);
+            }
+            One::Cancelled => out.cancelled = true,
+        }
+        fresh_entries.extend(fresh);
+    }
+    if let Some(c) = cache {
+        for (k, v) in fresh_entries {
+            c.insert(k, v);
+        }
+    }
+    out.skipped
+        .extend(split.problems.iter().map(|p| SkippedSample {
+            index: p.index,
+            key: None,
+            raw: Some(p.raw.clone()),
+            reason: p.reason,
+            detail: p.detail.clone(),
+        }));
+    out.skipped.sort_by_key(|s| s.index);
+    out.elapsed = start.elapsed();
+    out
+}
+
+/// Opens the cache for `root` in the app's cache folder (a missing or
+/// unreadable cache only costs time), scans, and saves the cache.
+/// Returns the outcome and any cache warnings for the user.
+pub fn scan_with_default_cache(
+    root: &Path,
+    split: &Split,
+    settings: &DatasetSettings,
+    progress: &Progress,
+) -> (ScanOutcome, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut cache = match ScanCache::open_default(root) {
+        Ok(c) => c,
+        Err(e) => {
+            warnings.push(format!("scan cache unavailable, scanning everything: {e}"));
+            ScanCache::in_memory()
+        }
+    };
+    warnings.extend(cache.take_warning());
+    let out = scan(root, split, settings, Some(&mut cache), progress);
+    if let Err(e) = cache.save() {
+        warnings.push(format!("could not save the scan cache: {e}"));
+    }
+    (out, warnings)
+}
+
+fn skip_of(entry: &SplitEntry, s: Skip) -> SkippedSample {
+    SkippedSample {
+        index: entry.index,
+        key: Some(entry.key()),
+        raw: None,
+        reason: s.reason,
+        detail: s.detail,
+    }
+}
+
+fn scan_one(
+    root: &Path,
+    entry: &SplitEntry,
+    settings: &DatasetSettings,
+    cache: Option<&ScanCache>,
+) -> (One, Option<(CacheKey, CachedResult)>) {
+    let r = match resolve_sample(root, entry, settings) {
+        Ok(r) => r,
+        Err(s) => return (One::Skip(skip_of(entry, s), false), None),
+    };
+    let key = CacheKey::new(&r, settings.depth_encoding);
+    if let Some(hit) = cache.and_then(|c| c.get(&key)) {
+        return (finish(entry, &r, hit.clone(), settings, true), None);
+    }
+    let result = measure(&r, settings);
+    let one = finish(entry, &r, result.clone(), settings, false);
+    (one, Some((key, result)))
+}
+
+/// Decodes the depth map and reads the image's size.
+fn measure(r: &ResolvedSample, settings: &DatasetSettings) -> CachedResult {
+    let stats = match depth::analyse_file(&r.depth, settings.depth_encoding) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return CachedResult::Skip(
+                SkipReason::NoValidPixels,
+                format!(
+                    "{} has no pixel with a depth measurement",
+                    r.depth.display()
+                ),
+            )
+        }
+        Err(e) => {
+            let reason = match e {
+                DepthError::Truncated { .. } => SkipReason::TruncatedDepth,
+                DepthError::Unsupported { .. } => SkipReason::UnsupportedDepth,
+                DepthError::Io { .. } | DepthError::Corrupt { .. } => SkipReason::CorruptDepth,
+            };
+            return CachedResult::Skip(reason, e.to_string());
+        }
+    };
+    match image_size(&r.image) {
+        Ok((w, h)) => CachedResult::Stats {
+            stats,
+            width: w,
+            height: h,
+        },
+        Err(e) => CachedResult::Skip(
+            SkipReason::UnreadableImage,
+            format!("cannot read image {}: {e}", r.image.display()),
+        ),
+    }
+}
+
+/// The image's size from its header only (PNG or JPEG, by content).
+fn image_size(path: &Path) -> Result<(u32, u32), String> {
+    // A PNG's size sits at a fixed place in its first 24 bytes.
+    let mut head = [0u8; 24];
+    let n = read_head(path, &mut head).map_err(|e| e.to_string())?;
+    if n == 24 && head[..8] == *b"\x89PNG\r\n\x1a\n" && head[12..16] == *b"IHDR" {
+        let w = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
+        let h = u32::from_be_bytes([head[20], head[21], head[22], head[23]]);
+        if w > 0 && h > 0 {
+            return Ok((w, h));
+        }
+    }
+    image::ImageReader::open(path)
+        .map_err(|e| e.to_string())?
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?
+        .into_dimensions()
+        .map_err(|e| e.to_string())
+}
+
+fn read_head(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn finish(
+    entry: &SplitEntry,
+    r: &ResolvedSample,
+    result: CachedResult,
+    settings: &DatasetSettings,
+    cached: bool,
+) -> One {
+    match result {
+        CachedResult::Skip(reason, detail) => {
+            One::Skip(skip_of(entry, Skip { reason, detail }), cached)
+        }
+        CachedResult::Stats {
+            stats,
+            width,
+            height,
+        } => One::Row(row(entry, r, stats, width, height, settings), cached),
+    }
+}
+
+fn row(
+    entry: &SplitEntry,
+    r: &ResolvedSample,
+    s: DepthStats,
+    width: u32,
+    height: u32,
+    settings: &DatasetSettings,
+) -> SampleMeta {
+    SampleMeta {
+        dataset_root: entry.dataset_root.clone(),
+        filename: entry.stem.clone(),
+        image_path: r.image_rel.clone(),
+        depth_path: r.depth_rel.clone(),
+        depth_variant: r.depth_variant.clone(),
+        mean_depth: s.mean,
+        median_depth: s.median,
+        min_depth: s.min,
+        max_depth: s.max,
+        std_depth: s.std,
+        p50: s.p50,
+        p90: s.p90,
+        p95: s.p95,
+        width,
+        height,
+        scene_type: scene_type(s.mean, settings.indoor_below, settings.near_below).to_owned(),
+        valid_pixels: s.valid_pixels,
+        total_pixels: s.total_pixels,
+        depth_hist: s.hist,
+    }
+}
