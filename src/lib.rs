@@ -17,4 +17,12 @@ pub mod distribution;
 pub mod export;
 pub mod select;
 
+// PTQ (issue 5)
+pub mod onnx;
+pub mod preprocess;
+pub mod quantize;
+pub mod runtime;
+pub mod toolchain;
+
 pub mod cli;
+pub mod gui;

@@ -9,6 +9,23 @@
 //! Manual decisions always win: rows whose key is in `pinned` are always in
 //! the selection (they count towards their bin's target), rows in `excluded`
 //! are never chosen, and the strategy fills the remaining places.
+//!
+//! ```
+//! use calibscope::distribution::Baseline;
+//! use calibscope::select::{self, Bins, SelectionRequest, Strategy};
+//! # fn rows() -> Vec<calibscope::metadata::SampleMeta> { Vec::new() }
+//! let rows = rows(); // metadata::read_any(path)?
+//! let mut req = SelectionRequest::default(); // stratified, 300, seed 42
+//! req.excluded.insert(calibscope::metadata::SampleKey {
+//!     dataset_root: "synced_data/seq_01".into(),
+//!     stem: "0000000042".into(),
+//! });
+//! let sel = select::run(&rows, &req).expect("valid bins");
+//! // Once per split, then on every click:
+//! let baseline = Baseline::new(&rows, &Bins::default());
+//! let report = baseline.compare(&rows, &sel.indices);
+//! println!("{}{}", select::format_plan_table(&sel, &Bins::default()), report.to_text());
+//! ```
 
 mod diverse;
 pub(crate) mod fxhash;
@@ -352,31 +369,86 @@ fn eligibility(
     if let Some(k) = req.pinned.intersection(&req.excluded).next() {
         return Err(SelectError::PinnedAndExcluded(k.clone()));
     }
-    fn as_ref(s: &BTreeSet<SampleKey>) -> FxHashSet<(&str, &str)> {
-        s.iter()
-            .map(|k| (k.dataset_root.as_str(), k.stem.as_str()))
-            .collect()
+    // One 64-bit hash per row; duplicates are found by sorting the hashes
+    // (confirmed on the strings), pins and exclusions by hash lookups —
+    // several times faster at 100,000 rows than a map of string pairs.
+    fn key_hash(root: &str, stem: &str) -> u64 {
+        use std::hash::Hasher;
+        let mut h = fxhash::FxHasher::default();
+        h.write(root.as_bytes());
+        h.write_u8(0xff);
+        h.write(stem.as_bytes());
+        h.finish()
     }
-    let pinned_set = as_ref(&req.pinned);
-    let excluded_set = as_ref(&req.excluded);
     let n = rows.len();
+    let hashes: Vec<u64> = rows
+        .iter()
+        .map(|r| key_hash(&r.dataset_root, &r.filename))
+        .collect();
+    let mut order: Vec<(u64, u32)> = hashes
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| (h, i as u32))
+        .collect();
+    order.sort_unstable();
+    let same = |a: usize, b: usize| {
+        rows[a].filename == rows[b].filename && rows[a].dataset_root == rows[b].dataset_root
+    };
+    let mut duplicate = vec![false; n];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && order[end].0 == order[start].0 {
+            end += 1;
+        }
+        // Within a run indices ascend: a later row equal to an earlier one is the duplicate.
+        for x in start..end {
+            let a = order[x].1 as usize;
+            if duplicate[a] {
+                continue;
+            }
+            for &(_, b) in &order[x + 1..end] {
+                let b = b as usize;
+                if !duplicate[b] && same(a, b) {
+                    duplicate[b] = true;
+                }
+            }
+        }
+        start = end;
+    }
+    type Lookup<'a> = FxHashMap<u64, Vec<(&'a str, &'a str)>>;
+    fn lookup(set: &BTreeSet<SampleKey>) -> Lookup<'_> {
+        let mut m: Lookup<'_> = FxHashMap::default();
+        for k in set {
+            m.entry(key_hash(&k.dataset_root, &k.stem))
+                .or_default()
+                .push((k.dataset_root.as_str(), k.stem.as_str()));
+        }
+        m
+    }
+    let pinned_set = lookup(&req.pinned);
+    let excluded_set = lookup(&req.excluded);
+    let hit = |set: &Lookup<'_>, i: usize| {
+        !set.is_empty()
+            && set.get(&hashes[i]).is_some_and(|v| {
+                v.iter()
+                    .any(|&(r, s)| r == rows[i].dataset_root && s == rows[i].filename)
+            })
+    };
     let mut el = Eligibility {
         pinned: vec![false; n],
         free: vec![false; n],
         excluded: vec![false; n],
     };
-    let mut seen: FxHashMap<(&str, &str), usize> =
-        FxHashMap::with_capacity_and_hasher(n, Default::default());
     let mut duplicates = 0usize;
-    for (i, r) in rows.iter().enumerate() {
-        let k = (r.dataset_root.as_str(), r.filename.as_str());
-        if seen.insert(k, i).is_some() {
+    let mut pinned_found: FxHashSet<(&str, &str)> = FxHashSet::default();
+    for i in 0..n {
+        if duplicate[i] {
             duplicates += 1;
-            continue;
-        }
-        if pinned_set.contains(&k) {
+        } else if hit(&pinned_set, i) {
             el.pinned[i] = true;
-        } else if excluded_set.contains(&k) {
+            pinned_found.insert((rows[i].dataset_root.as_str(), rows[i].filename.as_str()));
+        } else if hit(&excluded_set, i) {
             el.excluded[i] = true;
         } else {
             el.free[i] = true;
@@ -388,7 +460,7 @@ fn eligibility(
         ));
     }
     for k in &req.pinned {
-        if !seen.contains_key(&(k.dataset_root.as_str(), k.stem.as_str())) {
+        if !pinned_found.contains(&(k.dataset_root.as_str(), k.stem.as_str())) {
             sel.pinned_missing.push(k.clone());
         }
     }
@@ -561,6 +633,33 @@ pub(crate) mod tests {
             run(&rows, &req),
             Err(SelectError::PinnedAndExcluded(_))
         ));
+    }
+
+    #[test]
+    fn duplicate_keys_are_used_once() {
+        let rows = vec![
+            row("a", "1", 1.0),
+            row("b", "1", 1.0),
+            row("a", "1", 2.0),
+            row("a", "2", 2.0),
+            row("a", "1", 3.0),
+        ];
+        let pinned: BTreeSet<_> = [rows[1].key(), parse_key("zz/9").unwrap()].into();
+        let req = SelectionRequest {
+            strategy: Strategy::Random,
+            target: 10,
+            pinned,
+            ..SelectionRequest::default()
+        };
+        let sel = run(&rows, &req).unwrap();
+        assert_eq!(sel.indices, [0, 1, 3]);
+        assert_eq!(sel.origins[1], Origin::Pinned);
+        assert_eq!(sel.pinned_missing, [parse_key("zz/9").unwrap()]);
+        assert!(
+            sel.notes.iter().any(|n| n.starts_with("2 row(s) repeat")),
+            "{:?}",
+            sel.notes
+        );
     }
 
     #[test]

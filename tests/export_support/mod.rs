@@ -12,13 +12,17 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_calibscope")
 }
 
+/// Runs the binary; select/copy/export keep no cache, but in case a
+/// command does, its home is a folder under the system temp dir.
 pub fn calibscope(args: &[&str]) -> std::process::Output {
+    calibscope_with_home(&std::env::temp_dir().join("calibscope-test-home"), args)
+}
+
+/// Runs the binary with `CALIBSCOPE_HOME` (cache, data, config) at `home`.
+pub fn calibscope_with_home(home: &Path, args: &[&str]) -> std::process::Output {
     Command::new(bin())
         .args(args)
-        .env(
-            "CALIBSCOPE_HOME",
-            std::env::temp_dir().join("calibscope-test-home"),
-        )
+        .env("CALIBSCOPE_HOME", home)
         .output()
         .expect("run calibscope")
 }

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Benchmark: calibscope's PTQ calibration against onnxruntime.quantization.quantize_static.
+
+Runs both sides in one go on the demo model and the same preprocessed `.npy`
+inputs, and prints wall time and peak memory (the child process's max RSS, as
+/usr/bin/time -v reports it) with their ratios:
+
+  * time, Percentile and Entropy, on --images inputs (default 300);
+  * peak memory at --mem-small and --mem-large inputs (default 50 and 500).
+    ORT keeps every activation of every image in RAM for the histogram
+    methods, so its large run is capped at --ort-mem-large (default 150) to
+    stay inside a 24 GB machine; its growth per image is printed instead.
+
+    cargo build --release
+    python3 scripts/bench_ptq.py            # needs numpy, pillow, onnx, onnxruntime
+
+ORT runs with its defaults for each method (Percentile: 2048 bins, 99.999;
+Entropy: 128 bins); calibscope with its defaults (2048 bins; Entropy 2048→128).
+"""
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OPS = ["Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul", "Concat", "Sigmoid", "GlobalAveragePool",
+       "Relu", "Clip", "MaxPool", "AveragePool", "Resize"]
+
+
+def run_measured(argv, env=None):
+    """Runs argv; returns (seconds, peak RSS in MiB)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t0
+    err = p.stderr.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(argv)}\n{err[-2000:]}")
+    return dt, usage.ru_maxrss / 1024.0
+
+
+def ort_child(model, folder, method, out):
+    import numpy as np
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+
+    files = sorted(glob.glob(os.path.join(folder, "*.npy")))
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.i = 0
+
+        def get_next(self):
+            if self.i >= len(files):
+                return None
+            self.i += 1
+            return {"rgb": np.load(files[self.i - 1])}
+
+    cm = {"percentile": CalibrationMethod.Percentile, "entropy": CalibrationMethod.Entropy,
+          "minmax": CalibrationMethod.MinMax}[method]
+    quantize_static(model, out, Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, per_channel=False, op_types_to_quantize=OPS, calibrate_method=cm)
+
+
+def prepare(args):
+    demo = args.demo_dir
+    need = max(args.images, args.mem_large, args.mem_small)
+    if not os.path.exists(os.path.join(demo, "calibscope-demo.json")):
+        subprocess.check_call([args.calibscope, "demo", demo, "--seed", "77", "--samples", str(need + 30),
+                               "--width", "320", "--height", "192"])
+    npy_all = os.path.join(demo, "bench_npy")
+    if len(glob.glob(os.path.join(npy_all, "*.npy"))) < need:
+        import numpy as np
+        from PIL import Image
+        os.makedirs(npy_all, exist_ok=True)
+        images = sorted(glob.glob(os.path.join(demo, "*", "*", "image_a6", "*.*")) +
+                        glob.glob(os.path.join(demo, "*", "image_a6", "*.*")))[:need]
+        for i, p in enumerate(images):
+            x = np.asarray(Image.open(p).convert("RGB").resize((320, 192), Image.BILINEAR), np.float32)
+            np.save(os.path.join(npy_all, f"{i:05d}.npy"), (x.transpose(2, 0, 1) / 255.0)[None].astype(np.float32))
+    files = sorted(glob.glob(os.path.join(npy_all, "*.npy")))
+    if len(files) < need:
+        sys.exit(f"only {len(files)} inputs in {npy_all}, need {need}")
+
+    def subset(n):
+        d = os.path.join(demo, f"bench_npy_{n}")
+        if len(glob.glob(os.path.join(d, "*.npy"))) != n:
+            os.makedirs(d, exist_ok=True)
+            for f in files[:n]:
+                link = os.path.join(d, os.path.basename(f))
+                if not os.path.exists(link):
+                    os.symlink(f, link)
+        return d
+
+    return subset
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--demo-dir", default="/tmp/calibscope-bench")
+    ap.add_argument("--calibscope", default=os.path.join(ROOT, "target/release/calibscope"))
+    ap.add_argument("--model", default=os.path.join(ROOT, "assets/demo_model.onnx"))
+    ap.add_argument("--images", type=int, default=300)
+    ap.add_argument("--mem-small", type=int, default=50)
+    ap.add_argument("--mem-large", type=int, default=500)
+    ap.add_argument("--ort-mem-large", type=int, default=150)
+    ap.add_argument("--ort-child", nargs=4, metavar=("MODEL", "FOLDER", "METHOD", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.ort_child:
+        ort_child(*args.ort_child)
+        return
+    subset = prepare(args)
+    out = os.path.join(args.demo_dir, "bench_out")
+    os.makedirs(out, exist_ok=True)
+    env = dict(os.environ, CALIBSCOPE_HOME=os.path.join(args.demo_dir, "home"))
+
+    def ours(n, method):
+        return run_measured([args.calibscope, "ptq", "--model", args.model, "--folder", subset(n), "--method", method,
+                             "-o", os.path.join(out, f"ours_{method}_{n}.onnx")], env)
+
+    def ort(n, method):
+        return run_measured([sys.executable, __file__, "--ort-child", args.model, subset(n), method,
+                             os.path.join(out, f"ort_{method}_{n}.onnx")])
+
+    results = {}
+    print(f"Calibration time on {args.images} inputs (whole quantization run, one process each):")
+    for method in ["percentile", "entropy"]:
+        t_ours, m_ours = ours(args.images, method)
+        t_ort, m_ort = ort(args.images, method)
+        results[method] = {"calibscope_s": t_ours, "ort_s": t_ort, "speedup": t_ort / t_ours,
+                           "calibscope_peak_mib": m_ours, "ort_peak_mib": m_ort}
+        print(f"  {method:10s} calibscope {t_ours:7.1f} s   quantize_static {t_ort:7.1f} s   "
+              f"speed-up {t_ort / t_ours:5.1f}x   (peak RSS {m_ours:6.0f} vs {m_ort:6.0f} MiB)")
+    print("Peak memory (Percentile):")
+    _, a = ours(args.mem_small, "percentile")
+    _, b = ours(args.mem_large, "percentile")
+    print(f"  calibscope       {args.mem_small:4d} inputs {a:7.0f} MiB   {args.mem_large:4d} inputs {b:7.0f} MiB"
+          f"   ratio {b / a:4.2f}")
+    _, c = ort(args.mem_small, "percentile")
+    _, d = ort(args.ort_mem_large, "percentile")
+    per = (d - c) / (args.ort_mem_large - args.mem_small)
+    print(f"  quantize_static  {args.mem_small:4d} inputs {c:7.0f} MiB   {args.ort_mem_large:4d} inputs {d:7.0f} MiB"
+          f"   ratio {d / c:4.2f}  (+{per:.1f} MiB per input: ~{c + per * (args.mem_large - args.mem_small):.0f} MiB"
+          f" at {args.mem_large})")
+    results["memory"] = {"calibscope": {str(args.mem_small): a, str(args.mem_large): b},
+                         "ort": {str(args.mem_small): c, str(args.ort_mem_large): d}, "ort_mib_per_input": per}
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

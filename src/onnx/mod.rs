@@ -1,0 +1,291 @@
+//! ONNX model I/O: load (with external data files), summarise, edit, save.
+//!
+//! The protobuf types are generated at build time from the vendored
+//! `proto/onnx.proto` (see `build.rs`); this module adds what calibscope needs
+//! on top: clear errors for files that are not models, tensor data in and out
+//! as plain vectors, and atomic saving.
+
+mod summary;
+mod tensor;
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+pub use summary::{summarize, Dim, IoInfo, ModelSummary};
+pub use tensor::{
+    attr_float, attr_int, attr_ints, attr_str, make_attr_int, make_attr_ints, tensor_from_f32,
+    tensor_from_i32, tensor_from_i8, tensor_from_u8, tensor_to_f32, tensor_to_i64, DataType,
+};
+
+/// The generated ONNX protobuf types (`onnx.proto`, Apache-2.0, vendored in `proto/`).
+#[allow(clippy::all, missing_docs)]
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
+}
+
+pub use proto::{
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    ValueInfoProto,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnnxError {
+    #[error("cannot read model {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not an ONNX model ({reason}); pick the exported .onnx file")]
+    NotOnnx { path: PathBuf, reason: String },
+    #[error("{path}: external data file {file} for tensor {tensor} is missing or too short ({reason}); keep the data file beside the model")]
+    ExternalData {
+        path: PathBuf,
+        tensor: String,
+        file: String,
+        reason: String,
+    },
+    #[error("cannot write model {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Reads an ONNX model. Tensors stored in external data files (relative to the
+/// model's folder) are read in, so the returned model is self-contained.
+pub fn load(path: &Path) -> Result<ModelProto, OnnxError> {
+    let bytes = std::fs::read(path).map_err(|source| OnnxError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut model = decode(&bytes).map_err(|reason| OnnxError::NotOnnx {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    if let Some(g) = model.graph.as_mut() {
+        for t in &mut g.initializer {
+            load_external(t, base).map_err(|(file, reason)| OnnxError::ExternalData {
+                path: path.to_path_buf(),
+                tensor: t.name().to_string(),
+                file,
+                reason,
+            })?;
+        }
+    }
+    Ok(model)
+}
+
+/// Decodes model bytes, rejecting data that parses but is no model (protobuf
+/// is permissive: many random files decode to an empty message).
+pub fn decode(bytes: &[u8]) -> Result<ModelProto, String> {
+    let model = ModelProto::decode(bytes).map_err(|e| {
+        format!("protobuf decoding failed: {e}; the file may be truncated or of another kind")
+    })?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| "no graph in the file".to_string())?;
+    if model.ir_version.is_none() || graph.node.is_empty() {
+        return Err("no IR version or no nodes".into());
+    }
+    if model.opset_import.is_empty() {
+        return Err("no opset import".into());
+    }
+    Ok(model)
+}
+
+const EXTERNAL: i32 = proto::tensor_proto::DataLocation::External as i32;
+
+fn load_external(t: &mut TensorProto, base: &Path) -> Result<(), (String, String)> {
+    if t.data_location != Some(EXTERNAL) {
+        return Ok(());
+    }
+    let get = |k: &str| {
+        t.external_data
+            .iter()
+            .find(|e| e.key() == k)
+            .map(|e| e.value().to_string())
+    };
+    let file = get("location").ok_or_else(|| (String::new(), "no location".to_string()))?;
+    let offset: u64 = get("offset").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let length: Option<u64> = get("length").and_then(|s| s.parse().ok());
+    let full = base.join(&file);
+    let data = std::fs::read(&full).map_err(|e| (file.clone(), e.to_string()))?;
+    let start = offset as usize;
+    let end = match length {
+        Some(l) => start + l as usize,
+        None => data.len(),
+    };
+    if end > data.len() || start > end {
+        return Err((
+            file,
+            format!("needs bytes {start}..{end}, file has {}", data.len()),
+        ));
+    }
+    t.raw_data = Some(data[start..end].to_vec());
+    t.external_data.clear();
+    t.data_location = None;
+    Ok(())
+}
+
+/// Serialises a model to bytes.
+pub fn encode(model: &ModelProto) -> Vec<u8> {
+    model.encode_to_vec()
+}
+
+/// Writes a model atomically (temporary name, then rename): a failed or
+/// cancelled save never leaves a partial `.onnx` behind.
+pub fn save(model: &ModelProto, path: &Path) -> Result<(), OnnxError> {
+    crate::fsutil::write_atomic(path, &encode(model)).map_err(|source| OnnxError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The default-domain opset version of a model (`ai.onnx`).
+pub fn opset_version(model: &ModelProto) -> Option<i64> {
+    model
+        .opset_import
+        .iter()
+        .find(|o| o.domain().is_empty() || o.domain() == "ai.onnx")
+        .map(|o| o.version())
+}
+
+/// Makes a node.
+pub fn make_node(
+    op_type: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+    name: &str,
+    attrs: Vec<AttributeProto>,
+) -> NodeProto {
+    NodeProto {
+        op_type: Some(op_type.to_string()),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        name: Some(name.to_string()),
+        attribute: attrs,
+        ..Default::default()
+    }
+}
+
+/// A float32 graph output / value info with unknown shape.
+pub fn make_value_info(name: &str, elem_type: DataType) -> ValueInfoProto {
+    ValueInfoProto {
+        name: Some(name.to_string()),
+        r#type: Some(proto::TypeProto {
+            value: Some(proto::type_proto::Value::TensorType(
+                proto::type_proto::Tensor {
+                    elem_type: Some(elem_type as i32),
+                    shape: None,
+                },
+            )),
+            denotation: None,
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn tiny_model() -> ModelProto {
+        let w = tensor_from_f32("w", &[2, 1, 1, 1], &[0.5, -2.0]);
+        let node = make_node("Conv", &["x", "w"], &["y"], "conv0", vec![]);
+        let mut inp = make_value_info("x", DataType::Float);
+        if let Some(proto::type_proto::Value::TensorType(t)) =
+            inp.r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
+            t.shape = Some(proto::TensorShapeProto {
+                dim: [1, 1, 4, 4]
+                    .iter()
+                    .map(|&d| proto::tensor_shape_proto::Dimension {
+                        value: Some(proto::tensor_shape_proto::dimension::Value::DimValue(d)),
+                        denotation: None,
+                    })
+                    .collect(),
+            });
+        }
+        ModelProto {
+            ir_version: Some(7),
+            opset_import: vec![OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(13),
+            }],
+            graph: Some(GraphProto {
+                node: vec![node],
+                name: Some("g".into()),
+                initializer: vec![w],
+                input: vec![inp],
+                output: vec![make_value_info("y", DataType::Float)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn save_load_round_trip_and_summary() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("m.onnx");
+        let m = tiny_model();
+        save(&m, &p).unwrap();
+        let back = load(&p).unwrap();
+        assert_eq!(back, m);
+        let s = summarize(&back);
+        assert_eq!(s.opset, Some(13));
+        assert_eq!(s.parameter_count, 2);
+        assert_eq!(s.op_counts.get("Conv"), Some(&1));
+        assert_eq!(
+            s.inputs[0].dims,
+            vec![Dim::Fixed(1), Dim::Fixed(1), Dim::Fixed(4), Dim::Fixed(4)]
+        );
+    }
+
+    #[test]
+    fn not_onnx_and_truncated_are_clear_errors() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("x.onnx");
+        std::fs::write(&p, b"hello, I am a text file\n").unwrap();
+        let e = load(&p).unwrap_err().to_string();
+        assert!(e.contains("is not an ONNX model"), "{e}");
+        let bytes = encode(&tiny_model());
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let e = load(&p).unwrap_err().to_string();
+        assert!(e.contains("is not an ONNX model"), "{e}");
+    }
+
+    #[test]
+    fn external_data_is_read_in() {
+        let t = tempfile::tempdir().unwrap();
+        let mut m = tiny_model();
+        let w = &mut m.graph.as_mut().unwrap().initializer[0];
+        let raw = w.raw_data.take().unwrap();
+        let mut file = vec![0u8; 16];
+        file.extend_from_slice(&raw);
+        std::fs::write(t.path().join("m.data"), &file).unwrap();
+        w.data_location = Some(EXTERNAL);
+        let kv = |k: &str, v: &str| proto::StringStringEntryProto {
+            key: Some(k.into()),
+            value: Some(v.into()),
+        };
+        w.external_data = vec![
+            kv("location", "m.data"),
+            kv("offset", "16"),
+            kv("length", &raw.len().to_string()),
+        ];
+        let p = t.path().join("m.onnx");
+        save(&m, &p).unwrap();
+        let back = load(&p).unwrap();
+        let w = &back.graph.as_ref().unwrap().initializer[0];
+        assert_eq!(tensor_to_f32(w).unwrap(), vec![0.5, -2.0]);
+        std::fs::remove_file(t.path().join("m.data")).unwrap();
+        let e = load(&p).unwrap_err().to_string();
+        assert!(e.contains("m.data"), "{e}");
+    }
+}

@@ -1,0 +1,444 @@
+//! Preprocessing: how an image becomes the model's input tensor.
+//!
+//! The same settings and code feed calibration (PTQ) and evaluation, so an
+//! INT8 model is calibrated on exactly what it will see. Settings are prefilled
+//! from the model's input shape; the users' network normalises inside, so
+//! mean/std are off by default.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::onnx::{Dim, ModelSummary};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ResizeFilter {
+    #[default]
+    Bilinear,
+    Lanczos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelOrder {
+    #[default]
+    Rgb,
+    Bgr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    #[default]
+    Nchw,
+    Nhwc,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PreprocessSettings {
+    /// The model input the image feeds (e.g. `rgb`).
+    pub input_name: String,
+    pub width: u32,
+    pub height: u32,
+    pub filter: ResizeFilter,
+    pub channel_order: ChannelOrder,
+    /// Multiplies the 0–255 pixel values (1/255 gives [0, 1]).
+    pub scale: f32,
+    /// Subtracted after scaling, per channel in model channel order; none by default.
+    pub mean: Option<[f32; 3]>,
+    /// Divides after the mean, per channel; none by default.
+    pub std: Option<[f32; 3]>,
+    pub layout: Layout,
+}
+
+impl Default for PreprocessSettings {
+    fn default() -> Self {
+        Self {
+            input_name: "rgb".into(),
+            width: 640,
+            height: 384,
+            filter: ResizeFilter::Bilinear,
+            channel_order: ChannelOrder::Rgb,
+            scale: 1.0 / 255.0,
+            mean: None,
+            std: None,
+            layout: Layout::Nchw,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("the model has no float image input (4-D [1,3,H,W] or [1,H,W,3])")]
+    NoImageInput,
+    #[error("the model has {0} image inputs ({1}); calibscope feeds one image input: pick the model with a single `rgb` input")]
+    TwoImageInputs(usize, String),
+    #[error(
+        "model input {name} has a dynamic size {dims}; give the size explicitly (--input-size WxH)"
+    )]
+    DynamicSize { name: String, dims: String },
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("image {path} does not decode: {reason}; remove it from the calibration set or re-export it")]
+    Decode { path: String, reason: String },
+    #[error("{path}: {reason}")]
+    Npy { path: String, reason: String },
+}
+
+impl PreprocessSettings {
+    /// Settings for the model's single image input. `size` (W, H) is needed when
+    /// the input's spatial size is dynamic, and overrides nothing otherwise.
+    pub fn from_model(
+        summary: &ModelSummary,
+        size: Option<(u32, u32)>,
+    ) -> Result<Self, PreprocessError> {
+        let image_inputs: Vec<_> = summary
+            .inputs
+            .iter()
+            .filter(|i| i.elem_type == 1 && i.dims.len() == 4)
+            .collect();
+        let inp = match image_inputs.as_slice() {
+            [] => return Err(PreprocessError::NoImageInput),
+            [one] => *one,
+            many => {
+                return Err(PreprocessError::TwoImageInputs(
+                    many.len(),
+                    many.iter()
+                        .map(|i| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ))
+            }
+        };
+        let fixed = |d: &Dim| match d {
+            Dim::Fixed(v) => Some(*v as u32),
+            _ => None,
+        };
+        let nhwc = matches!(inp.dims[3], Dim::Fixed(3)) && !matches!(inp.dims[1], Dim::Fixed(3));
+        let (hd, wd) = if nhwc {
+            (&inp.dims[1], &inp.dims[2])
+        } else {
+            (&inp.dims[2], &inp.dims[3])
+        };
+        let (width, height) = match (fixed(wd), fixed(hd), size) {
+            (Some(w), Some(h), _) => (w, h),
+            (_, _, Some((w, h))) => (w, h),
+            _ => {
+                return Err(PreprocessError::DynamicSize {
+                    name: inp.name.clone(),
+                    dims: format!("{:?}", inp.dims),
+                })
+            }
+        };
+        Ok(Self {
+            input_name: inp.name.clone(),
+            width,
+            height,
+            layout: if nhwc { Layout::Nhwc } else { Layout::Nchw },
+            ..Default::default()
+        })
+    }
+
+    /// The input tensor shape for one image.
+    pub fn input_shape(&self) -> [i64; 4] {
+        let (w, h) = (self.width as i64, self.height as i64);
+        match self.layout {
+            Layout::Nchw => [1, 3, h, w],
+            Layout::Nhwc => [1, h, w, 3],
+        }
+    }
+
+    /// Turns decoded RGB8 pixels into the input tensor.
+    pub fn tensor_from_rgb(&self, img: &image::RgbImage) -> Vec<f32> {
+        let resized;
+        let img = if img.width() == self.width && img.height() == self.height {
+            img
+        } else {
+            let f = match self.filter {
+                ResizeFilter::Bilinear => image::imageops::FilterType::Triangle,
+                ResizeFilter::Lanczos => image::imageops::FilterType::Lanczos3,
+            };
+            resized = image::imageops::resize(img, self.width, self.height, f);
+            &resized
+        };
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut out = vec![0f32; 3 * w * h];
+        let mean = self.mean.unwrap_or([0.0; 3]);
+        let std = self.std.unwrap_or([1.0; 3]);
+        for (i, px) in img.pixels().enumerate() {
+            for c in 0..3 {
+                let src = match self.channel_order {
+                    ChannelOrder::Rgb => c,
+                    ChannelOrder::Bgr => 2 - c,
+                };
+                let v = (px.0[src] as f32 * self.scale - mean[c]) / std[c];
+                let idx = match self.layout {
+                    Layout::Nchw => c * w * h + i,
+                    Layout::Nhwc => i * 3 + c,
+                };
+                out[idx] = v;
+            }
+        }
+        out
+    }
+
+    /// Decodes image bytes (PNG/JPEG) and preprocesses them. `path` names the file in errors.
+    pub fn tensor_from_image_bytes(
+        &self,
+        bytes: &[u8],
+        path: &Path,
+    ) -> Result<Vec<f32>, PreprocessError> {
+        let img = image::load_from_memory(bytes).map_err(|e| PreprocessError::Decode {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(self.tensor_from_rgb(&img.to_rgb8()))
+    }
+
+    /// Reads a calibration input: an image, or a `.npy` tensor already in the
+    /// model's input shape. Returns the tensor and the file's bytes (for hashing).
+    pub fn load_input(&self, path: &Path) -> Result<(Vec<f32>, Vec<u8>), PreprocessError> {
+        let bytes = std::fs::read(path).map_err(|e| PreprocessError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let is_npy = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+        let t = if is_npy {
+            let (shape, data) = parse_npy(&bytes).map_err(|reason| PreprocessError::Npy {
+                path: path.display().to_string(),
+                reason,
+            })?;
+            let want = self.input_shape();
+            let n: i64 = want.iter().product();
+            if data.len() as i64 != n {
+                return Err(PreprocessError::Npy {
+                    path: path.display().to_string(),
+                    reason: format!("shape {shape:?} does not match the model input {want:?}"),
+                });
+            }
+            data
+        } else {
+            self.tensor_from_image_bytes(&bytes, path)?
+        };
+        Ok((t, bytes))
+    }
+}
+
+/// Parses a NumPy `.npy` file (float32, float64, uint8; C order) into shape and f32 values.
+pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("not a .npy file (bad magic)".into());
+    }
+    let major = bytes[6];
+    let (hlen, start) = if major == 1 {
+        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
+    } else {
+        if bytes.len() < 12 {
+            return Err("truncated .npy header".into());
+        }
+        (
+            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
+            12,
+        )
+    };
+    let header = bytes
+        .get(start..start + hlen)
+        .ok_or("truncated .npy header")?;
+    let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
+    let field = |key: &str| -> Option<&str> {
+        let i = header.find(&format!("'{key}'"))?;
+        let rest = &header[i + key.len() + 2..];
+        Some(rest.trim_start().trim_start_matches(':').trim_start())
+    };
+    let descr = field("descr").ok_or("no descr in header")?;
+    let descr = descr
+        .trim_start_matches('\'')
+        .split('\'')
+        .next()
+        .unwrap_or("");
+    if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
+        return Err(
+            "Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into(),
+        );
+    }
+    let shape_s = field("shape").ok_or("no shape in header")?;
+    let shape_s = shape_s.trim_start_matches('(');
+    let shape_s = &shape_s[..shape_s.find(')').ok_or("bad shape")?];
+    let shape: Vec<usize> = shape_s
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| format!("bad shape entry {s}")))
+        .collect::<Result<_, _>>()?;
+    let n: usize = shape.iter().product();
+    let data = &bytes[start + hlen..];
+    let need = |size: usize| {
+        if data.len() < n * size {
+            Err(format!(
+                "data is truncated: {} bytes for {n} values",
+                data.len()
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let vals = match descr {
+        "<f4" => {
+            need(4)?;
+            data[..n * 4]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect()
+        }
+        "<f8" => {
+            need(8)?;
+            data[..n * 8]
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+                .collect()
+        }
+        "|u1" => {
+            need(1)?;
+            data[..n].iter().map(|&v| v as f32).collect()
+        }
+        other => return Err(format!("dtype {other} is not supported (use float32)")),
+    };
+    Ok((shape, vals))
+}
+
+/// Writes a float32 `.npy` (C order): for tests and exports.
+pub fn write_npy_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_s = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_s}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::IoInfo;
+
+    fn summary(inputs: Vec<IoInfo>) -> ModelSummary {
+        ModelSummary {
+            ir_version: 7,
+            opset: Some(13),
+            producer: String::new(),
+            inputs,
+            outputs: vec![],
+            op_counts: Default::default(),
+            node_count: 0,
+            parameter_count: 0,
+        }
+    }
+
+    fn io(name: &str, dims: Vec<Dim>) -> IoInfo {
+        IoInfo {
+            name: name.into(),
+            elem_type: 1,
+            dims,
+        }
+    }
+
+    #[test]
+    fn settings_prefill_from_model_and_reject_ambiguous_inputs() {
+        let f = Dim::Fixed;
+        let s = summary(vec![io("rgb", vec![f(1), f(3), f(192), f(320)])]);
+        let p = PreprocessSettings::from_model(&s, None).unwrap();
+        assert_eq!(
+            (p.input_name.as_str(), p.width, p.height),
+            ("rgb", 320, 192)
+        );
+        assert_eq!(p.input_shape(), [1, 3, 192, 320]);
+
+        let dynamic = summary(vec![io(
+            "rgb",
+            vec![f(1), f(3), Dim::Symbolic("h".into()), Dim::Unknown],
+        )]);
+        let e = PreprocessSettings::from_model(&dynamic, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("dynamic size") && e.contains("--input-size"),
+            "{e}"
+        );
+        assert_eq!(
+            PreprocessSettings::from_model(&dynamic, Some((64, 32)))
+                .unwrap()
+                .width,
+            64
+        );
+
+        let two = summary(vec![
+            io("a", vec![f(1), f(3), f(8), f(8)]),
+            io("b", vec![f(1), f(3), f(8), f(8)]),
+        ]);
+        let e = PreprocessSettings::from_model(&two, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2 image inputs"), "{e}");
+    }
+
+    #[test]
+    fn pixels_become_scaled_nchw_with_channel_order() {
+        let mut img = image::RgbImage::new(2, 1);
+        img.put_pixel(0, 0, image::Rgb([255, 0, 51]));
+        img.put_pixel(1, 0, image::Rgb([0, 102, 0]));
+        let mut s = PreprocessSettings {
+            width: 2,
+            height: 1,
+            ..Default::default()
+        };
+        let t = s.tensor_from_rgb(&img);
+        let want = [1.0, 0.0, 0.0, 0.4, 0.2, 0.0];
+        assert!(
+            t.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{t:?}"
+        );
+        s.channel_order = ChannelOrder::Bgr;
+        s.mean = Some([0.5, 0.5, 0.5]);
+        s.std = Some([0.5, 0.5, 0.5]);
+        let t = s.tensor_from_rgb(&img);
+        assert!((t[0] - (0.2 - 0.5) / 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn npy_round_trip_and_errors() {
+        let data: Vec<f32> = (0..6).map(|v| v as f32 * 0.5).collect();
+        let bytes = write_npy_f32(&[1, 2, 3], &data);
+        let (shape, back) = parse_npy(&bytes).unwrap();
+        assert_eq!(shape, vec![1, 2, 3]);
+        assert_eq!(back, data);
+        assert!(parse_npy(&bytes[..bytes.len() - 4])
+            .unwrap_err()
+            .contains("truncated"));
+        assert!(parse_npy(b"PNG....").unwrap_err().contains("magic"));
+    }
+
+    #[test]
+    fn undecodable_image_names_the_file() {
+        let s = PreprocessSettings::default();
+        let e = s
+            .tensor_from_image_bytes(b"garbage", Path::new("x/bad.png"))
+            .unwrap_err();
+        assert!(e.to_string().contains("x/bad.png"));
+    }
+}

@@ -1,0 +1,295 @@
+//! Post-training quantization: FP32 ONNX in, INT8 QDQ ONNX out.
+//!
+//! `run_ptq` is the whole pipeline — load, calibrate (streamed), choose
+//! ranges, write the QDQ model and its artefacts — as plain data in and out,
+//! for the command line and the app alike.
+
+pub mod artefacts;
+pub mod calibrate;
+pub mod graph;
+pub mod methods;
+pub mod qdq;
+pub mod sources;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use artefacts::{RangeRow, RangesFile};
+pub use calibrate::CalibrationSetId;
+pub use methods::{ActivationType, MethodOptions, RangeMethod};
+pub use qdq::QdqSettings;
+pub use sources::CalibrationSource;
+
+use crate::onnx::{self, ModelSummary};
+use crate::preprocess::PreprocessSettings;
+use crate::progress::Progress;
+
+/// Everything that decides how a model is quantized.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct PtqSettings {
+    /// None: prefilled from the model's input.
+    pub preprocess: Option<PreprocessSettings>,
+    /// (W, H) for a model whose input size is dynamic.
+    pub input_size: Option<(u32, u32)>,
+    pub method: RangeMethod,
+    pub method_options: MethodOptions,
+    pub qdq: QdqSettings,
+    /// Use at most this many calibration inputs (in list order).
+    pub max_images: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PtqRequest {
+    pub model: PathBuf,
+    pub calibration: CalibrationSource,
+    pub settings: PtqSettings,
+    /// The INT8 model to write; `ranges.json` and the calibration cache go beside it.
+    pub output: PathBuf,
+    /// Reuse the ranges of an earlier run instead of calibrating.
+    pub ranges_from: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PtqReport {
+    pub output: PathBuf,
+    pub ranges_path: PathBuf,
+    pub calibration_cache_path: PathBuf,
+    pub calibration_set: CalibrationSetId,
+    pub preprocess: PreprocessSettings,
+    pub ranges: Vec<RangeRow>,
+    pub weights_quantized: usize,
+    pub biases_quantized: usize,
+    pub weights_left_float: Vec<(String, String)>,
+    pub fp32: ModelSummary,
+    pub int8: ModelSummary,
+    pub calibration_seconds: f64,
+    pub total_seconds: f64,
+    /// Set when ranges were reloaded from a file made for a different model file.
+    pub ranges_model_mismatch: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PtqError {
+    #[error(transparent)]
+    Onnx(#[from] onnx::OnnxError),
+    #[error(transparent)]
+    Preprocess(#[from] crate::preprocess::PreprocessError),
+    #[error(transparent)]
+    Calibration(#[from] calibrate::CalibrationError),
+    #[error(transparent)]
+    Qdq(#[from] qdq::QdqError),
+    #[error("{0}")]
+    Source(String),
+    #[error("{0}")]
+    Ranges(String),
+    #[error("cancelled after {0} calibration images; nothing was written")]
+    Cancelled(usize),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Paths of the artefacts written beside `output`.
+pub fn artefact_paths(output: &Path) -> (PathBuf, PathBuf) {
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = output.parent().unwrap_or(Path::new("."));
+    (
+        dir.join(format!("{stem}.ranges.json")),
+        dir.join(format!("{stem}.calibration_cache.txt")),
+    )
+}
+
+/// Loads a model for a settings form: its summary and the preprocessing
+/// prefilled from its input (what the app shows when a model is picked).
+pub fn inspect_model(
+    path: &Path,
+    input_size: Option<(u32, u32)>,
+) -> Result<(ModelSummary, PreprocessSettings), PtqError> {
+    let mut model = onnx::load(path)?;
+    graph::fold_constant_nodes(&mut model);
+    let summary = onnx::summarize(&model);
+    let pre = PreprocessSettings::from_model(&summary, input_size)?;
+    Ok((summary, pre))
+}
+
+/// The whole PTQ pipeline. Writes nothing unless it succeeds.
+pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqError> {
+    let t0 = Instant::now();
+    let s = &req.settings;
+    let model_bytes = std::fs::read(&req.model).map_err(|source| onnx::OnnxError::Read {
+        path: req.model.clone(),
+        source,
+    })?;
+    let mut model = onnx::load(&req.model)?;
+    graph::fold_constant_nodes(&mut model);
+    let fp32 = onnx::summarize(&model);
+    let pre = match &s.preprocess {
+        Some(p) => p.clone(),
+        None => PreprocessSettings::from_model(&fp32, s.input_size)?,
+    };
+    if !fp32.inputs.iter().any(|i| i.name == pre.input_name) {
+        return Err(PtqError::Source(format!(
+            "the model has no input named {}; its inputs are {}",
+            pre.input_name,
+            fp32.inputs
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let info = graph::analyse(&model);
+    let tensors = graph::tensors_to_calibrate(
+        &model,
+        &info,
+        &s.qdq.op_types,
+        &s.qdq.exclude_nodes,
+        &s.qdq.exclude_tensors,
+    );
+
+    let model_sha256 = format!("{:x}", Sha256::digest(&model_bytes));
+    let mut ranges_model_mismatch = None;
+    let t_cal = Instant::now();
+    let (ranges, observed, set) = if let Some(rp) = &req.ranges_from {
+        let f = RangesFile::read(rp).map_err(PtqError::Ranges)?;
+        if f.model_sha256 != model_sha256 {
+            ranges_model_mismatch = Some(format!(
+                "{} was calibrated on {} (another model file); tensors are matched by name",
+                rp.display(),
+                f.model
+            ));
+        }
+        let observed = f
+            .tensors
+            .iter()
+            .map(|r| (r.tensor.clone(), (r.observed_min, r.observed_max)))
+            .collect::<HashMap<_, _>>();
+        (f.ranges(), observed, f.calibration_set.clone())
+    } else {
+        let mut inputs = req.calibration.resolve().map_err(PtqError::Source)?;
+        if let Some(n) = s.max_images {
+            inputs.truncate(n);
+        }
+        let cal = calibrate::calibrate(
+            &model,
+            &tensors,
+            &inputs,
+            &req.calibration.describe(),
+            &pre,
+            s.method_options.num_bins,
+            progress,
+        )?;
+        if cal.cancelled {
+            return Err(PtqError::Cancelled(cal.images));
+        }
+        let ranges: HashMap<String, (f32, f32)> = cal
+            .stats
+            .iter()
+            .filter(|(_, st)| st.count > 0)
+            .map(|(k, st)| {
+                (
+                    k.clone(),
+                    methods::tensor_range(st, s.method, &s.method_options, s.qdq.activation_type),
+                )
+            })
+            .collect();
+        let observed = cal
+            .stats
+            .iter()
+            .map(|(k, st)| (k.clone(), (st.min, st.max)))
+            .collect();
+        (ranges, observed, cal.set)
+    };
+    let calibration_seconds = t_cal.elapsed().as_secs_f64();
+
+    let (int8_model, outcome) = qdq::write_qdq(&model, &ranges, &s.qdq)?;
+    let params: HashMap<&str, &qdq::ActivationParams> = outcome
+        .activations
+        .iter()
+        .map(|a| (a.tensor.as_str(), a))
+        .collect();
+    let mut rows: Vec<RangeRow> = tensors
+        .iter()
+        .chain(
+            outcome
+                .activations
+                .iter()
+                .map(|a| &a.tensor)
+                .filter(|t| !tensors.contains(t)),
+        )
+        .filter_map(|t| {
+            let (min, max) = match ranges.get(t) {
+                Some(r) => *r,
+                None => {
+                    let shared = params.get(t.as_str())?.shared_with.as_ref()?;
+                    *ranges.get(shared)?
+                }
+            };
+            let (omin, omax) = observed.get(t).copied().unwrap_or((min, max));
+            let p = params.get(t.as_str());
+            Some(RangeRow {
+                tensor: t.clone(),
+                min,
+                max,
+                scale: p.map(|p| p.scale),
+                zero_point: p.map(|p| p.zero_point),
+                shared_with: p.and_then(|p| p.shared_with.clone()),
+                method: s.method,
+                observed_min: omin,
+                observed_max: omax,
+            })
+        })
+        .collect();
+    rows.dedup_by(|a, b| a.tensor == b.tensor);
+    let ranges_file = RangesFile {
+        format: artefacts::RANGES_FORMAT.into(),
+        model: req.model.display().to_string(),
+        model_sha256,
+        method: s.method,
+        method_options: s.method_options,
+        activation_type: s.qdq.activation_type,
+        calibration_set: set.clone(),
+        tensors: rows.clone(),
+    };
+    let (ranges_path, cache_path) = artefact_paths(&req.output);
+    let write = |p: &Path, bytes: &[u8]| {
+        crate::fsutil::write_atomic(p, bytes).map_err(|source| PtqError::Write {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    write(&ranges_path, ranges_file.to_json().as_bytes())?;
+    write(&cache_path, ranges_file.tensorrt_cache().as_bytes())?;
+    if let Err(e) = onnx::save(&int8_model, &req.output) {
+        let _ = std::fs::remove_file(&ranges_path);
+        let _ = std::fs::remove_file(&cache_path);
+        return Err(e.into());
+    }
+    Ok(PtqReport {
+        output: req.output.clone(),
+        ranges_path,
+        calibration_cache_path: cache_path,
+        calibration_set: set,
+        preprocess: pre,
+        ranges: rows,
+        weights_quantized: outcome.weights_quantized.len(),
+        biases_quantized: outcome.biases_quantized.len(),
+        weights_left_float: outcome.left_float,
+        fp32,
+        int8: onnx::summarize(&int8_model),
+        calibration_seconds,
+        total_seconds: t0.elapsed().as_secs_f64(),
+        ranges_model_mismatch,
+    })
+}
