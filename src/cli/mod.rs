@@ -8,9 +8,9 @@ use clap::{CommandFactory, Parser, Subcommand};
 pub mod copy;
 pub mod demo;
 pub mod export;
+pub mod ptq;
 pub mod scan;
 pub mod select;
-pub mod ptq;
 
 #[derive(Debug, Parser)]
 #[command(
