@@ -76,3 +76,37 @@ print(repr(float(ks)), repr(float(w1)))
         v[1]
     );
 }
+
+/// Runs only as the child of `python_gate_fails_when_required`.
+#[test]
+fn python_gate_child() {
+    if std::env::var("CALIBSCOPE_GATE_CHILD").is_ok() {
+        export_support::skip_or_fail("gate probe: python3 lacks nothing_at_all");
+    }
+}
+
+#[test]
+fn python_gate_fails_when_required() {
+    let run = |require: &str| {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["python_gate_child", "--exact", "--nocapture"])
+            .env("CALIBSCOPE_GATE_CHILD", "1")
+            .env(export_support::python_gate::REQUIRE_ENV, require)
+            .output()
+            .unwrap()
+    };
+    let o = run("1");
+    assert!(!o.status.success(), "a missing package must fail under =1");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("gate probe") && text.contains("must run"),
+        "{text}"
+    );
+    let o = run("0");
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("skipped: gate probe"));
+}
