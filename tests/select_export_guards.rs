@@ -197,6 +197,22 @@ fn huge_tensor_size_is_refused_before_statistics_are_written() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr.contains("at most 8192"), "{stderr}");
     assert!(!out.exists(), "nothing written");
+    // --tensors without --root: refused before the statistics are written.
+    let o = calibscope(&[
+        "export",
+        "--split",
+        split.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--statistics",
+        "--tensors",
+    ]);
+    let (_, stderr) = out_err(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr.contains("--tensors needs --root"), "{stderr}");
+    assert!(!out.exists(), "nothing written");
 }
 
 #[test]

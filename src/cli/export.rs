@@ -60,6 +60,11 @@ fn go(a: &ExportArgs) -> Result<(), String> {
         TensorOptions::default()
     };
     opts.allow_absolute_roots = a.allow_absolute_roots;
+    let tensor_root = match (a.tensors, &a.root) {
+        (false, _) => None,
+        (true, Some(root)) => Some(root),
+        (true, None) => return Err("--tensors needs --root DATASET_ROOT to find the images".into()),
+    };
     let keys = export::read_split(&a.split).map_err(|e| e.to_string())?;
     let rows = metadata::read_any(&a.metadata).map_err(|e| e.to_string())?;
     match &a.root {
@@ -92,11 +97,7 @@ fn go(a: &ExportArgs) -> Result<(), String> {
         export::write_statistics(&p, &stats).map_err(|e| e.to_string())?;
         println!("wrote {} ({} samples)", p.display(), stats.total_samples);
     }
-    if a.tensors {
-        let root = a
-            .root
-            .as_ref()
-            .ok_or("--tensors needs --root DATASET_ROOT to find the images")?;
+    if let Some(root) = tensor_root {
         let samples = samples_for(root, &keys, Some(&a.metadata))?;
         let progress = Progress::new();
         let report = with_bar(&progress, || {
