@@ -242,7 +242,7 @@ pub fn ensure_outside_metadata_dataset(rows: &[SampleMeta], out: &Path) -> Resul
         if r.is_empty() {
             continue;
         }
-        for a in o.ancestors().skip(1) {
+        for a in o.ancestors() {
             if a.join(rp).is_dir() {
                 return Err(ExportError::OutputInsideDataset {
                     out: o.clone(),
@@ -272,8 +272,12 @@ pub(crate) fn check_all(
             continue;
         }
         let below = s.image.strip_prefix(root).is_ok_and(|rest| {
-            rest.components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)))
+            rest.components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            })
         });
         if Path::new(&s.key.dataset_root).is_absolute() || !below {
             return Err(ExportError::UnsafeEntry {
@@ -426,6 +430,8 @@ mod tests {
         let e = ensure_outside_metadata_dataset(&rows, &inside).unwrap_err();
         assert!(matches!(e, ExportError::OutputInsideDataset { .. }), "{e}");
         assert!(ensure_outside_metadata_dataset(&rows, &d.path().join("out/split.json")).is_ok());
+        // The dataset folder itself as the output folder.
+        assert!(ensure_outside_metadata_dataset(&rows, &data).is_err());
         let abs = vec![row(
             data.join("synced_data/seq_01").to_str().unwrap(),
             "1",
