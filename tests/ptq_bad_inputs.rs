@@ -135,3 +135,15 @@ fn bad_inputs_get_clear_errors_and_no_output() {
     let e = run(&demo_model(), CalibrationSource::ImageList(missing), &out);
     assert!(e.contains("/nowhere/0000000001.png"), "{e}");
 }
+
+#[test]
+fn inspect_prefills_preprocessing_from_the_model() {
+    setup();
+    let (summary, pre) = quantize::inspect_model(&demo_model(), None).unwrap();
+    assert_eq!(summary.op_counts["Conv"], 10);
+    assert_eq!(
+        (pre.input_name.as_str(), pre.width, pre.height),
+        ("rgb", 320, 192)
+    );
+    assert_eq!(pre.mean, None, "the users' network normalises inside");
+}

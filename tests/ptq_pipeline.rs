@@ -189,6 +189,23 @@ fn cancel_stops_and_writes_nothing() {
     p.cancel();
     let e = quantize::run_ptq(&request(&demo_model(), &list, &out), &p).unwrap_err();
     assert!(matches!(e, PtqError::Cancelled(0)), "{e}");
+    // Cancelled during the run, after the first image: stops at the next image.
+    let p = Progress::new();
+    let watcher = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            while p.snapshot().done < 1 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            p.cancel();
+        })
+    };
+    let e = quantize::run_ptq(&request(&demo_model(), &list, &out), &p).unwrap_err();
+    watcher.join().unwrap();
+    match e {
+        PtqError::Cancelled(n) => assert!((1..6).contains(&n), "{n}"),
+        other => panic!("{other}"),
+    }
     let left: Vec<_> = std::fs::read_dir(t.path())
         .unwrap()
         .flatten()

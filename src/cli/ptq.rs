@@ -177,6 +177,9 @@ pub fn run(a: PtqArgs) -> ExitCode {
                 r.calibration_seconds,
                 r.total_seconds
             );
+            if let Some(w) = &r.ranges_model_mismatch {
+                println!("warning: {w}");
+            }
             for (w, why) in &r.weights_left_float {
                 println!("kept float: {w} ({why})");
             }

@@ -70,6 +70,8 @@ pub struct PtqReport {
     pub int8: ModelSummary,
     pub calibration_seconds: f64,
     pub total_seconds: f64,
+    /// Set when ranges were reloaded from a file made for a different model file.
+    pub ranges_model_mismatch: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +110,19 @@ pub fn artefact_paths(output: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// Loads a model for a settings form: its summary and the preprocessing
+/// prefilled from its input (what the app shows when a model is picked).
+pub fn inspect_model(
+    path: &Path,
+    input_size: Option<(u32, u32)>,
+) -> Result<(ModelSummary, PreprocessSettings), PtqError> {
+    let mut model = onnx::load(path)?;
+    graph::fold_constant_nodes(&mut model);
+    let summary = onnx::summarize(&model);
+    let pre = PreprocessSettings::from_model(&summary, input_size)?;
+    Ok((summary, pre))
+}
+
 /// The whole PTQ pipeline. Writes nothing unless it succeeds.
 pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqError> {
     let t0 = Instant::now();
@@ -143,9 +158,18 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
         &s.qdq.exclude_tensors,
     );
 
+    let model_sha256 = format!("{:x}", Sha256::digest(&model_bytes));
+    let mut ranges_model_mismatch = None;
     let t_cal = Instant::now();
     let (ranges, observed, set) = if let Some(rp) = &req.ranges_from {
         let f = RangesFile::read(rp).map_err(PtqError::Ranges)?;
+        if f.model_sha256 != model_sha256 {
+            ranges_model_mismatch = Some(format!(
+                "{} was calibrated on {} (another model file); tensors are matched by name",
+                rp.display(),
+                f.model
+            ));
+        }
         let observed = f
             .tensors
             .iter()
@@ -231,7 +255,7 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
     let ranges_file = RangesFile {
         format: artefacts::RANGES_FORMAT.into(),
         model: req.model.display().to_string(),
-        model_sha256: format!("{:x}", Sha256::digest(&model_bytes)),
+        model_sha256,
         method: s.method,
         method_options: s.method_options,
         activation_type: s.qdq.activation_type,
@@ -266,5 +290,6 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
         int8: onnx::summarize(&int8_model),
         calibration_seconds,
         total_seconds: t0.elapsed().as_secs_f64(),
+        ranges_model_mismatch,
     })
 }

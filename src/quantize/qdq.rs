@@ -500,17 +500,6 @@ pub fn quantize_weight(
     (out, scales)
 }
 
-/// Names of the tensors the writer would quantize with their own range —
-/// the calibration targets after Relu/Clip folding.
-pub fn quantized_activation_names(outcome: &QdqOutcome) -> Vec<String> {
-    outcome
-        .activations
-        .iter()
-        .filter(|a| a.shared_with.is_none())
-        .map(|a| a.tensor.clone())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
