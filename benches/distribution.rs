@@ -77,9 +77,9 @@ fn main() {
     time(
         "distribution::check (split side + compare), 300 selected",
         50,
-        || distribution::check(&data, &sel.indices, &bins),
+        || distribution::check(&data, &sel.indices, &bins).unwrap(),
     );
-    let base = Baseline::new(&data, &bins);
+    let base = Baseline::new(&data, &bins).unwrap();
     time("Baseline::compare (per click), 300 selected", 200, || {
         base.compare(&data, &sel.indices)
     });
@@ -89,7 +89,7 @@ fn main() {
         || base.compare(&data, &big),
     );
     time("Baseline::new (once per split)", 50, || {
-        Baseline::new(&data, &bins)
+        Baseline::new(&data, &bins).unwrap()
     });
     time("select::run stratified, target 300", 50, || {
         select::run(&data, &SelectionRequest::default()).unwrap()

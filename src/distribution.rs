@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::metadata::SampleMeta;
-use crate::select::{Bins, Column};
+use crate::select::{Bins, Column, SelectError};
 
 /// Counts and shares of one bin or category, in the data and in the set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,10 +49,13 @@ pub struct DistributionReport {
     pub n_selected: usize,
     /// One per bin, then an `outside` entry when any row is outside the bins.
     pub bins: Vec<Share>,
-    /// Two-sample KS statistic on mean depth, selection vs whole split (0..1).
-    pub ks: f64,
-    /// Wasserstein-1 (earth mover's) distance on mean depth, in metres.
-    pub wasserstein1: f64,
+    /// Two-sample KS statistic on mean depth, selection vs whole split
+    /// (0..1); `None` when the selection (or the split) has no finite mean
+    /// depth to compare — an empty selection is no match at all.
+    pub ks: Option<f64>,
+    /// Wasserstein-1 (earth mover's) distance on mean depth, in metres;
+    /// `None` like `ks`.
+    pub wasserstein1: Option<f64>,
     /// Scene types, most frequent in the data first.
     pub scene_types: Vec<Share>,
     /// Depth folders, most frequent in the data first.
@@ -82,10 +85,15 @@ impl DistributionReport {
                 b.selected_share * 100.0
             ));
         }
-        s.push_str(&format!(
-            "mean depth: KS {:.4}, Wasserstein-1 {:.4} m\n",
-            self.ks, self.wasserstein1
-        ));
+        match (self.ks, self.wasserstein1) {
+            (Some(ks), Some(w1)) => s.push_str(&format!(
+                "mean depth: KS {ks:.4}, Wasserstein-1 {w1:.4} m\n"
+            )),
+            _ if self.n_selected == 0 => {
+                s.push_str("mean depth: no selection, nothing to compare\n")
+            }
+            _ => s.push_str("mean depth: no finite mean depth to compare\n"),
+        }
         let cov = |v: &[Share], missing: &[String]| {
             let present = v.len() - missing.len();
             let mut t = format!("{present}/{} covered", v.len());
@@ -178,7 +186,10 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    pub fn new(rows: &[SampleMeta], bins: &Bins) -> Self {
+    /// Bins with fewer than two edges, unordered edges or a label count
+    /// that does not match are an error (ratios are not looked at).
+    pub fn new(rows: &[SampleMeta], bins: &Bins) -> Result<Self, SelectError> {
+        bins.validate_edges()?;
         // One pass over the rows: at 100,000 rows the walk over the row
         // structs costs more than the work done on each.
         let nb = bins.len();
@@ -201,7 +212,7 @@ impl Baseline {
             folders.push(&r.depth_variant);
         }
         radix_sort(&mut sorted_mean);
-        Baseline {
+        Ok(Baseline {
             bins: bins.clone(),
             n,
             bin_of_row,
@@ -210,7 +221,7 @@ impl Baseline {
             sorted_mean,
             scenes,
             folders,
-        }
+        })
     }
 
     /// Compares a selection (row indices into the same `rows`) with the split.
@@ -239,7 +250,10 @@ impl Baseline {
             .filter(|v| v.is_finite())
             .collect();
         sel_mean.sort_unstable_by(f64::total_cmp);
-        let (ks, wasserstein1) = ks_and_w1(&self.sorted_mean, &sel_mean);
+        let (ks, wasserstein1) = match ks_and_w1(&self.sorted_mean, &sel_mean) {
+            Some((k, w)) => (Some(k), Some(w)),
+            None => (None, None),
+        };
         let scene_types = self.scenes.shares(&selected, n, m);
         let depth_folders = self.folders.shares(&selected, n, m);
         let missing = |v: &[Share]| -> Vec<String> {
@@ -305,8 +319,12 @@ fn gap_sentence(kind: &str, s: &Share) -> String {
 
 /// Compares a selection with its split in one call (see [`Baseline`] to
 /// reuse the split's side across calls).
-pub fn check(rows: &[SampleMeta], selected: &[usize], bins: &Bins) -> DistributionReport {
-    Baseline::new(rows, bins).compare(rows, selected)
+pub fn check(
+    rows: &[SampleMeta],
+    selected: &[usize],
+    bins: &Bins,
+) -> Result<DistributionReport, SelectError> {
+    Ok(Baseline::new(rows, bins)?.compare(rows, selected))
 }
 
 /// Sorts finite floats ascending with an LSD radix sort on their bits
@@ -357,10 +375,11 @@ pub fn radix_sort(v: &mut [f64]) {
 }
 
 /// KS statistic sup|Fa−Fb| and W1 = ∫|Fa−Fb| dx of two ascending samples,
-/// by one merge walk over their empirical CDFs. Either empty → (0, 0).
-pub fn ks_and_w1(a: &[f64], b: &[f64]) -> (f64, f64) {
+/// by one merge walk over their empirical CDFs. Either empty → `None`
+/// (there is nothing to compare, which is not a perfect match).
+pub fn ks_and_w1(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
     if a.is_empty() || b.is_empty() {
-        return (0.0, 0.0);
+        return None;
     }
     let (na, nb) = (a.len() as f64, b.len() as f64);
     let (mut i, mut j) = (0usize, 0usize);
@@ -386,7 +405,7 @@ pub fn ks_and_w1(a: &[f64], b: &[f64]) -> (f64, f64) {
         w1 += diff * (next - x);
         x = next;
     }
-    (ks, w1)
+    Some((ks, w1))
 }
 
 #[cfg(test)]
@@ -422,13 +441,14 @@ mod tests {
     fn ks_and_w1_match_independent_formulas() {
         let a = vec![0.5, 1.0, 1.0, 2.0, 3.5, 4.0, 7.0, 9.5, 12.0, 30.0];
         let b = vec![1.0, 2.5, 4.0, 30.0];
-        let (ks, w1) = ks_and_w1(&a, &b);
+        let (ks, w1) = ks_and_w1(&a, &b).unwrap();
         assert!((ks - ks_naive(&a, &b)).abs() < 1e-12, "{ks}");
         assert!((w1 - w1_quantiles(&a, &b)).abs() < 1e-9, "{w1}");
-        assert_eq!(ks_and_w1(&a, &a), (0.0, 0.0));
+        assert_eq!(ks_and_w1(&a, &a), Some((0.0, 0.0)));
+        assert_eq!(ks_and_w1(&a, &[]), None);
         // Shifting every value by 2 m moves W1 by exactly 2.
         let c: Vec<f64> = a.iter().map(|v| v + 2.0).collect();
-        let (ks2, w2) = ks_and_w1(&a, &c);
+        let (ks2, w2) = ks_and_w1(&a, &c).unwrap();
         assert!((w2 - 2.0).abs() < 1e-12 && ks2 > 0.0);
     }
 
@@ -457,7 +477,7 @@ mod tests {
         rows.extend((0..11).map(|i| row("b", &i.to_string(), 20.0)));
         rows[0].depth_variant = "depth_maps".into();
         let sel: Vec<usize> = (1..25).chain([89]).collect();
-        let r = check(&rows, &sel, &Bins::default());
+        let r = check(&rows, &sel, &Bins::default()).unwrap();
         assert_eq!(r.n_selected, 25);
         let vf = r.bins.iter().find(|b| b.name == "very_far").unwrap();
         assert_eq!((vf.data_count, vf.selected_count), (11, 1));
@@ -470,13 +490,32 @@ mod tests {
     }
 
     #[test]
-    fn outside_rows_get_their_own_line_and_empty_selection_is_calm() {
+    fn outside_rows_get_their_own_line_and_empty_selection_is_no_match() {
         let rows = vec![row("a", "1", 200.0), row("a", "2", 1.0)];
-        let r = check(&rows, &[], &Bins::default());
+        let r = check(&rows, &[], &Bins::default()).unwrap();
         assert_eq!(r.bins.last().unwrap().name, "outside");
         assert!(r.largest_gap.is_none());
-        assert_eq!((r.ks, r.wasserstein1), (0.0, 0.0));
-        let r = check(&rows, &[0, 1, 7], &Bins::default());
+        // An empty selection is not a perfect match (KS 0, W1 0): there is none.
+        assert_eq!((r.ks, r.wasserstein1), (None, None));
+        assert!(r.to_text().contains("no selection"), "{}", r.to_text());
+        let r = check(&rows, &[0, 1, 7], &Bins::default()).unwrap();
         assert_eq!(r.n_selected, 2);
+    }
+
+    #[test]
+    fn unvalidated_bins_are_errors_not_panics() {
+        let rows = vec![row("a", "1", 2.0)];
+        let mut b = Bins::default();
+        b.edges.clear();
+        assert!(Baseline::new(&rows, &b).is_err());
+        let mut b = Bins::default();
+        b.labels.truncate(1);
+        assert!(check(&rows, &[0], &b).is_err());
+        // Ratios play no part in the check.
+        let b = Bins {
+            ratios: vec![9.0],
+            ..Bins::default()
+        };
+        assert!(check(&rows, &[0], &b).is_ok());
     }
 }

@@ -113,7 +113,14 @@ fn killed_copy_leaves_no_partial_file_and_a_rerun_completes_it() {
         .collect();
     let finals: Vec<&String> = names.iter().filter(|n| !n.starts_with('.')).collect();
     assert_eq!(finals.len(), 7, "{names:?}");
-    assert_eq!(names.len(), 8, "one temporary left by the kill: {names:?}");
+    let temporaries = names
+        .iter()
+        .filter(|n| n.ends_with(".calibscope-tmp"))
+        .count();
+    assert_eq!(temporaries, 1, "one temporary left by the kill: {names:?}");
+    // Our record names every image before any is placed.
+    let tracked = fs::read_to_string(out.join(export::copy::WRITTEN_LIST)).unwrap();
+    assert_eq!(tracked.lines().count(), 20, "{tracked}");
     assert!(
         !out.join("image_list.txt").exists(),
         "lists only after a complete run"

@@ -88,7 +88,7 @@ fn demo_scan_select_copy_export_and_seed_parity() {
             ),
             seed_dir(),
         ) else {
-            println!("skipped: demo flow: no `scan` subcommand and no seed metadata script");
+            skip_or_fail("demo flow: no `scan` subcommand and no seed metadata script");
             return;
         };
         println!(
@@ -112,7 +112,7 @@ fn demo_scan_select_copy_export_and_seed_parity() {
     assert!(rows.len() >= 40, "{} rows", rows.len());
     let before = snapshot(&root);
 
-    for target in [20usize, 300] {
+    for target in [20usize, 100, 300] {
         let dir = tmp.path().join(format!("t{target}"));
         fs::create_dir_all(&dir).unwrap();
         let ours = dir.join("calibration_split.json");
@@ -159,11 +159,47 @@ fn demo_scan_select_copy_export_and_seed_parity() {
             assert_eq!(our_counts, seed_counts, "target {target}: per-bin counts");
         } else {
             // The seed refills only from "mid"; we refill from every bin with
-            // spare samples, so we never pick fewer.
+            // spare samples. Where the seed's behaviour is defined: its bins
+            // other than mid hold exactly their first pass (which equals
+            // ours, checked above), its mid holds first pass + its extra.
             println!(
                 "target {target}: seed {seed_counts:?} (+{seed_extra} from mid), ours {our_counts:?} (refills {refills:?})"
             );
-            assert!(our_counts.iter().sum::<usize>() >= seed_counts.iter().sum::<usize>());
+            let first: Vec<usize> = plan.iter().map(|p| n(p, "first_pass")).collect();
+            let available: usize = plan.iter().map(|p| n(p, "available")).sum();
+            for (b, p) in plan.iter().enumerate() {
+                let label = p["label"].as_str().unwrap();
+                let seed_extra_here = if label == "mid" { seed_extra } else { 0 };
+                assert_eq!(
+                    seed_counts[b],
+                    first[b] + seed_extra_here,
+                    "target {target}, bin {label}: seed count"
+                );
+                assert_eq!(
+                    our_counts[b],
+                    first[b] + refills[b],
+                    "target {target}, bin {label}: ours = first pass + refill"
+                );
+                assert_eq!(
+                    our_counts[b],
+                    n(p, "actual"),
+                    "target {target}, bin {label}"
+                );
+                if label != "mid" {
+                    assert!(
+                        our_counts[b] >= seed_counts[b],
+                        "target {target}, bin {label}"
+                    );
+                }
+            }
+            // We fill the whole shortfall while any bin has spare samples:
+            // at least what the seed adds from mid, up to the target.
+            let ours_total: usize = our_counts.iter().sum();
+            assert_eq!(ours_total, target.min(available), "target {target}: total");
+            assert!(
+                refills.iter().sum::<usize>() >= seed_extra,
+                "target {target}"
+            );
         }
     }
 

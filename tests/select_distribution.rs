@@ -28,8 +28,9 @@ fn ks_and_wasserstein_match_numpy() {
         ..Default::default()
     };
     let sel = select::run(&rows, &req).unwrap();
-    let rep = distribution::check(&rows, &sel.indices, &Bins::default());
-    assert!(rep.ks > 0.0 && rep.wasserstein1 > 0.0);
+    let rep = distribution::check(&rows, &sel.indices, &Bins::default()).unwrap();
+    let (ks, w1) = (rep.ks.unwrap(), rep.wasserstein1.unwrap());
+    assert!(ks > 0.0 && w1 > 0.0);
     let Some(py) = python_with(&["numpy"], "KS/W1 parity") else {
         return;
     };
@@ -67,16 +68,45 @@ print(repr(float(ks)), repr(float(w1)))
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
     let v: Vec<f64> = out.split_whitespace().map(|t| t.parse().unwrap()).collect();
+    assert!((ks - v[0]).abs() < 1e-12, "KS ours {} numpy {}", ks, v[0]);
     assert!(
-        (rep.ks - v[0]).abs() < 1e-12,
-        "KS ours {} numpy {}",
-        rep.ks,
-        v[0]
-    );
-    assert!(
-        (rep.wasserstein1 - v[1]).abs() < 1e-9 * v[1].max(1.0),
+        (w1 - v[1]).abs() < 1e-9 * v[1].max(1.0),
         "W1 ours {} numpy {}",
-        rep.wasserstein1,
+        w1,
         v[1]
     );
+}
+
+/// Runs only as the child of `python_gate_fails_when_required`.
+#[test]
+fn python_gate_child() {
+    if std::env::var("CALIBSCOPE_GATE_CHILD").is_ok() {
+        export_support::skip_or_fail("gate probe: python3 lacks nothing_at_all");
+    }
+}
+
+#[test]
+fn python_gate_fails_when_required() {
+    let run = |require: &str| {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["python_gate_child", "--exact", "--nocapture"])
+            .env("CALIBSCOPE_GATE_CHILD", "1")
+            .env(export_support::python_gate::REQUIRE_ENV, require)
+            .output()
+            .unwrap()
+    };
+    let o = run("1");
+    assert!(!o.status.success(), "a missing package must fail under =1");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("gate probe") && text.contains("must run"),
+        "{text}"
+    );
+    let o = run("0");
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("skipped: gate probe"));
 }

@@ -35,6 +35,14 @@ pub struct CopyArgs {
     /// copy (independent files), hardlink (same file system only) or symlink (absolute links).
     #[arg(long, value_enum, default_value_t = ModeArg::Copy)]
     pub mode: ModeArg,
+    /// Proceed although the output folder holds files calibscope did not
+    /// write (they are kept; toolchains reading the folder will see them).
+    #[arg(long)]
+    pub allow_other_files: bool,
+    /// Accept split entries whose dataset_root (or image path) is absolute
+    /// or outside --root, as `scan --allow-absolute-roots` does.
+    #[arg(long)]
+    pub allow_absolute_roots: bool,
 }
 
 /// Export samples for split keys: image paths from the metadata when given.
@@ -93,15 +101,20 @@ fn go(a: &CopyArgs) -> Result<(), String> {
         ModeArg::Hardlink => LinkMode::Hardlink,
         ModeArg::Symlink => LinkMode::Symlink,
     };
+    let opts = export::CopyOptions {
+        mode,
+        allow_other_files: a.allow_other_files,
+        allow_absolute_roots: a.allow_absolute_roots,
+    };
     let progress = Progress::new();
     let report = with_bar(&progress, || {
-        export::copy_images(&a.root, &samples, &a.out, mode, &progress)
+        export::copy_images(&a.root, &samples, &a.out, opts, &progress)
     })
     .map_err(|e| e.to_string())?;
     print!("{}", report.to_text());
     if !report.skipped.is_empty() {
         return Err(format!(
-            "{} sample(s) could not be copied (listed above); the list files hold the others",
+            "{} sample(s) could not be copied (listed above); the list files were not rewritten",
             report.skipped.len()
         ));
     }

@@ -31,24 +31,57 @@ pub struct ExportArgs {
     /// Tensor size WIDTHxHEIGHT.
     #[arg(long, default_value = "640x384")]
     pub size: String,
-    /// Dataset root folder (needed for --tensors).
+    /// Dataset root folder (needed for --tensors; with it, outputs inside the dataset are refused).
     #[arg(long)]
     pub root: Option<PathBuf>,
+    /// Accept split entries whose dataset_root (or image path) is absolute
+    /// or outside --root, as `scan --allow-absolute-roots` does.
+    #[arg(long)]
+    pub allow_absolute_roots: bool,
 }
 
 fn parse_size(s: &str) -> Result<TensorOptions, String> {
     let bad = || format!("--size {s:?}: expected WIDTHxHEIGHT, e.g. 640x384");
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
-    Ok(TensorOptions {
+    let opts = TensorOptions {
         width: w.trim().parse().map_err(|_| bad())?,
         height: h.trim().parse().map_err(|_| bad())?,
-    })
+        ..TensorOptions::default()
+    };
+    opts.validate().map_err(|e| format!("--size {s:?}: {e}"))?;
+    Ok(opts)
 }
 
 fn go(a: &ExportArgs) -> Result<(), String> {
+    // Everything that can be refused is checked before the first write.
+    let mut opts = if a.tensors {
+        parse_size(&a.size)?
+    } else {
+        TensorOptions::default()
+    };
+    opts.allow_absolute_roots = a.allow_absolute_roots;
+    let tensor_root = match (a.tensors, &a.root) {
+        (false, _) => None,
+        (true, Some(root)) => Some(root),
+        (true, None) => return Err("--tensors needs --root DATASET_ROOT to find the images".into()),
+    };
     let keys = export::read_split(&a.split).map_err(|e| e.to_string())?;
     let rows = metadata::read_any(&a.metadata).map_err(|e| e.to_string())?;
-    let (indices, missing) = export::match_rows(&rows, &keys);
+    match &a.root {
+        Some(root) => export::ensure_outside_dataset(root, &a.out),
+        None => export::ensure_outside_metadata_dataset(&rows, &a.out),
+    }
+    .map_err(|e| e.to_string())?;
+    let (mut indices, missing) = export::match_rows(&rows, &keys);
+    let before = indices.len();
+    let mut seen = vec![false; rows.len()];
+    indices.retain(|&i| !std::mem::replace(&mut seen[i], true));
+    if indices.len() < before {
+        println!(
+            "note: {} split entr(ies) repeat a sample already listed (also `seq/` vs `seq`); each sample counts once",
+            before - indices.len()
+        );
+    }
     if !missing.is_empty() {
         println!(
             "note: {} split entr(ies) are not in {} (first: {}); they are left out",
@@ -64,12 +97,7 @@ fn go(a: &ExportArgs) -> Result<(), String> {
         export::write_statistics(&p, &stats).map_err(|e| e.to_string())?;
         println!("wrote {} ({} samples)", p.display(), stats.total_samples);
     }
-    if a.tensors {
-        let opts = parse_size(&a.size)?;
-        let root = a
-            .root
-            .as_ref()
-            .ok_or("--tensors needs --root DATASET_ROOT to find the images")?;
+    if let Some(root) = tensor_root {
         let samples = samples_for(root, &keys, Some(&a.metadata))?;
         let progress = Progress::new();
         let report = with_bar(&progress, || {
@@ -78,6 +106,13 @@ fn go(a: &ExportArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
         for s in &report.skipped {
             println!("skipped {}: {}", s.key, s.reason);
+        }
+        if !report.duplicates.is_empty() {
+            println!(
+                "note: {} sample(s) are listed more than once; one tensor each (first: {})",
+                report.duplicates.len(),
+                report.duplicates[0]
+            );
         }
         println!(
             "wrote {} tensor(s) [1,3,{},{}] to {}",

@@ -113,6 +113,10 @@ pub fn bins_from(
 
 fn go(a: &SelectArgs) -> Result<(), String> {
     let rows = metadata::read_any(&a.metadata).map_err(|e| e.to_string())?;
+    // The dataset is read-only: never write a split (or report) into it.
+    for p in std::iter::once(&a.out).chain(&a.report) {
+        export::ensure_outside_metadata_dataset(&rows, p).map_err(|e| e.to_string())?;
+    }
     let bins = bins_from(&a.column, &a.edges, &a.labels, &a.ratios)?;
     let strategy = match a.strategy {
         StrategyArg::Stratified => Strategy::Stratified(bins.clone()),
@@ -142,8 +146,14 @@ fn go(a: &SelectArgs) -> Result<(), String> {
     for n in &sel.notes {
         println!("note: {n}");
     }
-    let report = distribution::check(&rows, &sel.indices, &bins);
+    let report = distribution::check(&rows, &sel.indices, &bins).map_err(|e| e.to_string())?;
     println!("\n{}", report.to_text());
+    if sel.is_empty() {
+        return Err(format!(
+            "no sample could be chosen (see the notes above); {} was not written",
+            a.out.display()
+        ));
+    }
     export::write_split(&a.out, &sel.keys(&rows)).map_err(|e| e.to_string())?;
     println!("wrote {} ({} samples)", a.out.display(), sel.len());
     if let Some(p) = &a.report {

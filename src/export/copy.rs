@@ -13,9 +13,23 @@
 //!   the start of the next;
 //! - a final file that is already complete is kept: for copies, equal size
 //!   and equal modification time (copies get the source's mtime, like the
-//!   seed's `shutil.copy2`); for hard links, the same inode; for symbolic
-//!   links, the same target. Anything else is replaced;
-//! - the list files are written only when every image is done.
+//!   seed's `shutil.copy2`); the content is not compared (that would read
+//!   both files, as costly as copying again), so a copy edited in place
+//!   without changing its size or mtime is kept; for hard links, the same
+//!   inode; for symbolic links, the same target. Anything else is replaced;
+//! - the folder matches the selection: `.calibscope_written.txt` lists every
+//!   image calibscope placed there (written before placing any); an image
+//!   we placed (or that the previous `calibration_metadata.json` lists) and
+//!   that is not in the new selection is removed and reported. A file we
+//!   did not write stops the copy before anything is written, unless
+//!   `allow_other_files` (`--allow-other-files`) is set; then it is kept;
+//! - the list files are written only when every image is in place: a
+//!   cancelled run, or one where samples were skipped, leaves the previous
+//!   lists (and the previous images) as they were, so the lists always name
+//!   exactly images that are there;
+//! - a sample whose image cannot be read or placed is skipped and reported;
+//!   the others are still placed;
+//! - a repeated sample (also `seq/` vs `seq`) is placed once and reported.
 
 use std::fs;
 use std::io;
@@ -25,7 +39,10 @@ use serde::Serialize;
 
 use super::names;
 use super::pyjson::PyJson;
-use super::{check_all, ensure_outside_dataset, ExportError, ExportSample, Renamed, Skipped};
+use super::{
+    check_all, check_root, dedup_samples, ensure_outside_dataset, remove_stale_temporaries,
+    ExportError, ExportSample, Renamed, Skipped,
+};
 use crate::fsutil::{self, TMP_SUFFIX};
 use crate::progress::Progress;
 
@@ -55,6 +72,37 @@ impl LinkMode {
 /// would leave it).
 pub const ABORT_HOOK_ENV: &str = "CALIBSCOPE_TEST_ABORT_AFTER_FILES";
 
+/// Options of [`copy_images`]; a bare [`LinkMode`] converts into the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CopyOptions {
+    pub mode: LinkMode,
+    /// Proceed although the folder holds files calibscope did not write
+    /// (they are kept).
+    pub allow_other_files: bool,
+    /// Accept absolute dataset_roots / image paths outside the dataset root.
+    pub allow_absolute_roots: bool,
+}
+
+impl From<LinkMode> for CopyOptions {
+    fn from(mode: LinkMode) -> Self {
+        CopyOptions {
+            mode,
+            ..CopyOptions::default()
+        }
+    }
+}
+
+/// Our record of the images placed in the folder, one file name a line.
+pub const WRITTEN_LIST: &str = ".calibscope_written.txt";
+
+/// The files a copy writes besides images.
+const LIST_FILES: [&str; 4] = [
+    "image_list.txt",
+    "image_filenames.txt",
+    "calibration_metadata.json",
+    "dataset.txt",
+];
+
 /// One image in the output folder, as `calibration_metadata.json` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CopiedImage {
@@ -76,9 +124,15 @@ pub struct CopyReport {
     pub already_present: usize,
     pub renamed: Vec<Renamed>,
     pub skipped: Vec<Skipped>,
+    /// Samples listed more than once (placed once).
+    pub duplicates: Vec<crate::metadata::SampleKey>,
     /// Temporary files of an interrupted earlier run, removed.
     pub stale_temporaries_removed: usize,
-    /// Image files in the folder that are not part of this selection (kept).
+    /// Images an earlier run placed that are not in this selection, removed.
+    pub removed: Vec<String>,
+    /// Image files in the folder that are not part of this selection and
+    /// were kept (files we did not write, or everything from an earlier
+    /// selection when this run was cancelled or skipped samples).
     pub not_in_selection: Vec<String>,
     /// List files written (none when cancelled).
     pub list_files: Vec<PathBuf>,
@@ -104,6 +158,20 @@ impl CopyReport {
         for k in &self.skipped {
             s.push_str(&format!("skipped {}: {}\n", k.key, k.reason));
         }
+        if !self.duplicates.is_empty() {
+            s.push_str(&format!(
+                "{} sample(s) are listed more than once and were placed once (first: {})\n",
+                self.duplicates.len(),
+                self.duplicates[0]
+            ));
+        }
+        if !self.removed.is_empty() {
+            s.push_str(&format!(
+                "removed {} image(s) of an earlier selection that are not in this one (e.g. {})\n",
+                self.removed.len(),
+                self.removed[0]
+            ));
+        }
         if self.stale_temporaries_removed > 0 {
             s.push_str(&format!(
                 "removed {} temporary file(s) left by an interrupted run\n",
@@ -119,6 +187,8 @@ impl CopyReport {
         }
         if self.cancelled {
             s.push_str("cancelled: list files not written; run again to complete\n");
+        } else if !self.skipped.is_empty() {
+            s.push_str("list files not written (samples were skipped): the previous lists and images are as they were; fix the skipped samples and run again\n");
         }
         for f in &self.list_files {
             s.push_str(&format!("wrote {}\n", f.display()));
@@ -132,19 +202,24 @@ pub fn copy_images(
     dataset_root: &Path,
     samples: &[ExportSample],
     out_dir: &Path,
-    mode: LinkMode,
+    opts: impl Into<CopyOptions>,
     progress: &Progress,
 ) -> Result<CopyReport, ExportError> {
-    check_all(samples)?;
+    let opts = opts.into();
+    let mode = opts.mode;
+    check_all(dataset_root, samples, opts.allow_absolute_roots)?;
+    check_root(dataset_root)?;
     ensure_outside_dataset(dataset_root, out_dir)?;
+    let (samples, duplicates) = dedup_samples(samples);
     let mut report = CopyReport {
         out_dir: out_dir.to_path_buf(),
         mode,
+        duplicates,
         ..CopyReport::default()
     };
     // Names: the seed's, made unique in selection order.
     let mut bases = Vec::with_capacity(samples.len());
-    for s in samples {
+    for s in &samples {
         let ext = s
             .image
             .extension()
@@ -169,9 +244,26 @@ pub fn copy_images(
         }
     }
 
+    // What is in the folder, and which of it we wrote, before writing anything.
+    let previous = ours_in(out_dir);
+    let others = other_files(out_dir, &previous)?;
+    if !others.is_empty() && !opts.allow_other_files {
+        return Err(ExportError::Invalid(format!(
+            "{} holds {} file(s) calibscope did not write (e.g. {}); toolchains that read the whole folder would calibrate on them. Choose an empty or new folder, or pass --allow-other-files to keep them there",
+            out_dir.display(),
+            others.len(),
+            others[0]
+        )));
+    }
+
     fs::create_dir_all(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
     report.stale_temporaries_removed = remove_stale_temporaries(out_dir)?;
     let abs_out = std::path::absolute(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
+    // Record every name we may place before placing any, so a killed run
+    // never leaves an image we would later call foreign.
+    let mut tracked: std::collections::BTreeSet<String> = previous.clone();
+    tracked.extend(unique.iter().map(|u| u.0.clone()));
+    write_tracked(out_dir, &tracked)?;
     let abort_after: Option<usize> = std::env::var(ABORT_HOOK_ENV)
         .ok()
         .and_then(|v| v.parse().ok());
@@ -211,19 +303,18 @@ pub fn copy_images(
         } else {
             let placed = report.written + report.already_present;
             let hook = abort_after.filter(|&n| placed >= n);
-            place(&abs_src, &src_meta, &dest, mode, hook.is_some()).map_err(|e| {
-                ExportError::Io {
-                    path: dest.clone(),
-                    source: io::Error::new(
-                        e.kind(),
-                        format!(
-                            "placing {} ({mode:?}): {e}{}",
-                            s.image.display(),
-                            hint(mode, &e)
-                        ),
-                    ),
-                }
-            })?;
+            if let Err(e) = place(&abs_src, &src_meta, &dest, mode, hook.is_some()) {
+                // One sample that cannot be placed (a name too long for
+                // the file system, a full disk) is reported, not fatal.
+                let reason = format!(
+                    "cannot place {} as {} ({mode:?}): {e}{}",
+                    s.image.display(),
+                    dest.display(),
+                    hint(mode, &e)
+                );
+                skip(&mut report, progress, s, reason);
+                continue;
+            }
             report.written += 1;
             progress.inc(1);
         }
@@ -235,15 +326,90 @@ pub fn copy_images(
         });
     }
 
-    let chosen: std::collections::HashSet<&str> = unique.iter().map(|u| u.0.as_str()).collect();
+    let chosen: std::collections::BTreeSet<&str> =
+        report.images.iter().map(|i| i.filename.as_str()).collect();
+    if !report.cancelled && report.skipped.is_empty() {
+        report.list_files = write_lists(out_dir, &abs_out, &report.images)?;
+        // Lists first, then removal: a crash in between leaves extra
+        // images that are still tracked, so the next run removes them.
+        for name in &tracked {
+            if chosen.contains(name.as_str()) {
+                continue;
+            }
+            let p = out_dir.join(name);
+            match fs::symlink_metadata(&p) {
+                Ok(m) if !m.is_dir() => {
+                    fs::remove_file(&p).map_err(|e| ExportError::io(&p, e))?;
+                    report.removed.push(name.clone());
+                }
+                _ => {}
+            }
+        }
+        let now: std::collections::BTreeSet<String> =
+            chosen.iter().map(|n| n.to_string()).collect();
+        write_tracked(out_dir, &now)?;
+    }
     report.not_in_selection = list_images(out_dir)?
         .into_iter()
         .filter(|n| !chosen.contains(n.as_str()))
         .collect();
-    if !report.cancelled {
-        report.list_files = write_lists(out_dir, &abs_out, &report.images)?;
-    }
     Ok(report)
+}
+
+/// Image names calibscope placed in `dir`: our record plus the file names
+/// the previous `calibration_metadata.json` lists (folders written before
+/// the record existed, or by the seed's script). Only plain file names.
+fn ours_in(dir: &Path) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    if let Ok(text) = fs::read_to_string(dir.join(WRITTEN_LIST)) {
+        out.extend(text.lines().map(str::to_owned));
+    }
+    if let Ok(text) = fs::read_to_string(dir.join("calibration_metadata.json")) {
+        if let Ok(serde_json::Value::Array(items)) = serde_json::from_str(&text) {
+            for it in items {
+                if let Some(f) = it.get("filename").and_then(|f| f.as_str()) {
+                    out.insert(f.to_owned());
+                }
+            }
+        }
+    }
+    out.retain(|n| names::is_plain_file_name(n) && !n.ends_with(TMP_SUFFIX));
+    out
+}
+
+/// Entries of `dir` that we did not write (sorted).
+fn other_files(
+    dir: &Path,
+    ours: &std::collections::BTreeSet<String>,
+) -> Result<Vec<String>, ExportError> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ExportError::io(dir, e)),
+    };
+    let mut v = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| ExportError::io(dir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let known = ours.contains(&name)
+            || LIST_FILES.contains(&name.as_str())
+            || name == WRITTEN_LIST
+            || (name.starts_with('.') && name.ends_with(TMP_SUFFIX));
+        if !known {
+            v.push(name);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn write_tracked(
+    dir: &Path,
+    names: &std::collections::BTreeSet<String>,
+) -> Result<(), ExportError> {
+    let text: String = names.iter().map(|n| format!("{n}\n")).collect();
+    let p = dir.join(WRITTEN_LIST);
+    fsutil::write_atomic(&p, text.as_bytes()).map_err(|e| ExportError::io(&p, e))
 }
 
 fn hint(mode: LinkMode, e: &io::Error) -> &'static str {
@@ -328,19 +494,6 @@ fn place(
         let _ = fs::remove_file(&tmp);
     }
     result
-}
-
-fn remove_stale_temporaries(dir: &Path) -> Result<usize, ExportError> {
-    let mut n = 0;
-    for e in fs::read_dir(dir).map_err(|e| ExportError::io(dir, e))? {
-        let e = e.map_err(|e| ExportError::io(dir, e))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.ends_with(TMP_SUFFIX) {
-            fs::remove_file(e.path()).map_err(|err| ExportError::io(&e.path(), err))?;
-            n += 1;
-        }
-    }
-    Ok(n)
 }
 
 fn list_images(dir: &Path) -> Result<Vec<String>, ExportError> {

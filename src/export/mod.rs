@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::metadata::{SampleKey, SampleMeta};
 
-pub use copy::{copy_images, CopyReport, LinkMode};
+pub use copy::{copy_images, CopyOptions, CopyReport, LinkMode};
 pub use split::{read_split, write_split, SplitEntry};
 pub use stats::{calibration_statistics, write_statistics, CalibrationStatistics};
 pub use tensors::{write_tensors, TensorOptions, TensorReport};
@@ -137,13 +137,12 @@ pub fn match_rows_aligned(rows: &[SampleMeta], keys: &[SampleKey]) -> Vec<Option
     // None marks an ambiguous unpadded stem.
     let mut unpadded: HashMap<(&str, &str), Option<usize>> = HashMap::new();
     for (i, r) in rows.iter().enumerate() {
-        exact
-            .entry((r.dataset_root.as_str(), r.filename.as_str()))
-            .or_insert(i);
+        let root = crate::select::root_id(&r.dataset_root);
+        exact.entry((root, r.filename.as_str())).or_insert(i);
         if is_digits(&r.filename) {
             let short = strip_zeros(&r.filename);
             unpadded
-                .entry((r.dataset_root.as_str(), short))
+                .entry((root, short))
                 .and_modify(|e| {
                     if *e != Some(i) {
                         *e = None
@@ -154,18 +153,16 @@ pub fn match_rows_aligned(rows: &[SampleMeta], keys: &[SampleKey]) -> Vec<Option
     }
     keys.iter()
         .map(|k| {
-            exact
-                .get(&(k.dataset_root.as_str(), k.stem.as_str()))
-                .copied()
-                .or_else(|| {
-                    if !is_digits(&k.stem) {
-                        return None;
-                    }
-                    unpadded
-                        .get(&(k.dataset_root.as_str(), strip_zeros(&k.stem)))
-                        .copied()
-                        .flatten()
-                })
+            let root = crate::select::root_id(&k.dataset_root);
+            exact.get(&(root, k.stem.as_str())).copied().or_else(|| {
+                if !is_digits(&k.stem) {
+                    return None;
+                }
+                unpadded
+                    .get(&(root, strip_zeros(&k.stem)))
+                    .copied()
+                    .flatten()
+            })
         })
         .collect()
 }
@@ -183,45 +180,198 @@ fn strip_zeros(s: &str) -> &str {
     }
 }
 
+/// `p` made absolute with symlinks resolved for the part that exists (an
+/// output folder may not exist yet).
+fn resolve(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut existing = abs.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(n), Some(parent)) => {
+                rest.push(n.to_owned());
+                existing = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let mut c = existing.canonicalize().unwrap_or(existing);
+    for n in rest.into_iter().rev() {
+        c.push(n);
+    }
+    c
+}
+
 /// Refuses to write inside the dataset folder (after resolving symlinks
 /// of the parts that exist).
-pub(crate) fn ensure_outside_dataset(root: &Path, out: &Path) -> Result<(), ExportError> {
-    let canon = |p: &Path| -> PathBuf {
-        // The output folder may not exist yet: resolve its nearest existing ancestor.
-        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let mut existing = abs.clone();
-        let mut rest = Vec::new();
-        while !existing.exists() {
-            match (existing.file_name(), existing.parent()) {
-                (Some(n), Some(parent)) => {
-                    rest.push(n.to_owned());
-                    existing = parent.to_path_buf();
-                }
-                _ => break,
-            }
-        }
-        let mut c = existing.canonicalize().unwrap_or(existing);
-        for n in rest.into_iter().rev() {
-            c.push(n);
-        }
-        c
-    };
-    let (r, o) = (canon(root), canon(out));
+pub fn ensure_outside_dataset(root: &Path, out: &Path) -> Result<(), ExportError> {
+    let (r, o) = (resolve(root), resolve(out));
     if o.starts_with(&r) {
         return Err(ExportError::OutputInsideDataset { out: o, root: r });
     }
     Ok(())
 }
 
-/// Checks every key before anything is written.
-pub(crate) fn check_all(samples: &[ExportSample]) -> Result<(), ExportError> {
+/// When the dataset root is not given: refuses an output path that lies in
+/// a folder holding the metadata's dataset — an absolute dataset_root that
+/// contains it, or an ancestor `A` of it with `A/<dataset_root>` present
+/// (so `select --out <dataset>/splits/combined_train.json` cannot overwrite
+/// the dataset's own split).
+pub fn ensure_outside_metadata_dataset(rows: &[SampleMeta], out: &Path) -> Result<(), ExportError> {
+    let mut roots: Vec<&str> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for r in rows {
+        let id = crate::select::root_id(&r.dataset_root);
+        if seen.insert(id) {
+            roots.push(id);
+            if roots.len() >= 64 {
+                break;
+            }
+        }
+    }
+    let o = resolve(out);
+    for r in roots {
+        let rp = Path::new(r);
+        if rp.is_absolute() {
+            let rr = resolve(rp);
+            if rp.is_dir() && o.starts_with(&rr) {
+                return Err(ExportError::OutputInsideDataset { out: o, root: rr });
+            }
+            continue;
+        }
+        if r.is_empty() {
+            continue;
+        }
+        for a in o.ancestors() {
+            if a.join(rp).is_dir() {
+                return Err(ExportError::OutputInsideDataset {
+                    out: o.clone(),
+                    root: a.to_path_buf(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks every key before anything is written. Unless `allow_absolute`,
+/// a sample whose dataset_root is absolute, or whose image path is not
+/// below `root`, is refused like `calibscope scan` refuses them (a split
+/// could otherwise make us read `/etc`).
+pub(crate) fn check_all(
+    root: &Path,
+    samples: &[ExportSample],
+    allow_absolute: bool,
+) -> Result<(), ExportError> {
     for s in samples {
         names::check_key(&s.key).map_err(|reason| ExportError::UnsafeEntry {
             key: s.key.clone(),
             reason,
         })?;
+        if allow_absolute {
+            continue;
+        }
+        let below = s.image.strip_prefix(root).is_ok_and(|rest| {
+            rest.components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            })
+        });
+        if Path::new(&s.key.dataset_root).is_absolute() || !below {
+            return Err(ExportError::UnsafeEntry {
+                key: s.key.clone(),
+                reason: format!(
+                    "its image {} is not below the dataset root {} (absolute dataset_root or image path); pass --allow-absolute-roots if that is intended",
+                    s.image.display(),
+                    root.display()
+                ),
+            });
+        }
     }
     Ok(())
+}
+
+/// Refuses a dataset root that is not an existing folder, before anything
+/// is written: a mistyped `--root` must not turn every sample into a skip.
+pub(crate) fn check_root(root: &Path) -> Result<(), ExportError> {
+    if root.is_dir() {
+        Ok(())
+    } else {
+        Err(ExportError::Invalid(format!(
+            "the dataset root {} does not exist or is not a folder; check --root (nothing was written)",
+            root.display()
+        )))
+    }
+}
+
+/// The samples with repeats removed (first kept), and the repeated keys.
+/// `seq_02` and `seq_02/` are the same dataset_root.
+pub fn dedup_samples(samples: &[ExportSample]) -> (Vec<ExportSample>, Vec<SampleKey>) {
+    let mut seen = std::collections::HashSet::with_capacity(samples.len());
+    let mut unique = Vec::with_capacity(samples.len());
+    let mut repeated = Vec::new();
+    for s in samples {
+        let id = (
+            crate::select::root_id(&s.key.dataset_root).to_owned(),
+            s.key.stem.clone(),
+        );
+        if seen.insert(id) {
+            unique.push(s.clone());
+        } else {
+            repeated.push(s.key.clone());
+        }
+    }
+    (unique, repeated)
+}
+
+/// Removes the temporary files (`.<name>.<pid>.calibscope-tmp`) that a
+/// killed run left in `dir`. A temporary whose process is still running
+/// (another export into the same folder) is left alone. Returns how many
+/// were removed.
+pub(crate) fn remove_stale_temporaries(dir: &Path) -> Result<usize, ExportError> {
+    let mut n = 0;
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(ExportError::io(dir, e)),
+    };
+    for e in rd {
+        let e = e.map_err(|e| ExportError::io(dir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temporary_pid(&name) else {
+            continue;
+        };
+        if process_is_running(pid) {
+            continue;
+        }
+        std::fs::remove_file(e.path()).map_err(|err| ExportError::io(&e.path(), err))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The process id in a temporary's name, if the name is one of ours.
+fn temporary_pid(name: &str) -> Option<u32> {
+    let body = name
+        .strip_prefix('.')?
+        .strip_suffix(crate::fsutil::TMP_SUFFIX)?;
+    body.rsplit_once('.')?.1.parse().ok()
+}
+
+/// Whether a process with this id exists. Our own id never counts (no
+/// write of ours is in flight when a run starts); without `/proc` we cannot
+/// tell, so every other id counts as running and its files are kept.
+fn process_is_running(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    if Path::new("/proc/self").exists() {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
 }
 
 #[cfg(test)]
@@ -246,5 +396,72 @@ mod tests {
             &[k("b", "42"), k("a", "0000000042"), k("c", "1"), k("a", "x")],
         );
         assert_eq!(m, [Some(1), Some(0), None, None]);
+        // A trailing '/' names the same folder.
+        assert_eq!(match_rows_aligned(&rows, &[k("b/", "42")]), [Some(1)]);
+    }
+
+    #[test]
+    fn repeated_samples_are_dropped_once_each() {
+        let s = |r: &str, st: &str| ExportSample {
+            key: SampleKey {
+                dataset_root: r.into(),
+                stem: st.into(),
+            },
+            image: PathBuf::from(format!("/x/{r}/{st}.png")),
+        };
+        let (u, rep) = dedup_samples(&[
+            s("seq_02", "1"),
+            s("seq_02/", "1"),
+            s("seq_02", "2"),
+            s("seq_02", "1"),
+        ]);
+        assert_eq!(u.len(), 2);
+        assert_eq!(rep.len(), 2);
+        assert_eq!(rep[0].dataset_root, "seq_02/");
+    }
+
+    #[test]
+    fn outputs_inside_the_metadatas_dataset_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("ncdb");
+        std::fs::create_dir_all(data.join("synced_data/seq_01")).unwrap();
+        let rows = vec![row("synced_data/seq_01", "1", 1.0)];
+        let inside = data.join("splits/combined_train.json");
+        let e = ensure_outside_metadata_dataset(&rows, &inside).unwrap_err();
+        assert!(matches!(e, ExportError::OutputInsideDataset { .. }), "{e}");
+        assert!(ensure_outside_metadata_dataset(&rows, &d.path().join("out/split.json")).is_ok());
+        // The dataset folder itself as the output folder.
+        assert!(ensure_outside_metadata_dataset(&rows, &data).is_err());
+        let abs = vec![row(
+            data.join("synced_data/seq_01").to_str().unwrap(),
+            "1",
+            1.0,
+        )];
+        assert!(
+            ensure_outside_metadata_dataset(&abs, &data.join("synced_data/seq_01/x.json")).is_err()
+        );
+        assert!(ensure_outside_metadata_dataset(&abs, &d.path().join("x.json")).is_ok());
+    }
+
+    #[test]
+    fn only_dead_processes_temporaries_are_swept() {
+        let d = tempfile::tempdir().unwrap();
+        let mine = crate::fsutil::tmp_path_for(&d.path().join("a.png"));
+        // PID 1 is always running; a huge PID is not.
+        let live = d
+            .path()
+            .join(format!(".b.png.1{}", crate::fsutil::TMP_SUFFIX));
+        let dead = d
+            .path()
+            .join(format!(".c.png.4000000000{}", crate::fsutil::TMP_SUFFIX));
+        let other = d.path().join("notes.calibscope-tmp");
+        for p in [&mine, &live, &dead, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(remove_stale_temporaries(d.path()).unwrap(), 2);
+        assert!(!mine.exists() && !dead.exists());
+        assert!(live.exists() && other.exists());
+        assert_eq!(temporary_pid(".a.png.123.calibscope-tmp"), Some(123));
+        assert_eq!(temporary_pid("a.png.123.calibscope-tmp"), None);
     }
 }

@@ -65,9 +65,15 @@ fn counts<'a>(values: impl Iterator<Item = &'a str>) -> Vec<(String, usize)> {
     v
 }
 
-/// Statistics of the selected rows (indices into `rows`).
+/// Statistics of the selected rows (indices into `rows`); a row listed
+/// more than once counts once.
 pub fn calibration_statistics(rows: &[SampleMeta], selected: &[usize]) -> CalibrationStatistics {
-    let sel: Vec<&SampleMeta> = selected.iter().filter_map(|&i| rows.get(i)).collect();
+    let mut seen = vec![false; rows.len()];
+    let sel: Vec<&SampleMeta> = selected
+        .iter()
+        .filter(|&&i| i < rows.len() && !std::mem::replace(&mut seen[i], true))
+        .map(|&i| &rows[i])
+        .collect();
     let finite = |f: fn(&SampleMeta) -> f64| -> Vec<f64> {
         let mut v: Vec<f64> = sel.iter().map(|r| f(r)).filter(|x| x.is_finite()).collect();
         v.sort_unstable_by(f64::total_cmp);

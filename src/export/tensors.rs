@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{check_all, ensure_outside_dataset, names, ExportError, ExportSample, Skipped};
+use super::{
+    check_all, check_root, dedup_samples, ensure_outside_dataset, names, remove_stale_temporaries,
+    ExportError, ExportSample, Skipped,
+};
 use crate::fsutil;
 use crate::progress::Progress;
 
@@ -22,7 +25,13 @@ use crate::progress::Progress;
 pub struct TensorOptions {
     pub width: u32,
     pub height: u32,
+    /// Accept absolute dataset_roots / image paths outside the dataset root.
+    pub allow_absolute_roots: bool,
 }
+
+/// Largest tensor side accepted: 8192 px (a [1,3,8192,8192] float32 tensor
+/// is already 805 MB).
+pub const MAX_TENSOR_SIDE: u32 = 8192;
 
 impl Default for TensorOptions {
     /// The users' network input, 640×384.
@@ -30,7 +39,30 @@ impl Default for TensorOptions {
         TensorOptions {
             width: 640,
             height: 384,
+            allow_absolute_roots: false,
         }
+    }
+}
+
+impl TensorOptions {
+    /// Values per tensor (3·W·H), or an error naming the limits when a side
+    /// is 0 or above [`MAX_TENSOR_SIDE`].
+    pub fn validate(&self) -> Result<usize, ExportError> {
+        let (w, h) = (self.width, self.height);
+        if w == 0 || h == 0 {
+            return Err(ExportError::Invalid(format!(
+                "tensor size {w}x{h} is empty; give a width and height above 0"
+            )));
+        }
+        if w > MAX_TENSOR_SIDE || h > MAX_TENSOR_SIDE {
+            return Err(ExportError::Invalid(format!(
+                "tensor size {w}x{h} is too large; each side must be at most {MAX_TENSOR_SIDE} (the network input is e.g. 640x384)"
+            )));
+        }
+        (w as usize)
+            .checked_mul(h as usize)
+            .and_then(|p| p.checked_mul(3))
+            .ok_or_else(|| ExportError::Invalid(format!("tensor size {w}x{h} is too large")))
     }
 }
 
@@ -39,6 +71,8 @@ pub struct TensorReport {
     /// Tensor files written, in selection order.
     pub written: Vec<PathBuf>,
     pub skipped: Vec<Skipped>,
+    /// Samples listed more than once (written once).
+    pub duplicates: Vec<crate::metadata::SampleKey>,
     pub list_file: Option<PathBuf>,
     pub cancelled: bool,
 }
@@ -66,6 +100,7 @@ pub fn npy_header(shape: &[usize]) -> Vec<u8> {
 
 /// Decodes and preprocesses one image into NCHW float32 values.
 pub fn image_to_nchw(path: &Path, opts: TensorOptions) -> Result<Vec<f32>, String> {
+    opts.validate().map_err(|e| e.to_string())?;
     let img = image::open(path).map_err(|e| format!("cannot decode {}: {e}", path.display()))?;
     let mut rgb = img.to_rgb32f();
     if rgb.dimensions() != (opts.width, opts.height) {
@@ -76,7 +111,7 @@ pub fn image_to_nchw(path: &Path, opts: TensorOptions) -> Result<Vec<f32>, Strin
             image::imageops::FilterType::Triangle,
         );
     }
-    let plane = (opts.width * opts.height) as usize;
+    let plane = opts.width as usize * opts.height as usize;
     let mut out = vec![0f32; 3 * plane];
     for (i, p) in rgb.pixels().enumerate() {
         for c in 0..3 {
@@ -95,20 +130,20 @@ pub fn write_tensors(
     opts: TensorOptions,
     progress: &Progress,
 ) -> Result<TensorReport, ExportError> {
-    if opts.width == 0 || opts.height == 0 {
-        return Err(ExportError::Invalid(format!(
-            "tensor size {}x{} is empty; give a width and height above 0",
-            opts.width, opts.height
-        )));
-    }
-    check_all(samples)?;
+    opts.validate()?;
+    check_all(dataset_root, samples, opts.allow_absolute_roots)?;
+    check_root(dataset_root)?;
     ensure_outside_dataset(dataset_root, out_dir)?;
+    // A sample listed twice is written once.
+    let (samples, duplicates) = dedup_samples(samples);
+    let samples = &samples[..];
     let bases: Vec<String> = samples
         .iter()
         .map(|s| names::seed_name(&s.key.dataset_root, &s.key.stem, "npy"))
         .collect();
     let unique = names::unique_names(&bases);
     std::fs::create_dir_all(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
+    remove_stale_temporaries(out_dir)?;
     let abs_out = std::path::absolute(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
     progress.begin("tensors", samples.len() as u64);
     let header = npy_header(&[1, 3, opts.height as usize, opts.width as usize]);
@@ -138,7 +173,10 @@ pub fn write_tensors(
             Some(r)
         })
         .collect();
-    let mut report = TensorReport::default();
+    let mut report = TensorReport {
+        duplicates,
+        ..TensorReport::default()
+    };
     for (s, r) in samples.iter().zip(results) {
         match r {
             None => report.cancelled = true,
@@ -193,6 +231,7 @@ mod tests {
             TensorOptions {
                 width: 4,
                 height: 2,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -205,10 +244,26 @@ mod tests {
             TensorOptions {
                 width: 8,
                 height: 4,
+                ..Default::default()
             },
         )
         .unwrap();
         assert_eq!(r.len(), 3 * 32);
         assert!(r.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn huge_or_empty_sizes_are_clear_errors() {
+        let o = |width, height| TensorOptions {
+            width,
+            height,
+            ..Default::default()
+        };
+        let e = o(65536, 65536).validate().unwrap_err().to_string();
+        assert!(e.contains("at most 8192"), "{e}");
+        assert!(o(0, 5).validate().is_err());
+        assert_eq!(o(8192, 8192).validate().unwrap(), 3 * 8192 * 8192);
+        let e = image_to_nchw(Path::new("/nonexistent.png"), o(70000, 2)).unwrap_err();
+        assert!(e.contains("8192"), "{e}");
     }
 }

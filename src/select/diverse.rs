@@ -32,11 +32,47 @@ pub const FEATURE_NAMES: [&str; 7] = [
     "valid_ratio",
 ];
 
-/// The normalised feature matrix, row-major: `(values, dims)`.
+/// Whether the depth histogram is part of the features: only when every
+/// row has one (the scan's JSON metadata; the seed-format CSV has none).
+pub fn has_depth_hist(rows: &[SampleMeta]) -> bool {
+    !rows.is_empty() && rows.iter().all(|r| r.depth_hist.len() == DEPTH_HIST_BINS)
+}
+
+/// Rows with a depth statistic or valid ratio that is not a finite number.
+pub(super) fn non_finite_rows(rows: &[SampleMeta]) -> usize {
+    rows.iter()
+        .filter(|r| {
+            ![
+                r.min_depth,
+                r.p50,
+                r.mean_depth,
+                r.p90,
+                r.p95,
+                r.max_depth,
+                r.valid_ratio(),
+            ]
+            .iter()
+            .all(|v| v.is_finite())
+                || r.depth_hist.iter().any(|h| !h.is_finite())
+        })
+        .count()
+}
+
+/// The normalised feature matrix, row-major: `(values, dims)`. A feature
+/// that is not a finite number (NaN depths, an empty depth map) counts as
+/// missing: it sits at the split's mean (z = 0), so it never makes a row
+/// look like an outlier.
 pub fn feature_matrix(rows: &[SampleMeta]) -> (Vec<f32>, usize) {
-    let with_hist = !rows.is_empty() && rows.iter().all(|r| r.depth_hist.len() == DEPTH_HIST_BINS);
+    let with_hist = has_depth_hist(rows);
     let dims = FEATURE_NAMES.len() + if with_hist { DEPTH_HIST_BINS } else { 0 };
-    let ln = |v: f64| v.max(1e-3).ln();
+    // `f64::max` would turn NaN into 1e-3 (an extreme log depth): keep it NaN.
+    let ln = |v: f64| {
+        if v.is_finite() {
+            v.max(1e-3).ln()
+        } else {
+            f64::NAN
+        }
+    };
     let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(rows.len()); dims];
     for r in rows {
         let scalars = [
@@ -205,6 +241,40 @@ mod tests {
         assert!(!sel.indices.contains(&199) && !sel.indices.contains(&0));
         // The farthest from the pinned centre at 100 are the free extremes.
         assert!(sel.indices.contains(&198) && sel.indices.contains(&1));
+    }
+
+    #[test]
+    fn nan_depths_do_not_make_a_row_an_outlier() {
+        // 50 rows spread over 1-50 m and one row whose depths are all NaN.
+        let mut rows: Vec<_> = (0..50)
+            .map(|i| row("s", &format!("{i:010}"), 1.0 + i as f64))
+            .collect();
+        let mut nan = row("s", "nan", f64::NAN);
+        nan.min_depth = f64::NAN;
+        rows.push(nan);
+        // A pinned first centre keeps the seed's first draw out of it.
+        let req = SelectionRequest {
+            strategy: Strategy::Diverse,
+            target: 3,
+            seed: 4,
+            pinned: [rows[0].key()].into(),
+            ..SelectionRequest::default()
+        };
+        let sel = run(&rows, &req).unwrap();
+        assert!(!sel.indices.contains(&50), "{:?}", sel.indices);
+        assert!(
+            sel.notes.iter().any(|n| n.contains("not finite")),
+            "{:?}",
+            sel.notes
+        );
+        // No histogram in these rows: the selection says so.
+        assert!(
+            sel.notes.iter().any(|n| n.contains("--json")),
+            "{:?}",
+            sel.notes
+        );
+        let (x, dims) = feature_matrix(&rows);
+        assert!(x[50 * dims..51 * dims].iter().all(|&v| v == 0.0));
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! });
 //! let sel = select::run(&rows, &req).expect("valid bins");
 //! // Once per split, then on every click:
-//! let baseline = Baseline::new(&rows, &Bins::default());
+//! let baseline = Baseline::new(&rows, &Bins::default()).expect("valid bins");
 //! let report = baseline.compare(&rows, &sel.indices);
 //! println!("{}{}", select::format_plan_table(&sel, &Bins::default()), report.to_text());
 //! ```
@@ -151,6 +151,33 @@ impl Bins {
 
     /// Checks edges, labels and ratios agree; ratios must sum to 1 (±1e-6).
     pub fn validate(&self) -> Result<(), SelectError> {
+        self.validate_edges()?;
+        let bad = |reason: String| Err(SelectError::BadBins(reason));
+        let n = self.len();
+        if self.ratios.len() != n {
+            return bad(format!(
+                "{} edges make {n} bins but {} ratios were given",
+                self.edges.len(),
+                self.ratios.len()
+            ));
+        }
+        if self.ratios.iter().any(|r| !r.is_finite() || *r < 0.0) {
+            return bad(format!(
+                "ratios must be non-negative numbers, got {:?}",
+                self.ratios
+            ));
+        }
+        let sum: f64 = self.ratios.iter().sum();
+        if (sum - 1.0).abs() > 1e-6 {
+            return Err(SelectError::RatiosDoNotSumToOne { sum });
+        }
+        Ok(())
+    }
+
+    /// What the distribution check needs: at least two finite, strictly
+    /// increasing edges (fewer than 65,535 bins) and one label per bin.
+    /// Ratios are not looked at.
+    pub fn validate_edges(&self) -> Result<(), SelectError> {
         let bad = |reason: String| Err(SelectError::BadBins(reason));
         if self.edges.len() < 2 {
             return bad(format!(
@@ -175,30 +202,17 @@ impl Bins {
                 self.labels.len()
             ));
         }
-        if self.ratios.len() != n {
-            return bad(format!(
-                "{} edges make {n} bins but {} ratios were given",
-                self.edges.len(),
-                self.ratios.len()
-            ));
-        }
-        if self.ratios.iter().any(|r| !r.is_finite() || *r < 0.0) {
-            return bad(format!(
-                "ratios must be non-negative numbers, got {:?}",
-                self.ratios
-            ));
-        }
-        let sum: f64 = self.ratios.iter().sum();
-        if (sum - 1.0).abs() > 1e-6 {
-            return Err(SelectError::RatiosDoNotSumToOne { sum });
+        if n >= u16::MAX as usize {
+            return bad(format!("{n} bins are too many; use fewer than 65,535"));
         }
         Ok(())
     }
 
-    /// The bin of a value, or `None` outside every bin (or NaN).
+    /// The bin of a value, or `None` outside every bin (or NaN, or when
+    /// there are fewer than two edges).
     pub fn bin_of(&self, v: f64) -> Option<usize> {
         let e = &self.edges;
-        if !(v > e[0] && v <= e[e.len() - 1]) {
+        if e.len() < 2 || !(v > e[0] && v <= e[e.len() - 1]) {
             return None;
         }
         // First edge >= v closes the bin on the right.
@@ -322,6 +336,9 @@ pub struct Selection {
     pub outside: Vec<usize>,
     /// Pinned keys that match no row.
     pub pinned_missing: Vec<SampleKey>,
+    /// Excluded keys that match no row (a mistyped exclusion).
+    #[serde(default)]
+    pub excluded_missing: Vec<SampleKey>,
     /// Plain-words remarks: shortfalls, refills, rows outside the bins.
     pub notes: Vec<String>,
 }
@@ -349,6 +366,8 @@ pub enum SelectError {
     RatiosDoNotSumToOne { sum: f64 },
     #[error("{0} is both pinned and excluded; remove it from one of the two lists")]
     PinnedAndExcluded(SampleKey),
+    #[error("the target is 0 and nothing is pinned, so the selection would be empty; ask for at least 1 sample")]
+    EmptyTarget,
 }
 
 /// Rows sorted into what the user decided: pinned, excluded, free.
@@ -359,6 +378,17 @@ pub(crate) struct Eligibility {
     /// row with its key).
     pub free: Vec<bool>,
     pub excluded: Vec<bool>,
+}
+
+/// A dataset_root as an identity: `seq_02` and `seq_02/` name the same
+/// folder, so trailing slashes are ignored when comparing samples.
+pub fn root_id(root: &str) -> &str {
+    let t = root.trim_end_matches('/');
+    if t.is_empty() {
+        root
+    } else {
+        t
+    }
 }
 
 fn eligibility(
@@ -375,7 +405,7 @@ fn eligibility(
     fn key_hash(root: &str, stem: &str) -> u64 {
         use std::hash::Hasher;
         let mut h = fxhash::FxHasher::default();
-        h.write(root.as_bytes());
+        h.write(root_id(root).as_bytes());
         h.write_u8(0xff);
         h.write(stem.as_bytes());
         h.finish()
@@ -392,7 +422,8 @@ fn eligibility(
         .collect();
     order.sort_unstable();
     let same = |a: usize, b: usize| {
-        rows[a].filename == rows[b].filename && rows[a].dataset_root == rows[b].dataset_root
+        rows[a].filename == rows[b].filename
+            && root_id(&rows[a].dataset_root) == root_id(&rows[b].dataset_root)
     };
     let mut duplicate = vec![false; n];
     let mut start = 0;
@@ -422,7 +453,7 @@ fn eligibility(
         for k in set {
             m.entry(key_hash(&k.dataset_root, &k.stem))
                 .or_default()
-                .push((k.dataset_root.as_str(), k.stem.as_str()));
+                .push((root_id(&k.dataset_root), k.stem.as_str()));
         }
         m
     }
@@ -432,37 +463,69 @@ fn eligibility(
         !set.is_empty()
             && set.get(&hashes[i]).is_some_and(|v| {
                 v.iter()
-                    .any(|&(r, s)| r == rows[i].dataset_root && s == rows[i].filename)
+                    .any(|&(r, s)| r == root_id(&rows[i].dataset_root) && s == rows[i].filename)
             })
     };
-    let mut el = Eligibility {
-        pinned: vec![false; n],
-        free: vec![false; n],
-        excluded: vec![false; n],
-    };
-    let mut duplicates = 0usize;
+    let mut pinned = vec![false; n];
+    let mut excluded = vec![false; n];
     let mut pinned_found: FxHashSet<(&str, &str)> = FxHashSet::default();
+    let mut excluded_found: FxHashSet<(&str, &str)> = FxHashSet::default();
+    let mut duplicates = 0usize;
     for i in 0..n {
         if duplicate[i] {
             duplicates += 1;
-        } else if hit(&pinned_set, i) {
-            el.pinned[i] = true;
-            pinned_found.insert((rows[i].dataset_root.as_str(), rows[i].filename.as_str()));
-        } else if hit(&excluded_set, i) {
-            el.excluded[i] = true;
-        } else {
-            el.free[i] = true;
+            continue;
+        }
+        let id = (root_id(&rows[i].dataset_root), rows[i].filename.as_str());
+        if hit(&pinned_set, i) {
+            pinned[i] = true;
+            pinned_found.insert(id);
+        }
+        if hit(&excluded_set, i) {
+            excluded[i] = true;
+            excluded_found.insert(id);
         }
     }
+    // Keys with no exact row: a split written by the seed's script lost the
+    // stems' zero padding (`"new_filename": 18`); resolve them as copy and
+    // export do.
+    let unmatched =
+        |set: &BTreeSet<SampleKey>, found: &FxHashSet<(&str, &str)>| -> Vec<SampleKey> {
+            set.iter()
+                .filter(|k| !found.contains(&(root_id(&k.dataset_root), k.stem.as_str())))
+                .cloned()
+                .collect()
+        };
+    let resolve = |keys: Vec<SampleKey>, mark: &mut Vec<bool>| -> Vec<SampleKey> {
+        if keys.is_empty() {
+            return keys;
+        }
+        let mut missing = Vec::new();
+        for (k, m) in keys
+            .iter()
+            .zip(crate::export::match_rows_aligned(rows, &keys))
+        {
+            match m {
+                Some(i) if !duplicate[i] => mark[i] = true,
+                _ => missing.push(k.clone()),
+            }
+        }
+        missing
+    };
+    let pin_rest = unmatched(&req.pinned, &pinned_found);
+    let exc_rest = unmatched(&req.excluded, &excluded_found);
+    sel.pinned_missing = resolve(pin_rest, &mut pinned);
+    sel.excluded_missing = resolve(exc_rest, &mut excluded);
+    if let Some(i) = (0..n).find(|&i| pinned[i] && excluded[i]) {
+        return Err(SelectError::PinnedAndExcluded(rows[i].key()));
+    }
+    let free: Vec<bool> = (0..n)
+        .map(|i| !duplicate[i] && !pinned[i] && !excluded[i])
+        .collect();
     if duplicates > 0 {
         sel.notes.push(format!(
             "{duplicates} row(s) repeat a (dataset_root, stem) already listed; only the first of each is used"
         ));
-    }
-    for k in &req.pinned {
-        if !pinned_found.contains(&(k.dataset_root.as_str(), k.stem.as_str())) {
-            sel.pinned_missing.push(k.clone());
-        }
     }
     if !sel.pinned_missing.is_empty() {
         sel.notes.push(format!(
@@ -471,13 +534,27 @@ fn eligibility(
             sel.pinned_missing[0]
         ));
     }
-    Ok(el)
+    if !sel.excluded_missing.is_empty() {
+        sel.notes.push(format!(
+            "{} excluded sample(s) are not in the metadata, so they exclude nothing; check their spelling (first: {})",
+            sel.excluded_missing.len(),
+            sel.excluded_missing[0]
+        ));
+    }
+    Ok(Eligibility {
+        pinned,
+        free,
+        excluded,
+    })
 }
 
 /// Chooses the calibration set. Deterministic for a given `rows` and `req`.
 pub fn run(rows: &[SampleMeta], req: &SelectionRequest) -> Result<Selection, SelectError> {
     if let Strategy::Stratified(bins) = &req.strategy {
         bins.validate()?;
+    }
+    if req.target == 0 && req.pinned.is_empty() {
+        return Err(SelectError::EmptyTarget);
     }
     let mut sel = Selection {
         target: req.target,
@@ -506,6 +583,17 @@ pub fn run(rows: &[SampleMeta], req: &SelectionRequest) -> Result<Selection, Sel
             picks.extend(shuffle.take(need).into_iter().map(|i| (i, Origin::Drawn)));
         }
         Strategy::Diverse => {
+            if !rows.is_empty() && !diverse::has_depth_hist(rows) {
+                sel.notes.push(
+                    "the metadata has no depth histograms (the seed-format CSV never has them), so diverse used the depth statistics and valid ratio only; scan with --json and select on that metadata to include them".into(),
+                );
+            }
+            let bad = diverse::non_finite_rows(rows);
+            if bad > 0 {
+                sel.notes.push(format!(
+                    "{bad} row(s) have depth statistics that are not finite numbers; diverse treats those values as the split's mean"
+                ));
+            }
             let need = req.target.saturating_sub(picks.len());
             let chosen = diverse::k_center(rows, &el, need, req.seed);
             picks.extend(chosen.into_iter().map(|i| (i, Origin::Drawn)));
@@ -660,6 +748,104 @@ pub(crate) mod tests {
             "{:?}",
             sel.notes
         );
+    }
+
+    fn key(r: &str, s: &str) -> SampleKey {
+        SampleKey {
+            dataset_root: r.into(),
+            stem: s.into(),
+        }
+    }
+
+    #[test]
+    fn unpadded_pins_and_exclusions_resolve_and_misses_are_reported() {
+        // The seed's split files write stems as integers: "new_filename": 18.
+        let rows: Vec<_> = (0..30)
+            .map(|i| row("synced_data/seq_01", &format!("{i:010}"), 1.0 + i as f64))
+            .collect();
+        let req = SelectionRequest {
+            strategy: Strategy::Random,
+            target: 29,
+            seed: 1,
+            pinned: [key("synced_data/seq_01", "3")].into(),
+            excluded: [
+                key("synced_data/seq_01", "18"),
+                key("synced_data/seq_01/", "0000000019"),
+                key("synced_data/seq_9", "18"),
+            ]
+            .into(),
+        };
+        let sel = run(&rows, &req).unwrap();
+        assert!(sel.indices.contains(&3));
+        assert_eq!(
+            sel.origins[sel.indices.iter().position(|&i| i == 3).unwrap()],
+            Origin::Pinned
+        );
+        assert!(
+            !sel.indices.contains(&18) && !sel.indices.contains(&19),
+            "{:?}",
+            sel.indices
+        );
+        assert_eq!(sel.len(), 28);
+        assert!(sel.pinned_missing.is_empty());
+        assert_eq!(sel.excluded_missing, [key("synced_data/seq_9", "18")]);
+        assert!(
+            sel.notes
+                .iter()
+                .any(|n| n.contains("1 excluded sample(s) are not in the metadata")),
+            "{:?}",
+            sel.notes
+        );
+        // The same row pinned (unpadded) and excluded (padded) is a conflict.
+        let req = SelectionRequest {
+            pinned: [key("synced_data/seq_01", "5")].into(),
+            excluded: [key("synced_data/seq_01", "0000000005")].into(),
+            ..req
+        };
+        assert!(matches!(
+            run(&rows, &req),
+            Err(SelectError::PinnedAndExcluded(_))
+        ));
+    }
+
+    #[test]
+    fn trailing_slash_names_the_same_sample() {
+        let rows = vec![row("seq_02", "1", 1.0), row("seq_02/", "1", 1.0)];
+        let req = SelectionRequest {
+            strategy: Strategy::Random,
+            target: 5,
+            ..SelectionRequest::default()
+        };
+        let sel = run(&rows, &req).unwrap();
+        assert_eq!(sel.indices, [0]);
+        assert!(sel.notes.iter().any(|n| n.starts_with("1 row(s) repeat")));
+    }
+
+    #[test]
+    fn zero_target_with_no_pins_is_refused() {
+        let rows = vec![row("a", "1", 1.0)];
+        let req = SelectionRequest {
+            target: 0,
+            ..SelectionRequest::default()
+        };
+        assert_eq!(run(&rows, &req), Err(SelectError::EmptyTarget));
+        let req = SelectionRequest {
+            pinned: [rows[0].key()].into(),
+            ..req
+        };
+        assert_eq!(run(&rows, &req).unwrap().indices, [0]);
+    }
+
+    #[test]
+    fn bins_with_too_few_edges_are_errors_not_panics() {
+        let b = Bins {
+            edges: vec![],
+            labels: vec![],
+            ratios: vec![],
+            column: Column::MeanDepth,
+        };
+        assert!(b.validate_edges().is_err());
+        assert_eq!(b.bin_of(1.0), None);
     }
 
     #[test]

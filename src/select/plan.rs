@@ -27,7 +27,7 @@ pub fn format_plan_table(sel: &Selection, bins: &Bins) -> String {
         "actual"
     );
     for p in &sel.plan {
-        let range = format!("({:.1}-{:.1}{unit}]", p.lower, p.upper);
+        let range = format!("({}-{}{unit}]", edge(p.lower), edge(p.upper));
         out.push_str(&format!(
             "{:<10} {:>16} {:>5.0}% {:>7} {:>10} {:>7} {:>9} {:>8} {:>7}\n",
             p.label,
@@ -67,10 +67,22 @@ pub fn format_plan_table(sel: &Selection, bins: &Bins) -> String {
     out
 }
 
+/// An edge as the seed prints it (`3.0`), with more digits when one
+/// decimal would hide them (`0.15`, not `0.1`).
+fn edge(v: f64) -> String {
+    let one = format!("{v:.1}");
+    if one.parse::<f64>() == Ok(v) {
+        one
+    } else {
+        format!("{v}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::row;
     use super::super::*;
+    use super::edge;
 
     #[test]
     fn table_lists_every_bin_and_total() {
@@ -86,9 +98,30 @@ mod tests {
         assert_eq!(t.lines().count(), 6, "{t}");
         assert!(t.contains("very_far") && t.contains("(15.0-100.0m]"), "{t}");
         let total = t.lines().nth(5).unwrap();
+        assert_eq!(edge(0.15), "0.15");
+        assert_eq!(edge(0.1), "0.1");
+        assert_eq!(edge(1.0 / 3.0), (1.0f64 / 3.0).to_string());
         assert!(
             total.starts_with("total") && total.trim_end().ends_with("20"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn valid_ratio_edges_keep_their_digits() {
+        let rows: Vec<_> = (0..10).map(|i| row("s", &i.to_string(), 1.0)).collect();
+        let bins = Bins {
+            column: Column::ValidRatio,
+            edges: vec![0.0, 0.05, 0.1, 0.15, 1.0],
+            labels: ["a", "b", "c", "d"].map(String::from).to_vec(),
+            ratios: vec![0.25; 4],
+        };
+        let req = SelectionRequest {
+            strategy: Strategy::Stratified(bins.clone()),
+            target: 4,
+            ..Default::default()
+        };
+        let t = format_plan_table(&run(&rows, &req).unwrap(), &bins);
+        assert!(t.contains("(0.1-0.15]") && t.contains("(0.0-0.05]"), "{t}");
     }
 }

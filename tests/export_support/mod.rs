@@ -8,6 +8,10 @@ use std::process::Command;
 
 use calibscope::metadata::{scene_type, SampleMeta};
 
+#[path = "../python_gate/mod.rs"]
+pub mod python_gate;
+pub use python_gate::skip_or_fail;
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_calibscope")
 }
@@ -126,19 +130,19 @@ pub fn python_with(modules: &[&str], test: &str) -> Option<String> {
     match probe {
         Ok(o) if o.status.success() => Some(py.to_owned()),
         Ok(o) => {
-            println!(
-                "skipped: {test}: python3 lacks {} ({}); `pip install {}` to run it",
+            skip_or_fail(&format!(
+                "{test}: python3 lacks {} ({}); `pip install {}` to run it",
                 modules.join(", "),
                 String::from_utf8_lossy(&o.stderr)
                     .lines()
                     .last()
                     .unwrap_or(""),
                 modules.join(" ")
-            );
+            ));
             None
         }
         Err(e) => {
-            println!("skipped: {test}: python3 not found ({e})");
+            skip_or_fail(&format!("{test}: python3 not found ({e})"));
             None
         }
     }
@@ -164,7 +168,7 @@ pub fn run_seed_split(
 ) -> Option<(std::collections::BTreeMap<String, [usize; 3]>, usize)> {
     let py = python_with(&["numpy", "pandas", "matplotlib"], "seed parity")?;
     let Some(seed) = seed_dir() else {
-        println!("skipped: seed parity: ../shared/seed/create_calibration_split.py not found");
+        skip_or_fail("seed parity: ../shared/seed/create_calibration_split.py not found");
         return None;
     };
     let o = Command::new(py)
