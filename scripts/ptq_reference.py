@@ -101,6 +101,10 @@ def main():
         build_zoo(sys.argv[2])
         return
     fp32, ours, calib_dir, eval_dir, work = sys.argv[1:6]
+    method = sys.argv[6] if len(sys.argv) > 6 else "minmax"
+    from onnxruntime.quantization import CalibrationMethod
+    cm = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+          "entropy": CalibrationMethod.Entropy}[method]
     os.makedirs(work, exist_ok=True)
     calib = sorted(glob.glob(os.path.join(calib_dir, "*.npy")))
     evals = sorted(glob.glob(os.path.join(eval_dir, "*.npy")))
@@ -108,7 +112,7 @@ def main():
     ort_path = os.path.join(work, "ort_int8.onnx")
     quantize_static(fp32, ort_path, NpyReader(calib, name), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=False,
-                    op_types_to_quantize=OPS)
+                    op_types_to_quantize=OPS, calibrate_method=cm)
     m_ours = onnx.load(ours)
     result = {}
     try:

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use calibscope::preprocess::{write_npy_f32, PreprocessSettings};
 use calibscope::progress::Progress;
-use calibscope::quantize::{self, CalibrationSource, PtqRequest, PtqSettings};
+use calibscope::quantize::{self, CalibrationSource, PtqRequest, PtqSettings, RangeMethod};
 use calibscope::runtime::python_exe;
 use ptq_support::*;
 
@@ -52,7 +52,7 @@ fn write_npys(dir: &Path, samples: &[Sample]) {
 }
 
 /// Runs the reference script and checks every "Done means" point on its report.
-fn check_against_ort(fp32: &Path, ours: &Path, dir: &Path, min_qlinear_conv: u64) {
+fn check_against_ort(fp32: &Path, ours: &Path, dir: &Path, min_qlinear_conv: u64, method: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ptq_reference.py");
     let out = Command::new(python_exe())
         .arg(&script)
@@ -61,6 +61,7 @@ fn check_against_ort(fp32: &Path, ours: &Path, dir: &Path, min_qlinear_conv: u64
         .arg(dir.join("calib"))
         .arg(dir.join("eval"))
         .arg(dir.join("work"))
+        .arg(method)
         .output()
         .unwrap();
     assert!(
@@ -104,7 +105,7 @@ fn check_against_ort(fp32: &Path, ours: &Path, dir: &Path, min_qlinear_conv: u64
         r["ort_mae_vs_fp32"].as_f64().unwrap(),
     );
     println!(
-        "{}: {} activations compared, worst scale difference {:.2e}; INT8 MAE vs FP32: calibscope {ours_err:.6}, ORT {ort_err:.6}; optimised ops {ops}",
+        "{} ({method}): {} activations compared, worst scale difference {:.2e}; INT8 MAE vs FP32: calibscope {ours_err:.6}, ORT {ort_err:.6}; optimised ops {ops}",
         fp32.file_name().unwrap().to_string_lossy(),
         rows.len(),
         worst
@@ -116,14 +117,15 @@ fn check_against_ort(fp32: &Path, ours: &Path, dir: &Path, min_qlinear_conv: u64
     );
 }
 
-fn quantize(model: &Path, calib: &Path, out: &Path) {
-    let req = PtqRequest {
+fn quantize(model: &Path, calib: &Path, out: &Path, method: RangeMethod) {
+    let mut req = PtqRequest {
         model: model.to_path_buf(),
         calibration: CalibrationSource::Folder(calib.to_path_buf()),
         settings: PtqSettings::default(),
         output: out.to_path_buf(),
         ranges_from: None,
     };
+    req.settings.method = method;
     quantize::run_ptq(&req, &Progress::new()).unwrap();
 }
 
@@ -139,8 +141,22 @@ fn matches_onnxruntime_quantize_static() {
     write_npys(&t.path().join("calib"), &samples[..8]);
     write_npys(&t.path().join("eval"), &samples[8..12]);
     let ours = t.path().join("ours_int8.onnx");
-    quantize(&demo_model(), &t.path().join("calib"), &ours);
-    check_against_ort(&demo_model(), &ours, t.path(), 10);
+    quantize(
+        &demo_model(),
+        &t.path().join("calib"),
+        &ours,
+        RangeMethod::MinMax,
+    );
+    check_against_ort(&demo_model(), &ours, t.path(), 10, "minmax");
+    // Percentile (99.999 over 2048 bins of |x|) lands on the same scales within 1 % too.
+    let ours = t.path().join("ours_percentile.onnx");
+    quantize(
+        &demo_model(),
+        &t.path().join("calib"),
+        &ours,
+        RangeMethod::Percentile,
+    );
+    check_against_ort(&demo_model(), &ours, t.path(), 10, "percentile");
 }
 
 /// Every op kind (Conv, Clip, MaxPool, Relu, Add, Mul, ConvTranspose,
@@ -184,6 +200,6 @@ fn every_op_kind_matches_onnxruntime_quantize_static() {
         }
     }
     let ours = t.path().join("zoo_int8.onnx");
-    quantize(&model, &t.path().join("calib"), &ours);
-    check_against_ort(&model, &ours, t.path(), 2);
+    quantize(&model, &t.path().join("calib"), &ours, RangeMethod::MinMax);
+    check_against_ort(&model, &ours, t.path(), 2, "minmax");
 }
