@@ -154,12 +154,14 @@ fn preprocessing_that_does_not_fit_the_model_is_refused() {
     let t = tempfile::tempdir().unwrap();
     let samples = demo_samples(&t.path().join("demo"), 6, 8);
     let out = t.path().join("out_int8.onnx");
-    let mut settings = PtqSettings::default();
-    settings.preprocess = Some(calibscope::preprocess::PreprocessSettings {
-        width: 640,
-        height: 384,
+    let settings = PtqSettings {
+        preprocess: Some(calibscope::preprocess::PreprocessSettings {
+            width: 640,
+            height: 384,
+            ..Default::default()
+        }),
         ..Default::default()
-    });
+    };
     let req = PtqRequest {
         model: demo_model(),
         calibration: CalibrationSource::Files(vec![samples[0].image.clone()]),
