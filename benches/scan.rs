@@ -23,6 +23,16 @@ use calibscope::progress::Progress;
 use calibscope::scan::{self, ScanCache};
 use rayon::prelude::*;
 
+/// CPU seconds (user + system) used by this process so far, all threads:
+/// unlike wall time, barely inflated when other processes share the cores.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     let mut best = Duration::MAX;
     let mut last = None;
@@ -75,8 +85,9 @@ fn seed_dir() -> Option<PathBuf> {
     p.join("create_ncdb_metadata.py").is_file().then_some(p)
 }
 
-/// Seconds the seed's `analyze_split` takes and the rows it produced.
-fn seed_time(seed: &Path, root: &Path, split: &str) -> Option<(f64, usize)> {
+/// Seconds the seed's `analyze_split` takes (wall, best of 2), the rows it
+/// produced and its CPU seconds.
+fn seed_time(seed: &Path, root: &Path, split: &str) -> Option<(f64, usize, f64)> {
     let code = format!(
         r#"
 import sys, time, io, contextlib
@@ -84,13 +95,17 @@ sys.path.insert(0, {seed:?})
 from create_ncdb_metadata import NcdbMetadataGenerator
 g = NcdbMetadataGenerator({root:?})
 best = None
+cpu = None
 for _ in range(2):
     t = time.perf_counter()
+    c = time.process_time()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         df = g.analyze_split({split:?})
     el = time.perf_counter() - t
+    cp = time.process_time() - c
     best = el if best is None else min(best, el)
-print(best, len(df))
+    cpu = cp if cpu is None else min(cpu, cp)
+print(best, len(df), cpu)
 "#,
         seed = seed.display().to_string(),
         root = root.display().to_string(),
@@ -105,7 +120,11 @@ print(best, len(df))
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.split_whitespace();
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    Some((
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    ))
 }
 
 fn peak_rss_kb(args: &[&str]) -> Option<u64> {
@@ -166,12 +185,18 @@ fn main() {
     decode_only(&files);
     let mut dec = Duration::MAX;
     let mut scn = Duration::MAX;
+    let (mut dec_cpu, mut scn_cpu) = (0.0, 0.0);
     let mut rows = 0;
-    for _ in 0..9 {
+    let rounds = 9;
+    for _ in 0..rounds {
+        let c = cpu_seconds();
         dec = dec.min(best_of(1, || decode_only(&files)).0);
+        dec_cpu += cpu_seconds() - c;
+        let c = cpu_seconds();
         let (t, out) = best_of(1, || {
             scan::scan(&root, &split, &settings, None, &Progress::new())
         });
+        scn_cpu += cpu_seconds() - c;
         scn = scn.min(t);
         rows = out.rows.len();
     }
@@ -192,7 +217,16 @@ fn main() {
         split.len(),
         scn.as_secs_f64()
     );
-    println!("RATIO scan / decode-only = {:.2}", scan_rate / dec_rate);
+    println!(
+        "RATIO scan / decode-only = {:.2} (wall clock, best of {rounds})",
+        scan_rate / dec_rate
+    );
+    let per = |cpu: f64, n: usize| cpu / rounds as f64 / n as f64 * 1e6;
+    let (dc, sc) = (per(dec_cpu, files.len()), per(scn_cpu, split.len()));
+    println!(
+        "CPU time per sample: decode-only {dc:.0} µs, scan {sc:.0} µs; RATIO (CPU) = {:.2}",
+        dc / sc
+    );
 
     match seed_dir() {
         None => {
@@ -200,10 +234,18 @@ fn main() {
         }
         Some(seed) => match seed_time(&seed, &root, split_name) {
             None => println!("seed: skipped (python3 or its packages missing)"),
-            Some((secs, seed_rows)) => {
+            Some((secs, seed_rows, seed_cpu)) => {
                 let seed_rate = seed_rows as f64 / secs;
                 println!("seed script:      {seed_rows} samples in {secs:.3}s = {seed_rate:.0}/s (PNG rows only)");
-                println!("RATIO scan / seed = {:.1}", scan_rate / seed_rate);
+                println!(
+                    "RATIO scan / seed = {:.1} (wall clock)",
+                    scan_rate / seed_rate
+                );
+                let seed_per = seed_cpu / seed_rows as f64 * 1e6;
+                println!(
+                    "CPU time per sample: seed {seed_per:.0} µs (1 core), scan {sc:.0} µs ({threads} threads); RATIO (CPU) = {:.1}",
+                    seed_per / sc
+                );
             }
         },
     }

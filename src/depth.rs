@@ -4,7 +4,7 @@
 //!   rule, KITTI's /256, millimetres, plain 8-bit metres).
 //! - [`load_depth`] decodes a PNG (8- or 16-bit greyscale) to a [`DepthMap`]
 //!   in metres, 0 = no measurement (for display and evaluation).
-//! - [`analyse_file`] / [`DepthCounts`] compute the statistics the seed
+//! - [`analyse_file`] / [`stats_from_raw`] / [`DepthCounts`] compute the statistics the seed
 //!   script computes — mean, median, min, max, std, p50/p90/p95 of valid
 //!   depth — without a sort: a depth PNG holds at most 65,536 distinct
 //!   values, so a count per value gives exact order statistics. Percentiles
@@ -209,23 +209,39 @@ fn decode<'a>(path: &Path, file: &[u8], pixels: &'a mut Vec<u8>) -> Result<Raw<'
     })
 }
 
-fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<(), DepthError> {
+/// Reads a whole file into `buf`. With the size already known (the scan
+/// stat-ed the file) it skips the extra size queries `read_to_end` makes,
+/// and still reads on if the file has grown since.
+fn read_into(path: &Path, buf: &mut Vec<u8>, size_hint: Option<u64>) -> Result<(), DepthError> {
     use std::io::Read;
-    buf.clear();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(buf))
-        .map(|_| ())
-        .map_err(|source| DepthError::Io {
-            path: path.display().to_string(),
-            source,
-        })
+    let read = |buf: &mut Vec<u8>| -> std::io::Result<()> {
+        let mut f = std::fs::File::open(path)?;
+        buf.clear();
+        let Some(n) = size_hint.and_then(|n| usize::try_from(n).ok()) else {
+            return f.read_to_end(buf).map(|_| ());
+        };
+        // Through `take`: no zero-filling of the buffer, no size queries.
+        let got = (&mut f).take(n as u64).read_to_end(buf)?;
+        if got == n {
+            let mut more = [0u8; 1];
+            if f.read(&mut more)? == 1 {
+                buf.push(more[0]);
+                f.read_to_end(buf)?;
+            }
+        }
+        Ok(())
+    };
+    read(buf).map_err(|source| DepthError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Decodes a depth PNG to metres.
 pub fn load_depth(path: &Path, encoding: DepthEncoding) -> Result<DepthMap, DepthError> {
     let file = {
         let mut buf = Vec::new();
-        read_into(path, &mut buf)?;
+        read_into(path, &mut buf, None)?;
         buf
     };
     let mut pixels = Vec::new();
@@ -258,9 +274,19 @@ pub fn analyse_file(
     path: &Path,
     encoding: DepthEncoding,
 ) -> Result<Option<DepthStats>, DepthError> {
+    analyse_file_sized(path, None, encoding)
+}
+
+/// [`analyse_file`] for a file whose size is already known (a hint only:
+/// a file that changed size since is still read whole).
+pub fn analyse_file_sized(
+    path: &Path,
+    size: Option<u64>,
+    encoding: DepthEncoding,
+) -> Result<Option<DepthStats>, DepthError> {
     SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
-        read_into(path, &mut s.file)?;
+        read_into(path, &mut s.file, size)?;
         let result = count_png(path, &s.file, &mut s.pixels, &mut s.counts);
         match result {
             Ok((w, h)) => Ok(s.counts.finish(encoding, w, h)),
@@ -334,11 +360,29 @@ fn count_png(
     Ok((w, h))
 }
 
+/// Statistics of stored depth values (row-major, 0 = no measurement), e.g.
+/// a map decoded elsewhere; `None` when nothing is valid.
+pub fn stats_from_raw(
+    values: &[u16],
+    encoding: DepthEncoding,
+    width: u32,
+    height: u32,
+) -> Option<DepthStats> {
+    let mut c = DepthCounts::new();
+    c.add(values);
+    c.finish(encoding, width, height)
+}
+
 /// A count of each stored depth value over one map. Zeros that fall inside
 /// a block with measurements are counted in bin 0 too (cheaper than a branch
 /// per pixel); bin 0 is dropped when the statistics are made.
 pub struct DepthCounts {
-    counts: Vec<u32>,
+    /// Fixed size, so indexing by a u16 needs no bounds check.
+    counts: Box<[u32; 65536]>,
+    /// Odd pixels of dense blocks are counted here: neighbouring pixels
+    /// often hold the same value, and two tables halve the chains of
+    /// increments to one counter. Merged into `counts` by `finish`.
+    odd: Box<[u32; 65536]>,
     /// Every pixel seen, valid or not.
     total: u64,
     /// Pixels put into `counts` (bin 0 included).
@@ -352,6 +396,13 @@ impl Default for DepthCounts {
     }
 }
 
+fn table() -> Box<[u32; 65536]> {
+    vec![0u32; 65536]
+        .into_boxed_slice()
+        .try_into()
+        .expect("65536 bins")
+}
+
 /// Sparse maps are mostly zeros: blocks of this many bytes holding only
 /// zeros are skipped with one test.
 const BLOCK: usize = 64;
@@ -359,7 +410,8 @@ const BLOCK: usize = 64;
 impl DepthCounts {
     pub fn new() -> Self {
         Self {
-            counts: vec![0; 65536],
+            counts: table(),
+            odd: table(),
             total: 0,
             counted: 0,
             max: 0,
@@ -381,7 +433,8 @@ impl DepthCounts {
     /// Adds big-endian 16-bit samples as a PNG stores them.
     fn add_be16(&mut self, bytes: &[u8]) {
         self.total += (bytes.len() / 2) as u64;
-        let counts = &mut self.counts[..];
+        let counts = &mut *self.counts;
+        let odd = &mut *self.odd;
         let mut max = self.max;
         let mut counted = 0u64;
         let mut blocks = bytes.chunks_exact(BLOCK);
@@ -392,10 +445,12 @@ impl DepthCounts {
             if any == 0 {
                 continue;
             }
-            for b in block.chunks_exact(2) {
-                let v = u16::from_be_bytes([b[0], b[1]]);
-                counts[v as usize] += 1;
-                max = max.max(v);
+            for b in block.chunks_exact(4) {
+                let v0 = u16::from_be_bytes([b[0], b[1]]);
+                let v1 = u16::from_be_bytes([b[2], b[3]]);
+                counts[v0 as usize] += 1;
+                odd[v1 as usize] += 1;
+                max = max.max(v0).max(v1);
             }
             counted += (BLOCK / 2) as u64;
         }
@@ -423,6 +478,7 @@ impl DepthCounts {
     /// Forgets what was added (after a decode error part-way).
     pub fn discard(&mut self) {
         self.counts[..=self.max as usize].fill(0);
+        self.odd[..=self.max as usize].fill(0);
         self.total = 0;
         self.counted = 0;
         self.max = 0;
@@ -438,6 +494,11 @@ impl DepthCounts {
         height: u32,
     ) -> Option<DepthStats> {
         let (max, total) = (self.max as usize, self.total);
+        // A plain element-wise add: vectorised.
+        for (c, o) in self.counts[..=max].iter_mut().zip(&mut self.odd[..=max]) {
+            *c += *o;
+            *o = 0;
+        }
         let n = self.counted - self.counts[0] as u64;
         self.counts[0] = 0;
         self.total = 0;
@@ -464,48 +525,60 @@ impl DepthCounts {
         let mut order: [usize; 6] = [0, 1, 2, 3, 4, 5];
         order.sort_by_key(|&i| ranks[i]);
         let mut values = [0usize; 6];
-        // Bin edges as stored values: v/div >= m  <=>  v >= ceil(m·div).
-        let mut edges_raw = [0usize; DEPTH_HIST_EDGES.len()];
-        for (e, m) in edges_raw.iter_mut().zip(DEPTH_HIST_EDGES) {
-            *e = (m * div).ceil() as usize;
+        // Histogram bins as ranges of stored values: v/div >= m <=> v >= ceil(m·div).
+        let mut bounds = [max + 1; DEPTH_HIST_BINS];
+        for (b, m) in bounds.iter_mut().zip(DEPTH_HIST_EDGES) {
+            *b = ((m * div).ceil() as usize).clamp(1, max + 1);
         }
         let mut hist = [0u64; DEPTH_HIST_BINS];
-        let (mut bin, mut seen, mut next) = (0usize, 0u64, 0usize);
-        let (mut sum, mut sumsq) = (0u128, 0u128);
+        let (mut seen, mut next) = (0u64, 0usize);
+        let mut next_rank = ranks[order[0]];
+        // Counts are u32 and n < 2^32, so v²·count sums stay below 2^64.
+        let (mut sum, mut sumsq) = (0u64, 0u64);
         let mut min = 0usize;
-        // Most stored values never occur: skip empty runs eight bins at a time.
-        for (k, block) in counts.chunks_mut(8).enumerate() {
-            if block.iter().fold(0, |a, &c| a | c) == 0 {
+        let mut lo = 1usize;
+        for (bin, &hi) in bounds.iter().enumerate() {
+            if hi <= lo {
                 continue;
             }
-            for (j, c) in block.iter_mut().enumerate() {
-                if *c == 0 {
+            let mut in_bin = 0u64;
+            // Most stored values never occur: skip empty runs eight at a time.
+            for (k, block) in counts[lo..hi].chunks_mut(8).enumerate() {
+                if block.iter().fold(0, |a, &c| a | c) == 0 {
                     continue;
                 }
-                let v = k * 8 + j;
-                let c64 = *c as u64;
-                *c = 0;
-                if seen == 0 {
-                    min = v;
-                }
-                sum += (v as u64 * c64) as u128;
-                sumsq += ((v * v) as u64 * c64) as u128;
-                while bin < edges_raw.len() && v >= edges_raw[bin] {
-                    bin += 1;
-                }
-                hist[bin] += c64;
-                seen += c64;
-                while next < order.len() && ranks[order[next]] < seen {
-                    values[order[next]] = v;
-                    next += 1;
+                for (j, c) in block.iter_mut().enumerate() {
+                    if *c == 0 {
+                        continue;
+                    }
+                    let v = lo + k * 8 + j;
+                    let c64 = *c as u64;
+                    *c = 0;
+                    if min == 0 {
+                        min = v;
+                    }
+                    sum += v as u64 * c64;
+                    sumsq += (v * v) as u64 * c64;
+                    in_bin += c64;
+                    seen += c64;
+                    if seen > next_rank {
+                        while next < order.len() && ranks[order[next]] < seen {
+                            values[order[next]] = v;
+                            next += 1;
+                        }
+                        next_rank = order.get(next).map_or(u64::MAX, |&i| ranks[i]);
+                    }
                 }
             }
+            hist[bin] = in_bin;
+            lo = hi;
         }
         let lerp = |i: usize| {
             let (a, b) = (values[2 * i] as f64, values[2 * i + 1] as f64);
             (a + (b - a) * gammas[i]) / div
         };
         let nf = n as f64;
+        let (sum, sumsq) = (sum as u128, sumsq as u128);
         let var_num = (n as u128 * sumsq - sum * sum) as f64;
         Some(DepthStats {
             mean: sum as f64 / nf / div,
@@ -637,6 +710,18 @@ mod tests {
                 b.finish(DepthEncoding::Auto, 1, 1),
                 "len {len}"
             );
+        }
+    }
+
+    #[test]
+    fn size_hint_wrong_either_way_still_reads_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"0123456789").unwrap();
+        for hint in [None, Some(10), Some(3), Some(50)] {
+            let mut buf = Vec::new();
+            read_into(&p, &mut buf, hint).unwrap();
+            assert_eq!(buf, b"0123456789", "{hint:?}");
         }
     }
 

@@ -25,3 +25,4 @@ pub mod runtime;
 pub mod toolchain;
 
 pub mod cli;
+pub mod gui;

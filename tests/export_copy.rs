@@ -249,6 +249,15 @@ fn hardlink_and_symlink_modes_and_missing_images() {
     let again =
         export::copy_images(&root, &s, &hard, LinkMode::Hardlink, &Progress::new()).unwrap();
     assert_eq!(again.already_present, 3);
+    // Asking for copies in the same folder replaces the links with copies.
+    let copies = export::copy_images(&root, &s, &hard, LinkMode::Copy, &Progress::new()).unwrap();
+    assert_eq!(copies.written, 3);
+    let c = fs::metadata(&copies.images[0].copied_path).unwrap();
+    assert_ne!(c.ino(), b.ino());
+    assert_eq!(
+        fs::read(&copies.images[0].copied_path).unwrap(),
+        fs::read(&copies.images[0].original_path).unwrap()
+    );
 
     let soft = tmp.path().join("soft");
     let rep = export::copy_images(&root, &s, &soft, LinkMode::Symlink, &Progress::new()).unwrap();

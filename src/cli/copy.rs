@@ -32,6 +32,7 @@ pub struct CopyArgs {
     /// Output folder (created; must be outside the dataset).
     #[arg(long, default_value = "calibration_images")]
     pub out: PathBuf,
+    /// copy (independent files), hardlink (same file system only) or symlink (absolute links).
     #[arg(long, value_enum, default_value_t = ModeArg::Copy)]
     pub mode: ModeArg,
 }

@@ -21,6 +21,19 @@ pub mod select;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// Open the app on this dataset folder (without a subcommand).
+    #[arg(long)]
+    pub root: Option<std::path::PathBuf>,
+    /// Split file to open with --root (relative to the root, or absolute).
+    #[arg(long)]
+    pub split: Option<std::path::PathBuf>,
+    /// Metadata file (seed CSV or calibscope JSON) to open with --root.
+    #[arg(long)]
+    pub metadata: Option<std::path::PathBuf>,
+    /// Open the app on a saved project file.
+    #[arg(long)]
+    pub project: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,9 +55,21 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         None => {
-            // The desktop app arrives in a later step; until then show the help.
-            let _ = Cli::command().print_help();
-            ExitCode::SUCCESS
+            let launch = crate::gui::Launch {
+                root: cli.root,
+                split: cli.split,
+                project: cli.project,
+                metadata: cli.metadata,
+            };
+            match crate::gui::run(launch) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    eprintln!("(every step also runs headless: see `calibscope --help`)");
+                    let _ = Cli::command().print_help();
+                    ExitCode::FAILURE
+                }
+            }
         }
         Some(cmd) => match cmd {
             Command::Demo(a) => demo::run(a),

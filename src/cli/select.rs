@@ -31,11 +31,13 @@ pub struct SelectArgs {
     /// Where to write the selection (seed format).
     #[arg(long, default_value = "calibration_split.json")]
     pub out: PathBuf,
+    /// How the places not pinned are filled.
     #[arg(long, value_enum, default_value_t = StrategyArg::Stratified)]
     pub strategy: StrategyArg,
     /// Number of samples in the calibration set (pinned ones included).
     #[arg(long, default_value_t = 300)]
     pub target: usize,
+    /// Random seed (ChaCha8); the same seed and metadata give the same bytes.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Column the bins are laid on (stratified); also used for the check's bins.
@@ -44,6 +46,7 @@ pub struct SelectArgs {
     /// Bin edges, comma separated; bins are (a, b] like pandas.cut.
     #[arg(long, value_delimiter = ',', default_value = "0,3,8,15,100")]
     pub edges: Vec<f64>,
+    /// One name per bin, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "near,mid,far,very_far")]
     pub labels: Vec<String>,
     /// Share of the target per bin; must sum to 1.

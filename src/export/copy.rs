@@ -268,16 +268,18 @@ fn is_complete(dest: &Path, abs_src: &Path, src: &fs::Metadata, mode: LinkMode) 
     let Ok(d) = fs::symlink_metadata(dest) else {
         return false;
     };
+    use std::os::unix::fs::MetadataExt;
+    let same_inode = d.dev() == src.dev() && d.ino() == src.ino();
     match mode {
+        // A hard link left by an earlier run is not a copy: replace it, so
+        // editing the copy can never edit the dataset.
         LinkMode::Copy => {
             d.file_type().is_file()
+                && !same_inode
                 && d.len() == src.len()
                 && matches!((d.modified(), src.modified()), (Ok(a), Ok(b)) if a == b)
         }
-        LinkMode::Hardlink => {
-            use std::os::unix::fs::MetadataExt;
-            d.file_type().is_file() && d.dev() == src.dev() && d.ino() == src.ino()
-        }
+        LinkMode::Hardlink => d.file_type().is_file() && same_inode,
         LinkMode::Symlink => {
             d.file_type().is_symlink() && fs::read_link(dest).is_ok_and(|t| t == abs_src)
         }

@@ -195,8 +195,12 @@ fn scan_one(
         Ok(r) => r,
         Err(s) => return (One::Skip(skip_of(entry, s), false), None),
     };
+    let Some(cache) = cache else {
+        let result = measure(&r, settings);
+        return (finish(entry, &r, result, settings, false), None);
+    };
     let key = CacheKey::new(&r, settings.depth_encoding);
-    if let Some(hit) = cache.and_then(|c| c.get(&key)) {
+    if let Some(hit) = cache.get(&key) {
         return (finish(entry, &r, hit.clone(), settings, true), None);
     }
     let result = measure(&r, settings);
@@ -206,7 +210,11 @@ fn scan_one(
 
 /// Decodes the depth map and reads the image's size.
 fn measure(r: &ResolvedSample, settings: &DatasetSettings) -> CachedResult {
-    let stats = match depth::analyse_file(&r.depth, settings.depth_encoding) {
+    let stats = match depth::analyse_file_sized(
+        &r.depth,
+        Some(r.depth_stamp.size),
+        settings.depth_encoding,
+    ) {
         Ok(Some(s)) => s,
         Ok(None) => {
             return CachedResult::Skip(

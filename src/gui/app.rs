@@ -1,0 +1,864 @@
+//! The app: persisted state (kept by eframe between runs) apart from runtime
+//! state (the opened dataset, jobs, textures), and the frame loop that polls
+//! jobs before drawing. Each view draws from its own file.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::charts::{self, Charts, DepthRanges};
+use super::columns::Column;
+use super::curation::{Curation, GridSource};
+use super::filters::Filter;
+use super::inspector::Inspector;
+use super::jobs::Job;
+use super::project::{self, DatasetChanges, Project};
+use super::thumbs::Thumbs;
+use crate::fsutil::AppDirs;
+use crate::metadata::SampleMeta;
+use crate::progress::format_eta;
+
+/// What the user keeps between runs (eframe persistence).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Persisted {
+    pub recent_projects: Vec<PathBuf>,
+    pub last_root: String,
+    pub last_split: String,
+    /// Depth colour range of the inspector, metres.
+    pub depth_range: [f32; 2],
+    /// Grid tile width in points.
+    pub tile_width: f32,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Self {
+            recent_projects: Vec::new(),
+            last_root: String::new(),
+            last_split: String::new(),
+            depth_range: [0.5, 15.0],
+            tile_width: 168.0,
+        }
+    }
+}
+
+impl Persisted {
+    pub fn remember_project(&mut self, path: &Path) {
+        self.recent_projects.retain(|p| p != path);
+        self.recent_projects.insert(0, path.to_path_buf());
+        self.recent_projects.truncate(10);
+    }
+}
+
+/// How the app was asked to start.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    pub root: Option<PathBuf>,
+    pub split: Option<PathBuf>,
+    pub project: Option<PathBuf>,
+    pub metadata: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Scan,
+    Distribution,
+    Calibration,
+}
+
+impl View {
+    pub const ALL: [View; 3] = [View::Scan, View::Distribution, View::Calibration];
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Scan => "Scan",
+            View::Distribution => "Distribution",
+            View::Calibration => "Calibration set",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+/// A message shown above the view until dismissed; may offer to open a folder.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+    pub folder: Option<PathBuf>,
+}
+
+/// Sorting and the sorted view of the table.
+#[derive(Debug, Default)]
+pub struct TableState {
+    pub sort: Option<(Column, bool)>,
+    pub order: Vec<usize>,
+    key: Option<(Option<(Column, bool)>, u64)>,
+}
+
+/// The grid's list, its selection and keyboard cursor.
+#[derive(Debug, Default)]
+pub struct GridState {
+    pub source: GridSource,
+    /// Row indices shown, in order.
+    pub list: Vec<usize>,
+    key: Option<(GridSource, u64)>,
+    /// Selected row indices.
+    pub selected: std::collections::BTreeSet<usize>,
+    /// Position in `list` of the keyboard cursor / shift-click anchor.
+    pub cursor: Option<usize>,
+    pub anchor: Option<usize>,
+    /// Scroll the cursor into view on the next frame.
+    pub scroll_to_cursor: bool,
+}
+
+/// One opened dataset and everything derived from it.
+pub struct Dataset {
+    pub root: PathBuf,
+    pub split: Option<PathBuf>,
+    pub metadata_file: Option<PathBuf>,
+    pub cur: Curation,
+    /// (sample, reason) for every sample the scan skipped.
+    pub skipped: Vec<(String, String)>,
+    pub filter: Filter,
+    /// Row indices passing the filter, recomputed when the filter changes.
+    pub view: Vec<usize>,
+    view_key: Option<(Filter, usize)>,
+    /// Bumped whenever `view` is recomputed.
+    pub view_gen: u64,
+    pub table: TableState,
+    pub grid: GridState,
+    pub ranges: DepthRanges,
+    pub charts: Charts,
+    charts_key: Option<(u64, u64)>,
+    pub project_path: PathBuf,
+    pub project: Project,
+    /// Unsaved change since this instant (autosave after a short pause).
+    pub dirty_since: Option<Instant>,
+    pub last_saved: Option<Instant>,
+}
+
+impl Dataset {
+    pub fn new(root: PathBuf, rows: Vec<SampleMeta>, project_path: PathBuf) -> Self {
+        let project = Project::new(root.clone());
+        Self {
+            root,
+            split: None,
+            metadata_file: None,
+            cur: Curation::new(rows),
+            skipped: Vec::new(),
+            filter: Filter::default(),
+            view: Vec::new(),
+            view_key: None,
+            view_gen: 0,
+            table: TableState::default(),
+            grid: GridState::default(),
+            ranges: DepthRanges::default(),
+            charts: Charts::default(),
+            charts_key: None,
+            project_path,
+            project,
+            dirty_since: None,
+            last_saved: None,
+        }
+    }
+
+    /// Absolute path of a row's RGB image.
+    pub fn image_path(&self, r: &SampleMeta) -> PathBuf {
+        let p = Path::new(&r.image_path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.root.join(p)
+        }
+    }
+
+    /// Absolute path of a row's depth map.
+    pub fn depth_path(&self, r: &SampleMeta) -> PathBuf {
+        let p = Path::new(&r.depth_path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.root.join(p)
+        }
+    }
+
+    /// Forces the charts to be recomputed (e.g. the depth ranges changed).
+    pub fn invalidate_charts(&mut self) {
+        self.charts_key = None;
+    }
+
+    pub fn mark_dirty(&mut self) {
+        if self.dirty_since.is_none() {
+            self.dirty_since = Some(Instant::now());
+        }
+    }
+
+    /// Brings the derived lists up to date with the rows, filter and curation.
+    /// Cheap when nothing changed (a comparison of the filter).
+    pub fn refresh(&mut self) {
+        let vk = (self.filter.clone(), self.cur.rows.len());
+        if self.view_key.as_ref() != Some(&vk) {
+            self.view = self.filter.apply(&self.cur.rows);
+            self.view_key = Some(vk);
+            self.view_gen += 1;
+        }
+        let ck = (self.view_gen, self.cur.generation);
+        if self.charts_key != Some(ck) {
+            let edges = charts::mean_depth_edges(&self.cur.rows);
+            self.charts = Charts::compute(
+                &self.cur.rows,
+                &self.cur.flags,
+                &self.view,
+                &self.ranges,
+                edges,
+            );
+            self.charts_key = Some(ck);
+        }
+        let gk = (self.grid.source, ck.0 ^ (ck.1 << 32));
+        if self.grid.key != Some(gk) {
+            let src = self.grid.source;
+            let flags = &self.cur.flags;
+            let old_cursor_row = self
+                .grid
+                .cursor
+                .and_then(|c| self.grid.list.get(c).copied());
+            self.grid.list = self
+                .view
+                .iter()
+                .copied()
+                .filter(|&i| src.admits(flags[i]))
+                .collect();
+            // Keep the cursor on the same sample when it is still listed, else at the same place.
+            self.grid.cursor = match old_cursor_row {
+                Some(row) => self
+                    .grid
+                    .list
+                    .iter()
+                    .position(|&i| i == row)
+                    .or_else(|| {
+                        self.grid
+                            .cursor
+                            .map(|c| c.min(self.grid.list.len().saturating_sub(1)))
+                    })
+                    .filter(|_| !self.grid.list.is_empty()),
+                None => None,
+            };
+            self.grid.key = Some(gk);
+        }
+        let tk = (self.table.sort, self.view_gen);
+        if self.table.key != Some(tk) {
+            let mut order = self.view.clone();
+            if let Some((col, asc)) = self.table.sort {
+                let rows = &self.cur.rows;
+                order.sort_by(|&a, &b| {
+                    let o = col.cmp(&rows[a], &rows[b]);
+                    if asc {
+                        o
+                    } else {
+                        o.reverse()
+                    }
+                });
+            }
+            self.table.order = order;
+            self.table.key = Some(tk);
+        }
+    }
+
+    /// The project as it stands now.
+    pub fn to_project(&self) -> Project {
+        let mut p = self.project.clone();
+        p.root = self.root.clone();
+        p.split = self.split.clone();
+        p.metadata = self.metadata_file.clone();
+        p.filter = self.filter.clone();
+        p.pinned = self.cur.pinned_keys();
+        p.excluded = self.cur.excluded_keys();
+        p.selection = self.cur.set_keys();
+        p.samples = Project::stamp(&self.cur.rows);
+        p
+    }
+
+    /// Writes the project file (atomically).
+    pub fn save(&mut self) -> Result<(), String> {
+        let p = self.to_project();
+        p.save(&self.project_path)?;
+        self.project = p;
+        self.dirty_since = None;
+        self.last_saved = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Takes the curation of a saved project over; returns what changed in the dataset.
+    pub fn adopt(&mut self, p: Project) -> (DatasetChanges, Vec<crate::metadata::SampleKey>) {
+        let changes = DatasetChanges::compare(&p.samples, &self.cur.rows);
+        let gone = self.cur.restore(&p.selection, &p.pinned, &p.excluded);
+        self.filter = p.filter.clone();
+        self.project = p;
+        (changes, gone)
+    }
+}
+
+/// Rows loaded by a background job, ready to become a [`Dataset`].
+pub struct Loaded {
+    pub root: PathBuf,
+    pub split: Option<PathBuf>,
+    pub metadata_file: Option<PathBuf>,
+    pub rows: Vec<SampleMeta>,
+    pub skipped: Vec<(String, String)>,
+    pub cancelled: bool,
+    /// Project to adopt once loaded.
+    pub project: Option<(PathBuf, Project)>,
+}
+
+/// Every job the app can run; at most one of each at a time.
+#[derive(Default)]
+pub struct Jobs {
+    pub load: Option<Job<Result<Loaded, String>>>,
+}
+
+impl Jobs {
+    pub fn any_running(&self) -> bool {
+        self.load.is_some()
+    }
+}
+
+/// Text fields and choices of the start screen.
+#[derive(Debug, Default)]
+pub struct StartState {
+    pub root_text: String,
+    pub split_text: String,
+    pub metadata_text: String,
+    pub project_text: String,
+    /// JSON files found in the root and its `splits/` folder.
+    pub split_choices: Vec<PathBuf>,
+    /// Root the choices were listed for.
+    pub listed_root: Option<String>,
+    pub root_error: Option<String>,
+}
+
+pub struct CalibApp {
+    pub persisted: Persisted,
+    pub dirs: Option<AppDirs>,
+    pub start: StartState,
+    pub ds: Option<Dataset>,
+    pub view: View,
+    pub jobs: Jobs,
+    pub notices: Vec<Notice>,
+    pub thumbs: Option<Thumbs>,
+    pub inspector: Option<Inspector>,
+    /// Autosave this long after the last change.
+    pub autosave_after: Duration,
+}
+
+impl CalibApp {
+    /// A fresh app; `persisted` comes from eframe's storage (or defaults in tests).
+    pub fn new(persisted: Persisted, launch: Launch) -> Self {
+        Self::new_in(persisted, launch, AppDirs::discover().ok())
+    }
+
+    /// Like [`Self::new`] with the app's folders given (tests use temporary ones).
+    pub fn new_in(persisted: Persisted, launch: Launch, dirs: Option<AppDirs>) -> Self {
+        let mut app = Self {
+            start: StartState {
+                root_text: persisted.last_root.clone(),
+                split_text: persisted.last_split.clone(),
+                ..Default::default()
+            },
+            persisted,
+            dirs,
+            ds: None,
+            view: View::Scan,
+            jobs: Jobs::default(),
+            notices: Vec::new(),
+            thumbs: None,
+            inspector: None,
+            autosave_after: Duration::from_secs(2),
+        };
+        if app.dirs.is_none() {
+            app.error("No folder for the app's cache and projects was found; set CALIBSCOPE_HOME to a writable folder.".to_owned());
+        }
+        if let Some(p) = launch.project {
+            app.open_project(&p);
+        } else if let Some(root) = launch.root {
+            app.start.root_text = root.display().to_string();
+            if let Some(s) = &launch.split {
+                app.start.split_text = s.display().to_string();
+            }
+            if let Some(m) = launch.metadata {
+                app.start.metadata_text = m.display().to_string();
+                app.open_metadata();
+            }
+        }
+        app
+    }
+
+    pub fn info(&mut self, text: String) {
+        self.notices.push(Notice {
+            level: Level::Info,
+            text,
+            folder: None,
+        });
+    }
+
+    pub fn error(&mut self, text: String) {
+        self.notices.push(Notice {
+            level: Level::Error,
+            text,
+            folder: None,
+        });
+    }
+
+    pub fn projects_dir(&self) -> Option<PathBuf> {
+        self.dirs.as_ref().map(|d| d.data.join("projects"))
+    }
+
+    /// The split path as typed: relative paths are taken inside the root.
+    pub fn typed_split(&self) -> Option<PathBuf> {
+        let s = self.start.split_text.trim();
+        if s.is_empty() {
+            return None;
+        }
+        let p = PathBuf::from(s);
+        Some(if p.is_absolute() {
+            p
+        } else {
+            PathBuf::from(self.start.root_text.trim()).join(p)
+        })
+    }
+
+    /// Checks the typed root: it must be a readable folder.
+    pub fn check_root(&mut self) -> Option<PathBuf> {
+        let text = self.start.root_text.trim().to_owned();
+        if text.is_empty() {
+            self.start.root_error = Some("Type or choose the dataset folder first.".to_owned());
+            return None;
+        }
+        let root = PathBuf::from(&text);
+        match std::fs::read_dir(&root) {
+            Ok(_) => {
+                self.start.root_error = None;
+                Some(root)
+            }
+            Err(e) => {
+                self.start.root_error = Some(format!(
+                    "Cannot read the dataset folder {}: {e}. Choose a folder you can read.",
+                    root.display()
+                ));
+                None
+            }
+        }
+    }
+
+    /// Loads rows from a metadata file (seed CSV or calibscope JSON) in the background.
+    pub fn open_metadata(&mut self) {
+        let Some(root) = self.check_root() else {
+            return;
+        };
+        let text = self.start.metadata_text.trim();
+        if text.is_empty() {
+            self.error("Type or choose a metadata file (CSV or JSON) first.".to_owned());
+            return;
+        }
+        let file = PathBuf::from(text);
+        let split = self.typed_split();
+        self.start_load(move |p| {
+            p.begin("read metadata", 1);
+            let rows = crate::metadata::read_any(&file).map_err(|e| e.to_string())?;
+            p.inc(1);
+            Ok(Loaded {
+                root,
+                split,
+                metadata_file: Some(file),
+                rows,
+                skipped: Vec::new(),
+                cancelled: false,
+                project: None,
+            })
+        });
+    }
+
+    /// Opens a saved project: reloads its rows the way they were made.
+    pub fn open_project(&mut self, path: &Path) {
+        let p = match Project::load(path) {
+            Ok(p) => p,
+            Err(e) => {
+                self.error(e);
+                return;
+            }
+        };
+        self.start.root_text = p.root.display().to_string();
+        self.start.split_text = p
+            .split
+            .as_ref()
+            .map(|s| s.display().to_string())
+            .unwrap_or_default();
+        let root = p.root.clone();
+        if let Err(e) = std::fs::read_dir(&root) {
+            self.error(format!(
+                "The project's dataset folder {} cannot be read: {e}. Was it moved? Open the dataset again from its new place.",
+                root.display()
+            ));
+            return;
+        }
+        let path = path.to_path_buf();
+        if let Some(file) = p.metadata.clone() {
+            let split = p.split.clone();
+            self.start_load(move |prog| {
+                prog.begin("read metadata", 1);
+                let rows = crate::metadata::read_any(&file).map_err(|e| e.to_string())?;
+                prog.inc(1);
+                Ok(Loaded {
+                    root,
+                    split,
+                    metadata_file: Some(file),
+                    rows,
+                    skipped: Vec::new(),
+                    cancelled: false,
+                    project: Some((path, p)),
+                })
+            });
+        } else {
+            self.error(format!(
+                "{} has no metadata file to reopen from; open its dataset again.",
+                path.display()
+            ));
+        }
+    }
+
+    pub(super) fn start_load(
+        &mut self,
+        work: impl FnOnce(&crate::progress::Progress) -> Result<Loaded, String> + Send + 'static,
+    ) {
+        if self.jobs.load.is_some() {
+            self.error("A dataset is still loading; wait for it or cancel it first.".to_owned());
+            return;
+        }
+        self.jobs.load = Some(Job::spawn("load", work, || {}));
+    }
+
+    /// Takes finished jobs' results in. Called every frame before drawing.
+    pub fn poll_jobs(&mut self) {
+        if let Some(job) = &mut self.jobs.load {
+            if let Some(result) = job.poll() {
+                self.jobs.load = None;
+                match result {
+                    Ok(Ok(loaded)) => self.install(loaded),
+                    Ok(Err(e)) => self.error(e),
+                    Err(e) => self.error(format!("Loading stopped: {e}")),
+                }
+            }
+        }
+    }
+
+    /// Blocks until every job has finished and been taken in (tests).
+    pub fn wait_for_jobs(&mut self) {
+        while self.jobs.any_running() {
+            std::thread::sleep(Duration::from_millis(5));
+            self.poll_jobs();
+        }
+    }
+
+    /// Makes loaded rows the open dataset (reopening its project if it has one).
+    pub fn install(&mut self, loaded: Loaded) {
+        let Some(projects) = self.projects_dir() else {
+            self.error(
+                "No folder for projects; set CALIBSCOPE_HOME to a writable folder.".to_owned(),
+            );
+            return;
+        };
+        let project_path = loaded
+            .project
+            .as_ref()
+            .map(|(p, _)| p.clone())
+            .unwrap_or_else(|| {
+                project::default_project_path(&projects, &loaded.root, loaded.split.as_deref())
+            });
+        let n = loaded.rows.len();
+        let mut ds = Dataset::new(loaded.root, loaded.rows, project_path.clone());
+        ds.split = loaded.split;
+        ds.metadata_file = loaded.metadata_file;
+        ds.skipped = loaded.skipped;
+        self.persisted.last_root = ds.root.display().to_string();
+        self.persisted.last_split = self.start.split_text.clone();
+        let saved = match loaded.project {
+            Some((_, p)) => Some(p),
+            // A dataset opened before keeps its curation.
+            None if project_path.exists() => Project::load(&project_path).ok(),
+            None => None,
+        };
+        let mut text = format!("Loaded {n} samples from {}.", ds.root.display());
+        if loaded.cancelled {
+            text.push_str(" Cancelled: only the samples finished so far are shown.");
+        }
+        if !ds.skipped.is_empty() {
+            text.push_str(&format!(
+                " {} skipped (see the Scan view).",
+                ds.skipped.len()
+            ));
+        }
+        if let Some(p) = saved {
+            let (changes, gone) = ds.adopt(p);
+            text.push_str(&format!(" Project {} reopened. ", project_path.display()));
+            text.push_str(&changes.describe());
+            if !gone.is_empty() {
+                text.push_str(&format!(
+                    " {} saved decisions refer to samples no longer present.",
+                    gone.len()
+                ));
+            }
+        }
+        ds.refresh();
+        self.persisted.remember_project(&project_path);
+        self.ds = Some(ds);
+        self.inspector = None;
+        self.view = View::Scan;
+        self.info(text);
+    }
+
+    /// Autosaves the project a moment after the last change.
+    pub fn autosave(&mut self) {
+        let due = self
+            .ds
+            .as_ref()
+            .and_then(|d| d.dirty_since)
+            .is_some_and(|t| t.elapsed() >= self.autosave_after);
+        if due {
+            if let Some(ds) = &mut self.ds {
+                if let Err(e) = ds.save() {
+                    // Stop retrying every frame; the next change tries again.
+                    ds.dirty_since = None;
+                    self.error(e);
+                }
+            }
+        }
+    }
+
+    pub fn close_dataset(&mut self) {
+        if let Some(ds) = &mut self.ds {
+            if ds.dirty_since.is_some() {
+                if let Err(e) = ds.save() {
+                    self.error(e);
+                }
+            }
+        }
+        self.ds = None;
+        self.inspector = None;
+    }
+
+    /// Draws one frame of the whole app.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.poll_jobs();
+        if let Some(ds) = &mut self.ds {
+            ds.refresh();
+        }
+        if self.jobs.any_running() {
+            ui.ctx().request_repaint_after(Duration::from_millis(100));
+        }
+        self.top_bar(ui);
+        self.status_bar(ui);
+        if self.ds.is_none() {
+            egui::CentralPanel::default().show(ui, |ui| {
+                self.notices_ui(ui);
+                super::start::show(self, ui);
+            });
+        } else {
+            egui::Panel::left("settings")
+                .resizable(true)
+                .default_size(250.0)
+                .show(ui, |ui| super::settings::show(self, ui));
+            if self.inspector.is_some() {
+                egui::Panel::right("inspector")
+                    .resizable(true)
+                    .default_size(380.0)
+                    .show(ui, |ui| super::inspector::show(self, ui));
+            }
+            egui::CentralPanel::default().show(ui, |ui| {
+                self.notices_ui(ui);
+                match self.view {
+                    View::Scan => super::scan_view::show(self, ui),
+                    View::Distribution => super::dist_view::show(self, ui),
+                    View::Calibration => super::calib_view::show(self, ui),
+                }
+            });
+        }
+        if let Some(t) = &mut self.thumbs {
+            t.end_frame(ui.ctx());
+        }
+        self.autosave();
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("top_bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("calibscope");
+                if let Some(ds) = &self.ds {
+                    ui.separator();
+                    let name = ds
+                        .split
+                        .as_ref()
+                        .and_then(|s| s.file_name())
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    ui.label(format!("{}  {}", ds.root.display(), name))
+                        .on_hover_text(format!("Project: {}", ds.project_path.display()));
+                    ui.separator();
+                    for v in View::ALL {
+                        if ui.selectable_label(self.view == v, v.label()).clicked() {
+                            self.view = v;
+                        }
+                    }
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        if ui.button("Close dataset").clicked() {
+                            self.close_dataset();
+                        }
+                        if ui
+                            .button("Save project")
+                            .on_hover_text("Saves now; changes also save automatically.")
+                            .clicked()
+                        {
+                            if let Some(ds) = &mut self.ds {
+                                match ds.save() {
+                                    Ok(()) => {
+                                        let t = format!("Saved {}.", ds.project_path.display());
+                                        self.info(t);
+                                    }
+                                    Err(e) => self.error(e),
+                                }
+                            }
+                        }
+                    });
+                }
+            });
+        });
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::bottom("status_bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let mut running = false;
+                if let Some(job) = &self.jobs.load {
+                    running = true;
+                    let s = job.progress.snapshot();
+                    let mut text = format!("{}: {} / {}", s.stage, s.done, s.total);
+                    if s.skipped > 0 {
+                        text.push_str(&format!(" ({} skipped)", s.skipped));
+                    }
+                    text.push_str(&format!(" · {:.0}/s", s.rate()));
+                    if let Some(eta) = s.eta() {
+                        text.push_str(&format!(" · ETA {}", format_eta(eta)));
+                    }
+                    ui.add(
+                        egui::ProgressBar::new(s.fraction())
+                            .desired_width(260.0)
+                            .text(text),
+                    );
+                    if s.cancelled {
+                        ui.label("cancelling…");
+                    } else if ui.button("Cancel").clicked() {
+                        job.cancel();
+                    }
+                }
+                if !running {
+                    match &self.ds {
+                        Some(ds) => {
+                            ui.label(format!(
+                                "{} samples · {} in view · {} in the calibration set",
+                                ds.cur.rows.len(),
+                                ds.view.len(),
+                                ds.cur.set_len()
+                            ));
+                            if !ds.filter.is_empty() {
+                                ui.label(format!("· filter: {}", ds.filter.describe()));
+                            }
+                            if ds.dirty_since.is_some() {
+                                ui.weak("· unsaved");
+                            } else if ds.last_saved.is_some() {
+                                ui.weak("· saved");
+                            }
+                        }
+                        None => {
+                            ui.label("No dataset open.");
+                        }
+                    }
+                }
+            });
+        });
+    }
+
+    fn notices_ui(&mut self, ui: &mut egui::Ui) {
+        let mut dismiss = None;
+        for (i, n) in self.notices.iter().enumerate().rev().take(3) {
+            let color = match n.level {
+                Level::Error => ui.visuals().error_fg_color,
+                Level::Info => ui.visuals().text_color(),
+            };
+            ui.horizontal_wrapped(|ui| {
+                if n.level == Level::Error {
+                    ui.colored_label(color, "Error:");
+                }
+                ui.colored_label(color, &n.text);
+                if let Some(dir) = &n.folder {
+                    if ui.button("Open folder").clicked() {
+                        open_folder(dir);
+                    }
+                }
+                if ui.small_button("Dismiss").clicked() {
+                    dismiss = Some(i);
+                }
+            });
+        }
+        if let Some(i) = dismiss {
+            self.notices.remove(i);
+        }
+        if !self.notices.is_empty() {
+            ui.separator();
+        }
+    }
+
+    /// The newest error message, if any (tests and the status line).
+    pub fn last_error(&self) -> Option<&str> {
+        self.notices
+            .iter()
+            .rev()
+            .find(|n| n.level == Level::Error)
+            .map(|n| n.text.as_str())
+    }
+
+    /// Thumbnail loader, created on first use with its disk cache.
+    pub fn thumbs(&mut self, ppp: f32) -> &mut Thumbs {
+        let w = (self.persisted.tile_width * ppp).round() as u32;
+        let size = [w, (w as f32 * 0.6).round() as u32];
+        if self.thumbs.as_ref().is_some_and(|t| t.size() != size) {
+            self.thumbs = None;
+        }
+        let cache = self.dirs.as_ref().map(|d| d.cache.join("thumbs"));
+        self.thumbs.get_or_insert_with(|| Thumbs::new(size, cache))
+    }
+}
+
+/// Opens a folder in the desktop's file manager (best effort: a missing
+/// opener is reported by the OS, never a crash).
+pub fn open_folder(dir: &Path) {
+    let _ = std::process::Command::new("xdg-open").arg(dir).spawn();
+}
+
+impl eframe::App for CalibApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
+        if let Some(ds) = &mut self.ds {
+            if ds.dirty_since.is_some() {
+                let _ = ds.save();
+            }
+        }
+    }
+}

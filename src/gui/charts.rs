@@ -1,0 +1,358 @@
+//! The numbers behind the Distribution view, computed from rows (the current
+//! view against the calibration set within it). Recomputed only when the set
+//! or the filter changes; drawing lives in `plots.rs`.
+
+use std::collections::BTreeMap;
+
+use super::curation::Flags;
+use crate::metadata::SampleMeta;
+
+/// One histogram over fixed edges: counts for the view and for the set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Histogram {
+    /// `edges.len() == counts.len() + 1`.
+    pub edges: Vec<f64>,
+    pub full: Vec<u64>,
+    pub set: Vec<u64>,
+}
+
+impl Histogram {
+    fn new(edges: Vec<f64>) -> Self {
+        let n = edges.len().saturating_sub(1);
+        Self {
+            edges,
+            full: vec![0; n],
+            set: vec![0; n],
+        }
+    }
+
+    /// Bin of a value; values past the last edge land in the last bin, below the first in the first.
+    pub fn bin(&self, v: f64) -> usize {
+        let n = self.full.len();
+        match self.edges[1..].iter().position(|&e| v < e) {
+            Some(i) => i,
+            None => n - 1,
+        }
+    }
+
+    fn add(&mut self, v: f64, in_set: bool) {
+        if self.full.is_empty() || !v.is_finite() {
+            return;
+        }
+        let b = self.bin(v);
+        self.full[b] += 1;
+        if in_set {
+            self.set[b] += 1;
+        }
+    }
+}
+
+/// Five-number summary for a box plot (whiskers at 1.5 IQR, clipped to the data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoxStats {
+    pub label: String,
+    pub n: usize,
+    pub lower: f64,
+    pub q1: f64,
+    pub median: f64,
+    pub q3: f64,
+    pub upper: f64,
+}
+
+/// Counts per category for the view and for the set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Categories {
+    pub names: Vec<String>,
+    pub full: Vec<u64>,
+    pub set: Vec<u64>,
+}
+
+impl Categories {
+    fn from_map(m: BTreeMap<String, (u64, u64)>) -> Self {
+        let mut c = Categories::default();
+        for (k, (f, s)) in m {
+            c.names.push(k);
+            c.full.push(f);
+            c.set.push(s);
+        }
+        c
+    }
+}
+
+/// Named depth ranges (the stratification bins) for the depth-range bars.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthRanges {
+    pub edges: Vec<f64>,
+    pub labels: Vec<String>,
+}
+
+impl Default for DepthRanges {
+    /// The seed's bins on mean depth.
+    fn default() -> Self {
+        Self {
+            edges: vec![0.0, 3.0, 8.0, 15.0, 100.0],
+            labels: ["near", "mid", "far", "very_far"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl DepthRanges {
+    /// Label of the range a mean depth falls into (`[lo, hi)`), if any.
+    pub fn label_of(&self, v: f64) -> Option<&str> {
+        (0..self.labels.len())
+            .find(|&i| v >= self.edges[i] && v < self.edges[i + 1])
+            .map(|i| self.labels[i].as_str())
+    }
+}
+
+/// Everything the Distribution view plots.
+#[derive(Debug, Clone, Default)]
+pub struct Charts {
+    pub n_full: usize,
+    pub n_set: usize,
+    pub mean_hist: Histogram,
+    pub valid_hist: Histogram,
+    /// (mean depth, cumulative share) steps, at most ~512 points each.
+    pub cdf_full: Vec<[f64; 2]>,
+    pub cdf_set: Vec<[f64; 2]>,
+    /// Overall first, then one per scene type; for the view and the set.
+    pub boxes_full: Vec<BoxStats>,
+    pub boxes_set: Vec<BoxStats>,
+    pub ranges: Categories,
+    pub scenes: Categories,
+    pub folders: Categories,
+    /// (mean, median) points; the view's thinned to at most 4,000 points.
+    pub scatter_full: Vec<[f64; 2]>,
+    pub scatter_set: Vec<[f64; 2]>,
+}
+
+const MAX_SCATTER: usize = 4000;
+const MAX_CDF: usize = 512;
+
+/// Percentile with numpy's default linear interpolation; `sorted` must be sorted.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q / 100.0 * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+fn box_stats(label: &str, mut v: Vec<f64>) -> Option<BoxStats> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let q1 = percentile(&v, 25.0);
+    let q3 = percentile(&v, 75.0);
+    let iqr = q3 - q1;
+    let lo_fence = q1 - 1.5 * iqr;
+    let hi_fence = q3 + 1.5 * iqr;
+    let lower = v.iter().copied().find(|&x| x >= lo_fence).unwrap_or(v[0]);
+    let upper = v
+        .iter()
+        .rev()
+        .copied()
+        .find(|&x| x <= hi_fence)
+        .unwrap_or(v[v.len() - 1]);
+    Some(BoxStats {
+        label: label.to_owned(),
+        n: v.len(),
+        lower,
+        q1,
+        median: percentile(&v, 50.0),
+        q3,
+        upper,
+    })
+}
+
+fn cdf(mut v: Vec<f64>) -> Vec<[f64; 2]> {
+    if v.is_empty() {
+        return Vec::new();
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let step = n.div_ceil(MAX_CDF).max(1);
+    let mut out: Vec<[f64; 2]> = (0..n)
+        .step_by(step)
+        .map(|i| [v[i], (i + 1) as f64 / n as f64])
+        .collect();
+    if out.last().map(|p| p[1]) != Some(1.0) {
+        out.push([v[n - 1], 1.0]);
+    }
+    out
+}
+
+/// Edges for the mean-depth histogram: whole metres (or wider steps) from 0
+/// past the largest mean, at most 40 bins.
+pub fn mean_depth_edges(rows: &[SampleMeta]) -> Vec<f64> {
+    let max = rows
+        .iter()
+        .map(|r| r.mean_depth)
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    let span = max.ceil().max(1.0);
+    let width = (span / 40.0).ceil().max(0.5);
+    let n = (span / width).ceil() as usize;
+    (0..=n.max(1)).map(|i| i as f64 * width).collect()
+}
+
+impl Charts {
+    /// Computes every chart over `view` (row indices), splitting by set membership.
+    pub fn compute(
+        rows: &[SampleMeta],
+        flags: &[Flags],
+        view: &[usize],
+        ranges: &DepthRanges,
+        mean_edges: Vec<f64>,
+    ) -> Self {
+        let mut c = Charts {
+            mean_hist: Histogram::new(mean_edges),
+            valid_hist: Histogram::new((0..=20).map(|i| i as f64 / 20.0).collect()),
+            ..Default::default()
+        };
+        let mut means_full = Vec::with_capacity(view.len());
+        let mut means_set = Vec::new();
+        let mut by_scene_full: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut by_scene_set: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut range_counts: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
+        let mut scenes: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let mut folders: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let thin = view.len().div_ceil(MAX_SCATTER).max(1);
+        for (k, &i) in view.iter().enumerate() {
+            let r = &rows[i];
+            let s = flags[i].in_set;
+            c.n_full += 1;
+            c.mean_hist.add(r.mean_depth, s);
+            c.valid_hist.add(r.valid_ratio(), s);
+            means_full.push(r.mean_depth);
+            by_scene_full
+                .entry(&r.scene_type)
+                .or_default()
+                .push(r.mean_depth);
+            let ri = (0..ranges.labels.len())
+                .find(|&b| r.mean_depth >= ranges.edges[b] && r.mean_depth < ranges.edges[b + 1])
+                .unwrap_or(ranges.labels.len());
+            let e = range_counts.entry(ri).or_default();
+            e.0 += 1;
+            let sc = scenes.entry(r.scene_type.clone()).or_default();
+            sc.0 += 1;
+            let fo = folders.entry(r.depth_variant.clone()).or_default();
+            fo.0 += 1;
+            if k % thin == 0 {
+                c.scatter_full.push([r.mean_depth, r.median_depth]);
+            }
+            if s {
+                c.n_set += 1;
+                means_set.push(r.mean_depth);
+                by_scene_set
+                    .entry(&r.scene_type)
+                    .or_default()
+                    .push(r.mean_depth);
+                e.1 += 1;
+                sc.1 += 1;
+                fo.1 += 1;
+                c.scatter_set.push([r.mean_depth, r.median_depth]);
+            }
+        }
+        c.boxes_full.extend(box_stats("all", means_full.clone()));
+        c.boxes_set.extend(box_stats("all", means_set.clone()));
+        for (scene, v) in by_scene_full {
+            c.boxes_full.extend(box_stats(scene, v));
+            if let Some(b) = by_scene_set.remove(scene).and_then(|v| box_stats(scene, v)) {
+                c.boxes_set.push(b);
+            }
+        }
+        c.cdf_full = cdf(means_full);
+        c.cdf_set = cdf(means_set);
+        let mut names = ranges.labels.clone();
+        names.push("outside bins".to_owned());
+        for (b, name) in names.iter().enumerate() {
+            let (f, s) = range_counts.get(&b).copied().unwrap_or_default();
+            if b < ranges.labels.len() || f > 0 {
+                c.ranges.names.push(format!(
+                    "{name}{}",
+                    if b < ranges.labels.len() {
+                        format!(" ({}–{} m)", ranges.edges[b], ranges.edges[b + 1])
+                    } else {
+                        String::new()
+                    }
+                ));
+                c.ranges.full.push(f);
+                c.ranges.set.push(s);
+            }
+        }
+        c.scenes = Categories::from_map(scenes);
+        c.folders = Categories::from_map(folders);
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_matches_numpy_linear() {
+        // numpy.percentile([1,2,3,4], [25,50,90]) == [1.75, 2.5, 3.7]
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert!((percentile(&v, 25.0) - 1.75).abs() < 1e-12);
+        assert!((percentile(&v, 50.0) - 2.5).abs() < 1e-12);
+        assert!((percentile(&v, 90.0) - 3.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn counts_split_by_membership() {
+        let mk = |mean: f64, scene: &str| SampleMeta {
+            dataset_root: "r".into(),
+            filename: format!("{mean}"),
+            image_path: String::new(),
+            depth_path: String::new(),
+            depth_variant: "d".into(),
+            mean_depth: mean,
+            median_depth: mean,
+            min_depth: 0.0,
+            max_depth: 0.0,
+            std_depth: 0.0,
+            p50: 0.0,
+            p90: 0.0,
+            p95: 0.0,
+            width: 1,
+            height: 1,
+            scene_type: scene.into(),
+            valid_pixels: 1,
+            total_pixels: 2,
+            depth_hist: vec![],
+        };
+        let rows = vec![
+            mk(1.0, "indoor"),
+            mk(4.0, "indoor"),
+            mk(9.0, "outdoor_near"),
+            mk(120.0, "outdoor_far"),
+        ];
+        let mut flags = vec![Flags::default(); 4];
+        flags[1].in_set = true;
+        flags[3].in_set = true;
+        let view: Vec<usize> = (0..4).collect();
+        let edges = mean_depth_edges(&rows);
+        let c = Charts::compute(&rows, &flags, &view, &DepthRanges::default(), edges);
+        assert_eq!((c.n_full, c.n_set), (4, 2));
+        assert_eq!(c.mean_hist.full.iter().sum::<u64>(), 4);
+        assert_eq!(c.mean_hist.set.iter().sum::<u64>(), 2);
+        // near, mid, far, very_far, outside bins (120 m)
+        assert_eq!(c.ranges.full, vec![1, 1, 1, 0, 1]);
+        assert_eq!(c.ranges.set, vec![0, 1, 0, 0, 1]);
+        assert_eq!(
+            c.scenes.names,
+            vec!["indoor", "outdoor_far", "outdoor_near"]
+        );
+        assert_eq!(c.scenes.set, vec![1, 1, 0]);
+        assert_eq!(c.cdf_full.last().unwrap()[1], 1.0);
+        assert_eq!(c.boxes_full[0].n, 4);
+        assert_eq!(c.valid_hist.full[10], 4);
+    }
+}

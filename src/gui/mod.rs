@@ -1,0 +1,71 @@
+//! The desktop app (eframe/egui): open a dataset, watch it scan, see its
+//! depth distribution, curate the calibration set tile by tile.
+//!
+//! Layout of this module: `app` (state and frame loop), `start` (first
+//! screen), `settings` (left panel), `scan_view` / `dist_view` /
+//! `calib_view` (the pipeline's views), `grid` and `thumbs` (the thumbnail
+//! grid), `inspector` (one sample up close), `plots` (egui_plot drawing of
+//! `charts`), `jobs` (background work), `project` (the project file),
+//! `curation`, `filters`, `columns` (plain data and logic).
+
+pub mod app;
+pub mod calib_view;
+pub mod charts;
+pub mod colormap;
+pub mod columns;
+pub mod curation;
+pub mod dist_view;
+pub mod filters;
+pub mod grid;
+pub mod inspector;
+pub mod jobs;
+pub mod plots;
+pub mod project;
+pub mod scan_view;
+pub mod settings;
+pub mod start;
+pub mod thumbs;
+
+pub use app::{CalibApp, Launch, Persisted, View};
+
+/// Opens the app's window and runs until it is closed.
+pub fn run(launch: Launch) -> Result<(), String> {
+    let persistence_path = crate::fsutil::AppDirs::discover()
+        .ok()
+        .map(|d| d.config.join("app.ron"));
+    let mut viewport = egui::ViewportBuilder::default();
+    if let Ok(img) = image::load_from_memory(include_bytes!("../../assets/calibscope.png")) {
+        let img = img.to_rgba8();
+        viewport = viewport.with_icon(egui::IconData {
+            width: img.width(),
+            height: img.height(),
+            rgba: img.into_raw(),
+        });
+    }
+    let options = eframe::NativeOptions {
+        viewport: viewport
+            .with_title("calibscope")
+            .with_app_id("calibscope")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([900.0, 600.0]),
+        renderer: eframe::Renderer::Glow,
+        persistence_path,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "calibscope",
+        options,
+        Box::new(move |cc| {
+            let persisted: Persisted = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+                .unwrap_or_default();
+            Ok(Box::new(CalibApp::new(persisted, launch)))
+        }),
+    )
+    .map_err(|e| {
+        format!(
+            "could not open the window: {e}. Is a display available (DISPLAY or WAYLAND_DISPLAY)?"
+        )
+    })
+}
