@@ -3,6 +3,7 @@
 onnxruntime.quantization.quantize_static on the same inputs.
 
     python3 scripts/ptq_reference.py FP32.onnx OURS_INT8.onnx CALIB_NPY_DIR EVAL_NPY_DIR WORK_DIR
+    python3 scripts/ptq_reference.py --build-zoo OUT.onnx   # a small model using every op kind
 
 Prints one JSON object: checker result, the optimised graph's op counts, every
 activation scale / zero point compared with ORT's (QDQ, MinMax, per-tensor,
@@ -55,8 +56,55 @@ def run(path, files, name, optimized=None):
     return [s.run(None, {name: np.load(f).astype(np.float32)})[0] for f in files]
 
 
+def build_zoo(path):
+    """A small opset-13 model with every op kind calibscope quantizes: Conv,
+    Clip, MaxPool, Relu, residual Add, Mul, ConvTranspose, AveragePool,
+    GlobalAveragePool, Gemm, MatMul, Sigmoid (random weights, seed 0)."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(0)
+
+    def w(name, *shape, scale=0.3):
+        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+
+    inits = [w("w1", 8, 3, 3, 3), w("b1", 8, scale=0.1), w("w2", 8, 8, 3, 3, scale=0.15), w("b2", 8, scale=0.1),
+             w("wt", 8, 4, 2, 2), w("bt", 4, scale=0.1), w("wg", 5, 4), w("bg", 5, scale=0.1), w("wm", 5, 3),
+             numpy_helper.from_array(np.array(0.0, np.float32), "clip_min"),
+             numpy_helper.from_array(np.array(6.0, np.float32), "clip_max")]
+    h = helper.make_node
+    nodes = [
+        h("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+        h("Clip", ["c1", "clip_min", "clip_max"], ["r1"], name="clip1"),
+        h("MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+        h("Conv", ["p1", "w2", "b2"], ["c2"], name="conv2", pads=[1, 1, 1, 1]),
+        h("Relu", ["c2"], ["r2"], name="relu2"),
+        h("Add", ["r2", "p1"], ["a1"], name="residual"),
+        h("Mul", ["a1", "r2"], ["m1"], name="gate"),
+        h("ConvTranspose", ["m1", "wt", "bt"], ["t1"], name="up", kernel_shape=[2, 2], strides=[2, 2]),
+        h("AveragePool", ["t1"], ["ap1"], name="avg", kernel_shape=[2, 2], strides=[2, 2]),
+        h("GlobalAveragePool", ["ap1"], ["g1"], name="gap"),
+        h("Flatten", ["g1"], ["f1"], name="flat"),
+        h("Gemm", ["f1", "wg", "bg"], ["y1"], name="fc", transB=1),
+        h("MatMul", ["y1", "wm"], ["y2"], name="proj"),
+        h("Sigmoid", ["y2"], ["out"], name="sig"),
+    ]
+    graph = helper.make_graph(nodes, "zoo", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
 def main():
+    if sys.argv[1] == "--build-zoo":
+        build_zoo(sys.argv[2])
+        return
     fp32, ours, calib_dir, eval_dir, work = sys.argv[1:6]
+    method = sys.argv[6] if len(sys.argv) > 6 else "minmax"
+    from onnxruntime.quantization import CalibrationMethod
+    cm = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+          "entropy": CalibrationMethod.Entropy}[method]
     os.makedirs(work, exist_ok=True)
     calib = sorted(glob.glob(os.path.join(calib_dir, "*.npy")))
     evals = sorted(glob.glob(os.path.join(eval_dir, "*.npy")))
@@ -64,7 +112,7 @@ def main():
     ort_path = os.path.join(work, "ort_int8.onnx")
     quantize_static(fp32, ort_path, NpyReader(calib, name), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=False,
-                    op_types_to_quantize=OPS)
+                    op_types_to_quantize=OPS, calibrate_method=cm)
     m_ours = onnx.load(ours)
     result = {}
     try:

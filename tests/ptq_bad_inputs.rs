@@ -147,3 +147,34 @@ fn inspect_prefills_preprocessing_from_the_model() {
     );
     assert_eq!(pre.mean, None, "the users' network normalises inside");
 }
+
+#[test]
+fn preprocessing_that_does_not_fit_the_model_is_refused() {
+    setup();
+    let t = tempfile::tempdir().unwrap();
+    let samples = demo_samples(&t.path().join("demo"), 6, 8);
+    let out = t.path().join("out_int8.onnx");
+    let settings = PtqSettings {
+        preprocess: Some(calibscope::preprocess::PreprocessSettings {
+            width: 640,
+            height: 384,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let req = PtqRequest {
+        model: demo_model(),
+        calibration: CalibrationSource::Files(vec![samples[0].image.clone()]),
+        settings,
+        output: out.clone(),
+        ranges_from: None,
+    };
+    let e = quantize::run_ptq(&req, &Progress::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("[1, 3, 384, 640]") && e.contains("input size"),
+        "{e}"
+    );
+    assert!(!out.exists());
+}

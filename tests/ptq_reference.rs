@@ -12,7 +12,7 @@ use std::process::Command;
 
 use calibscope::preprocess::{write_npy_f32, PreprocessSettings};
 use calibscope::progress::Progress;
-use calibscope::quantize::{self, CalibrationSource, PtqRequest, PtqSettings};
+use calibscope::quantize::{self, CalibrationSource, PtqRequest, PtqSettings, RangeMethod};
 use calibscope::runtime::python_exe;
 use ptq_support::*;
 
@@ -51,35 +51,17 @@ fn write_npys(dir: &Path, samples: &[Sample]) {
     }
 }
 
-#[test]
-fn matches_onnxruntime_quantize_static() {
-    setup();
-    if let Err(why) = python_ready() {
-        println!("skipped: {why}");
-        return;
-    }
-    let t = tempfile::tempdir().unwrap();
-    let samples = demo_samples(&t.path().join("demo"), 16, 21);
-    write_npys(&t.path().join("calib"), &samples[..8]);
-    write_npys(&t.path().join("eval"), &samples[8..12]);
-    let ours = t.path().join("ours_int8.onnx");
-    let req = PtqRequest {
-        model: demo_model(),
-        calibration: CalibrationSource::Folder(t.path().join("calib")),
-        settings: PtqSettings::default(),
-        output: ours.clone(),
-        ranges_from: None,
-    };
-    quantize::run_ptq(&req, &Progress::new()).unwrap();
-
+/// Runs the reference script and checks every "Done means" point on its report.
+fn check_against_ort(fp32: &Path, ours: &Path, dir: &Path, min_qlinear_conv: u64, method: &str) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ptq_reference.py");
     let out = Command::new(python_exe())
         .arg(&script)
-        .arg(demo_model())
-        .arg(&ours)
-        .arg(t.path().join("calib"))
-        .arg(t.path().join("eval"))
-        .arg(t.path().join("work"))
+        .arg(fp32)
+        .arg(ours)
+        .arg(dir.join("calib"))
+        .arg(dir.join("eval"))
+        .arg(dir.join("work"))
+        .arg(method)
         .output()
         .unwrap();
     assert!(
@@ -93,7 +75,7 @@ fn matches_onnxruntime_quantize_static() {
     assert_eq!(r["checker"], "ok", "onnx.checker: {}", r["checker"]);
     let ops = &r["optimized_ops"];
     assert!(
-        ops["QLinearConv"].as_u64().unwrap_or(0) >= 10,
+        ops["QLinearConv"].as_u64().unwrap_or(0) >= min_qlinear_conv,
         "optimised graph ops: {ops}"
     );
 
@@ -123,7 +105,8 @@ fn matches_onnxruntime_quantize_static() {
         r["ort_mae_vs_fp32"].as_f64().unwrap(),
     );
     println!(
-        "{} activations compared, worst scale difference {:.2e}; INT8 MAE vs FP32: calibscope {ours_err:.6}, ORT {ort_err:.6}",
+        "{} ({method}): {} activations compared, worst scale difference {:.2e}; INT8 MAE vs FP32: calibscope {ours_err:.6}, ORT {ort_err:.6}; optimised ops {ops}",
+        fp32.file_name().unwrap().to_string_lossy(),
         rows.len(),
         worst
     );
@@ -132,4 +115,91 @@ fn matches_onnxruntime_quantize_static() {
         ours_err <= ort_err * 1.001,
         "ours {ours_err} vs ORT {ort_err}"
     );
+}
+
+fn quantize(model: &Path, calib: &Path, out: &Path, method: RangeMethod) {
+    let mut req = PtqRequest {
+        model: model.to_path_buf(),
+        calibration: CalibrationSource::Folder(calib.to_path_buf()),
+        settings: PtqSettings::default(),
+        output: out.to_path_buf(),
+        ranges_from: None,
+    };
+    req.settings.method = method;
+    quantize::run_ptq(&req, &Progress::new()).unwrap();
+}
+
+#[test]
+fn matches_onnxruntime_quantize_static() {
+    setup();
+    if let Err(why) = python_ready() {
+        println!("skipped: {why}");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let samples = demo_samples(&t.path().join("demo"), 16, 21);
+    write_npys(&t.path().join("calib"), &samples[..8]);
+    write_npys(&t.path().join("eval"), &samples[8..12]);
+    let ours = t.path().join("ours_int8.onnx");
+    quantize(
+        &demo_model(),
+        &t.path().join("calib"),
+        &ours,
+        RangeMethod::MinMax,
+    );
+    check_against_ort(&demo_model(), &ours, t.path(), 10, "minmax");
+    // Percentile (99.999 over 2048 bins of |x|) lands on the same scales within 1 % too.
+    let ours = t.path().join("ours_percentile.onnx");
+    quantize(
+        &demo_model(),
+        &t.path().join("calib"),
+        &ours,
+        RangeMethod::Percentile,
+    );
+    check_against_ort(&demo_model(), &ours, t.path(), 10, "percentile");
+}
+
+/// Every op kind (Conv, Clip, MaxPool, Relu, Add, Mul, ConvTranspose,
+/// AveragePool, GlobalAveragePool, Gemm, MatMul, Sigmoid) and a quantized
+/// graph input, on a small opset-13 model the script builds.
+#[test]
+fn every_op_kind_matches_onnxruntime_quantize_static() {
+    setup();
+    if let Err(why) = python_ready() {
+        println!("skipped: {why}");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let model = t.path().join("zoo.onnx");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ptq_reference.py");
+    let st = Command::new(python_exe())
+        .arg(&script)
+        .arg("--build-zoo")
+        .arg(&model)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Inputs in [0, 1] from a fixed linear congruential sequence.
+    let mut state = 12345u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    for (dir, n) in [("calib", 8), ("eval", 4)] {
+        let d = t.path().join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..n {
+            let v: Vec<f32> = (0..3 * 32 * 32).map(|_| next()).collect();
+            std::fs::write(
+                d.join(format!("{i:03}.npy")),
+                write_npy_f32(&[1, 3, 32, 32], &v),
+            )
+            .unwrap();
+        }
+    }
+    let ours = t.path().join("zoo_int8.onnx");
+    quantize(&model, &t.path().join("calib"), &ours, RangeMethod::MinMax);
+    check_against_ort(&model, &ours, t.path(), 2, "minmax");
 }

@@ -138,7 +138,7 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
         Some(p) => p.clone(),
         None => PreprocessSettings::from_model(&fp32, s.input_size)?,
     };
-    if !fp32.inputs.iter().any(|i| i.name == pre.input_name) {
+    let Some(input) = fp32.inputs.iter().find(|i| i.name == pre.input_name) else {
         return Err(PtqError::Source(format!(
             "the model has no input named {}; its inputs are {}",
             pre.input_name,
@@ -147,6 +147,20 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
                 .map(|i| i.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
+        )));
+    };
+    // A fixed model input must get exactly the tensor the preprocessing makes.
+    let want = pre.input_shape();
+    let mismatch = input.dims.len() != 4
+        || input
+            .dims
+            .iter()
+            .zip(want)
+            .any(|(d, w)| matches!(d, onnx::Dim::Fixed(v) if *v != w));
+    if mismatch {
+        return Err(PtqError::Source(format!(
+            "preprocessing makes {want:?} but model input {} is {:?}; set the input size to the model's",
+            pre.input_name, input.dims
         )));
     }
     let info = graph::analyse(&model);

@@ -93,9 +93,12 @@ impl Model {
     {
         let t = Tensor::from_array((shape.to_vec(), data))
             .map_err(|e| InferError::Run(e.to_string()))?;
+        // Passed by reference: an output that is also the graph input (a graph
+        // input exposed for calibration) aliases this buffer, so it must
+        // outlive the outputs.
         let outputs = self
             .session
-            .run(ort::inputs![input => t])
+            .run(ort::inputs![input => &t])
             .map_err(|e| InferError::Run(e.to_string()))?;
         let mut all = Vec::new();
         for name in outputs.keys() {
