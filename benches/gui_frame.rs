@@ -84,6 +84,8 @@ fn main() {
         rows,
         skipped: Vec::new(),
         cancelled: false,
+        settings: Default::default(),
+        warnings: Vec::new(),
         project: None,
     });
     app.view = View::Calibration;

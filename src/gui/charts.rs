@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::curation::Flags;
 use crate::metadata::SampleMeta;
+use crate::select::Bins;
 
 /// One histogram over fixed edges: counts for the view and for the set.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,34 +77,6 @@ impl Categories {
             c.set.push(s);
         }
         c
-    }
-}
-
-/// Named depth ranges (the stratification bins) for the depth-range bars.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DepthRanges {
-    pub edges: Vec<f64>,
-    pub labels: Vec<String>,
-}
-
-impl Default for DepthRanges {
-    /// The seed's bins on mean depth.
-    fn default() -> Self {
-        Self {
-            edges: vec![0.0, 3.0, 8.0, 15.0, 100.0],
-            labels: ["near", "mid", "far", "very_far"]
-                .map(String::from)
-                .to_vec(),
-        }
-    }
-}
-
-impl DepthRanges {
-    /// Label of the range a mean depth falls into (`[lo, hi)`), if any.
-    pub fn label_of(&self, v: f64) -> Option<&str> {
-        (0..self.labels.len())
-            .find(|&i| v >= self.edges[i] && v < self.edges[i + 1])
-            .map(|i| self.labels[i].as_str())
     }
 }
 
@@ -207,7 +180,7 @@ impl Charts {
         rows: &[SampleMeta],
         flags: &[Flags],
         view: &[usize],
-        ranges: &DepthRanges,
+        bins: &Bins,
         mean_edges: Vec<f64>,
     ) -> Self {
         let mut c = Charts {
@@ -234,9 +207,7 @@ impl Charts {
                 .entry(&r.scene_type)
                 .or_default()
                 .push(r.mean_depth);
-            let ri = (0..ranges.labels.len())
-                .find(|&b| r.mean_depth >= ranges.edges[b] && r.mean_depth < ranges.edges[b + 1])
-                .unwrap_or(ranges.labels.len());
+            let ri = bins.bin_of(bins.column.value(r)).unwrap_or(bins.len());
             let e = range_counts.entry(ri).or_default();
             e.0 += 1;
             let sc = scenes.entry(r.scene_type.clone()).or_default();
@@ -269,19 +240,14 @@ impl Charts {
         }
         c.cdf_full = cdf(means_full);
         c.cdf_set = cdf(means_set);
-        let mut names = ranges.labels.clone();
-        names.push("outside bins".to_owned());
-        for (b, name) in names.iter().enumerate() {
+        for b in 0..=bins.len() {
             let (f, s) = range_counts.get(&b).copied().unwrap_or_default();
-            if b < ranges.labels.len() || f > 0 {
-                c.ranges.names.push(format!(
-                    "{name}{}",
-                    if b < ranges.labels.len() {
-                        format!(" ({}–{} m)", ranges.edges[b], ranges.edges[b + 1])
-                    } else {
-                        String::new()
-                    }
-                ));
+            if b < bins.len() || f > 0 {
+                c.ranges.names.push(if b < bins.len() {
+                    bins.describe(b)
+                } else {
+                    "outside bins".to_owned()
+                });
                 c.ranges.full.push(f);
                 c.ranges.set.push(s);
             }
@@ -339,7 +305,7 @@ mod tests {
         flags[3].in_set = true;
         let view: Vec<usize> = (0..4).collect();
         let edges = mean_depth_edges(&rows);
-        let c = Charts::compute(&rows, &flags, &view, &DepthRanges::default(), edges);
+        let c = Charts::compute(&rows, &flags, &view, &Bins::default(), edges);
         assert_eq!((c.n_full, c.n_set), (4, 2));
         assert_eq!(c.mean_hist.full.iter().sum::<u64>(), 4);
         assert_eq!(c.mean_hist.set.iter().sum::<u64>(), 2);

@@ -295,12 +295,11 @@ fn tile_ui(
                     event = Some(TileEvent::Click);
                 }
                 ui.horizontal(|ui| {
-                    let range = ds.ranges.label_of(r.mean_depth);
-                    let k = range
-                        .and_then(|l| ds.ranges.labels.iter().position(|x| x == l))
-                        .unwrap_or(ds.ranges.labels.len());
+                    let bins = &ds.strategy.bins;
+                    let k = bins.bin_of(bins.column.value(r)).unwrap_or(bins.len());
+                    let name = bins.labels.get(k).map_or("outside", String::as_str);
                     ui.label(
-                        egui::RichText::new(range.unwrap_or("outside"))
+                        egui::RichText::new(name)
                             .small()
                             .color(Color32::WHITE)
                             .background_color(range_color(k)),
