@@ -197,7 +197,10 @@ pub struct Dataset {
     /// The distribution check of the current set against the whole split.
     pub report: Option<DistributionReport>,
     report_key: Option<u64>,
+    /// The whole split's side of the distribution check, kept across toggles.
+    baseline: Option<crate::distribution::Baseline>,
     pub charts: Charts,
+    /// (view generation, curation generation) the charts were computed for.
     charts_key: Option<(u64, u64)>,
     pub project_path: PathBuf,
     pub project: Project,
@@ -226,6 +229,7 @@ impl Dataset {
             selection: None,
             report: None,
             report_key: None,
+            baseline: None,
             charts: Charts::default(),
             charts_key: None,
             project_path,
@@ -259,6 +263,7 @@ impl Dataset {
     pub fn invalidate_charts(&mut self) {
         self.charts_key = None;
         self.report_key = None;
+        self.baseline = None;
     }
 
     pub fn mark_dirty(&mut self) {
@@ -277,7 +282,16 @@ impl Dataset {
             self.view_gen += 1;
         }
         let ck = (self.view_gen, self.cur.generation);
-        if self.charts_key != Some(ck) {
+        if let Some((vg, _)) = self.charts_key.filter(|&(vg, g)| vg == ck.0 && g != ck.1) {
+            // Only the set changed: the view's side of every chart stays.
+            self.charts.update_set(
+                &self.cur.rows,
+                &self.cur.flags,
+                &self.view,
+                &self.strategy.bins,
+            );
+            self.charts_key = Some((vg, ck.1));
+        } else if self.charts_key != Some(ck) {
             let edges = charts::mean_depth_edges(&self.cur.rows);
             self.charts = Charts::compute(
                 &self.cur.rows,
@@ -290,11 +304,12 @@ impl Dataset {
         }
         if self.report_key != Some(self.cur.generation) {
             let set = self.cur.set_indices();
-            self.report = Some(crate::distribution::check(
-                &self.cur.rows,
-                &set,
-                &self.strategy.bins,
-            ));
+            let rows = &self.cur.rows;
+            let bins = &self.strategy.bins;
+            let base = self
+                .baseline
+                .get_or_insert_with(|| crate::distribution::Baseline::new(rows, bins));
+            self.report = Some(base.compare(rows, &set));
             self.report_key = Some(self.cur.generation);
         }
         let gk = (self.grid.source, ck.0 ^ (ck.1 << 32));
@@ -361,6 +376,19 @@ impl Dataset {
         p.selection = self.cur.set_keys();
         p.samples = Project::stamp(&self.cur.rows);
         p
+    }
+
+    /// Writes the project file in the background (autosave: the UI never waits on the disk).
+    pub fn save_in_background(&mut self) -> std::sync::mpsc::Receiver<Result<(), String>> {
+        let p = self.to_project();
+        let path = self.project_path.clone();
+        self.dirty_since = None;
+        self.last_saved = Some(Instant::now());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(p.save(&path));
+        });
+        rx
     }
 
     /// Writes the project file (atomically).
@@ -460,6 +488,8 @@ pub struct CalibApp {
     pub inspector: Option<Inspector>,
     /// Autosave this long after the last change.
     pub autosave_after: Duration,
+    /// An autosave writing in the background.
+    pub autosaving: Option<std::sync::mpsc::Receiver<Result<(), String>>>,
     /// A report export waiting for its screenshot.
     pub report: Option<super::tasks::ReportCapture>,
     /// Screen rectangles of the Distribution view's plots, with their file names.
@@ -512,6 +542,7 @@ impl CalibApp {
             inspector: None,
             autosave_after: Duration::from_secs(2),
             report: None,
+            autosaving: None,
             plot_rects: Vec::new(),
             export: ExportForm::default(),
         };
@@ -799,11 +830,18 @@ impl CalibApp {
             .is_some_and(|t| t.elapsed() >= self.autosave_after);
         if due {
             if let Some(ds) = &mut self.ds {
-                if let Err(e) = ds.save() {
-                    // Stop retrying every frame; the next change tries again.
-                    ds.dirty_since = None;
+                self.autosaving = Some(ds.save_in_background());
+            }
+        }
+        if let Some(rx) = &self.autosaving {
+            match rx.try_recv() {
+                Ok(Ok(())) => self.autosaving = None,
+                Ok(Err(e)) => {
+                    self.autosaving = None;
                     self.error(e);
                 }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.autosaving = None,
             }
         }
     }
@@ -849,7 +887,7 @@ impl CalibApp {
                 egui::Panel::right("inspector")
                     .resizable(true)
                     .default_size(360.0)
-                    .size_range(260.0..=560.0)
+                    .size_range(260.0..=440.0)
                     .show(ui, |ui| super::inspector::show(self, ui));
             }
             egui::CentralPanel::default().show(ui, |ui| {

@@ -215,14 +215,20 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
                     100.0 * valid as f64 / (d.width as f64 * d.height as f64).max(1.0)
                 ));
                 let (bw, h) = &insp.hist;
+                let last = h.len().saturating_sub(1);
                 let bars: Vec<egui_plot::Bar> = h
                     .iter()
                     .enumerate()
                     .map(|(k, &n)| {
                         let x0 = k as f64 * *bw as f64;
+                        let what = if k == last {
+                            format!("≥ {x0:.1} m")
+                        } else {
+                            format!("{x0:.1}–{:.1} m", x0 + *bw as f64)
+                        };
                         egui_plot::Bar::new(x0 + *bw as f64 / 2.0, n as f64)
                             .width(*bw as f64 * 0.95)
-                            .name(format!("{x0:.1}–{:.1} m: {n} pixels", x0 + *bw as f64))
+                            .name(format!("{what}: {n} pixels"))
                     })
                     .collect();
                 egui_plot::Plot::new("inspector_hist")
@@ -266,10 +272,14 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         let r = &ds.cur.rows[i];
         egui::Grid::new("inspector_stats")
             .striped(true)
+            .num_columns(2)
+            .min_col_width(100.0)
             .show(ui, |ui| {
                 for c in super::columns::Column::all() {
                     ui.label(c.name());
-                    ui.add(egui::Label::new(c.text(r)).wrap());
+                    let t = c.text(r);
+                    ui.add(egui::Label::new(t.as_str()).truncate())
+                        .on_hover_text(t);
                     ui.end_row();
                 }
             });

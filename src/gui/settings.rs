@@ -38,35 +38,31 @@ pub fn dataset_settings_ui(
     let mut op: Option<(usize, i32)> = None;
     for (i, f) in s.depth_folders.iter().enumerate() {
         ui.horizontal(|ui| {
-            ui.label(format!("{}. {f}", i + 1));
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui
-                    .small_button("✖")
-                    .on_hover_text(format!("remove {f}"))
-                    .accessible_name(format!("Remove {f}"))
-                    .clicked()
-                {
-                    op = Some((i, 0));
-                }
-                if i + 1 < n
-                    && ui
-                        .small_button("⏷")
-                        .on_hover_text("lower priority")
-                        .accessible_name(format!("Move {f} down"))
-                        .clicked()
-                {
-                    op = Some((i, 1));
-                }
-                if i > 0
-                    && ui
-                        .small_button("⏶")
-                        .on_hover_text("higher priority")
-                        .accessible_name(format!("Move {f} up"))
-                        .clicked()
-                {
-                    op = Some((i, -1));
-                }
-            });
+            // Buttons first, always in the same place; the name takes what is left.
+            let up = ui
+                .add_enabled(i > 0, egui::Button::new("⏶").small())
+                .on_hover_text("higher priority")
+                .accessible_name(format!("Move {f} up"));
+            if up.clicked() {
+                op = Some((i, -1));
+            }
+            let down = ui
+                .add_enabled(i + 1 < n, egui::Button::new("⏷").small())
+                .on_hover_text("lower priority")
+                .accessible_name(format!("Move {f} down"));
+            if down.clicked() {
+                op = Some((i, 1));
+            }
+            if ui
+                .small_button("✖")
+                .on_hover_text(format!("remove {f}"))
+                .accessible_name(format!("Remove {f}"))
+                .clicked()
+            {
+                op = Some((i, 0));
+            }
+            ui.add(egui::Label::new(format!("{}. {f}", i + 1)).truncate())
+                .on_hover_text(f.as_str());
         });
     }
     match op {
