@@ -249,8 +249,8 @@ fn tile_ui(
                 Color32::TRANSPARENT
             })
             .show(ui, |ui| {
-                ui.set_width(tile.x - 4.0);
-                let img_size = egui::vec2(tile.x - 4.0, img_h);
+                ui.set_width(tile.x - 10.0);
+                let img_size = egui::vec2(tile.x - 10.0, img_h);
                 let (rect, resp) = ui.allocate_exact_size(img_size, Sense::click());
                 let resp = resp.accessible_name(format!("Sample {key}"));
                 match thumbs.get(&ds.image_path(r)) {

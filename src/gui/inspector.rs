@@ -101,7 +101,8 @@ fn colorbar(ui: &mut egui::Ui, lo: f32, hi: f32, w: f32) {
     ui.horizontal(|ui| {
         ui.label(format!("{lo} m"));
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            ui.label(format!("{hi} m (range in Settings > Display)"));
+            ui.label(format!("{hi} m"))
+                .on_hover_text("Set the colour range in Settings > Display");
         });
     });
 }
@@ -288,14 +289,16 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         for (what, p) in [("image", ds.image_path(r)), ("depth", ds.depth_path(r))] {
             ui.horizontal(|ui| {
                 ui.label(what);
-                ui.add(egui::Label::new(p.display().to_string()).wrap());
                 if ui
                     .small_button("Copy")
                     .on_hover_text(format!("copy the {what} path"))
+                    .accessible_name(format!("Copy the {what} path"))
                     .clicked()
                 {
                     ui.ctx().copy_text(p.display().to_string());
                 }
+                ui.add(egui::Label::new(p.display().to_string()).truncate())
+                    .on_hover_text(p.display().to_string());
             });
         }
     });
