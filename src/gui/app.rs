@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::charts::{self, Charts, DepthRanges};
+use super::charts::{self, Charts};
 use super::columns::Column;
 use super::curation::{Curation, GridSource};
 use super::filters::Filter;
@@ -15,9 +15,12 @@ use super::inspector::Inspector;
 use super::jobs::Job;
 use super::project::{self, DatasetChanges, Project};
 use super::thumbs::Thumbs;
+use crate::dataset::DatasetSettings;
+use crate::distribution::DistributionReport;
 use crate::fsutil::AppDirs;
 use crate::metadata::SampleMeta;
 use crate::progress::format_eta;
+use crate::select::{Bins, Selection};
 
 /// What the user keeps between runs (eframe persistence).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,6 +96,59 @@ pub struct Notice {
     pub folder: Option<PathBuf>,
 }
 
+/// Which strategy fills the calibration set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum StrategyKind {
+    #[default]
+    Stratified,
+    Random,
+    Diverse,
+}
+
+impl StrategyKind {
+    pub const ALL: [StrategyKind; 3] = [
+        StrategyKind::Stratified,
+        StrategyKind::Random,
+        StrategyKind::Diverse,
+    ];
+    pub fn label(self) -> &'static str {
+        match self {
+            StrategyKind::Stratified => "stratified",
+            StrategyKind::Random => "random",
+            StrategyKind::Diverse => "diverse",
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            StrategyKind::Stratified => "the seed's plan: bins on mean depth with target ratios (set the bins on the left); shortfalls refilled proportionally",
+            StrategyKind::Random => "uniform random sample of the split (the \"100 random\" baseline)",
+            StrategyKind::Diverse => "greedy farthest-point over depth percentiles, valid ratio and depth histogram: covers rare scenes",
+        }
+    }
+}
+
+/// The strategy and its parameters, as saved in the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StrategyState {
+    pub kind: StrategyKind,
+    pub target: usize,
+    pub seed: u64,
+    pub bins: Bins,
+}
+
+impl Default for StrategyState {
+    fn default() -> Self {
+        let d = crate::select::SelectionRequest::default();
+        Self {
+            kind: StrategyKind::Stratified,
+            target: d.target,
+            seed: d.seed,
+            bins: Bins::default(),
+        }
+    }
+}
+
 /// Sorting and the sorted view of the table.
 #[derive(Debug, Default)]
 pub struct TableState {
@@ -133,8 +189,18 @@ pub struct Dataset {
     pub view_gen: u64,
     pub table: TableState,
     pub grid: GridState,
-    pub ranges: DepthRanges,
+    /// How the dataset was read (scan settings); rescans use them.
+    pub settings: DatasetSettings,
+    pub strategy: StrategyState,
+    /// The last strategy run: plan table and notes.
+    pub selection: Option<Selection>,
+    /// The distribution check of the current set against the whole split.
+    pub report: Option<DistributionReport>,
+    report_key: Option<u64>,
+    /// The whole split's side of the distribution check, kept across toggles.
+    baseline: Option<crate::distribution::Baseline>,
     pub charts: Charts,
+    /// (view generation, curation generation) the charts were computed for.
     charts_key: Option<(u64, u64)>,
     pub project_path: PathBuf,
     pub project: Project,
@@ -158,7 +224,12 @@ impl Dataset {
             view_gen: 0,
             table: TableState::default(),
             grid: GridState::default(),
-            ranges: DepthRanges::default(),
+            settings: DatasetSettings::default(),
+            strategy: StrategyState::default(),
+            selection: None,
+            report: None,
+            report_key: None,
+            baseline: None,
             charts: Charts::default(),
             charts_key: None,
             project_path,
@@ -191,6 +262,8 @@ impl Dataset {
     /// Forces the charts to be recomputed (e.g. the depth ranges changed).
     pub fn invalidate_charts(&mut self) {
         self.charts_key = None;
+        self.report_key = None;
+        self.baseline = None;
     }
 
     pub fn mark_dirty(&mut self) {
@@ -209,16 +282,35 @@ impl Dataset {
             self.view_gen += 1;
         }
         let ck = (self.view_gen, self.cur.generation);
-        if self.charts_key != Some(ck) {
+        if let Some((vg, _)) = self.charts_key.filter(|&(vg, g)| vg == ck.0 && g != ck.1) {
+            // Only the set changed: the view's side of every chart stays.
+            self.charts.update_set(
+                &self.cur.rows,
+                &self.cur.flags,
+                &self.view,
+                &self.strategy.bins,
+            );
+            self.charts_key = Some((vg, ck.1));
+        } else if self.charts_key != Some(ck) {
             let edges = charts::mean_depth_edges(&self.cur.rows);
             self.charts = Charts::compute(
                 &self.cur.rows,
                 &self.cur.flags,
                 &self.view,
-                &self.ranges,
+                &self.strategy.bins,
                 edges,
             );
             self.charts_key = Some(ck);
+        }
+        if self.report_key != Some(self.cur.generation) {
+            let set = self.cur.set_indices();
+            let rows = &self.cur.rows;
+            let bins = &self.strategy.bins;
+            let base = self
+                .baseline
+                .get_or_insert_with(|| crate::distribution::Baseline::new(rows, bins));
+            self.report = Some(base.compare(rows, &set));
+            self.report_key = Some(self.cur.generation);
         }
         let gk = (self.grid.source, ck.0 ^ (ck.1 << 32));
         if self.grid.key != Some(gk) {
@@ -277,11 +369,26 @@ impl Dataset {
         p.split = self.split.clone();
         p.metadata = self.metadata_file.clone();
         p.filter = self.filter.clone();
+        p.dataset_settings = serde_json::to_value(&self.settings).unwrap_or_default();
+        p.strategy = serde_json::to_value(&self.strategy).unwrap_or_default();
         p.pinned = self.cur.pinned_keys();
         p.excluded = self.cur.excluded_keys();
         p.selection = self.cur.set_keys();
         p.samples = Project::stamp(&self.cur.rows);
         p
+    }
+
+    /// Writes the project file in the background (autosave: the UI never waits on the disk).
+    pub fn save_in_background(&mut self) -> std::sync::mpsc::Receiver<Result<(), String>> {
+        let p = self.to_project();
+        let path = self.project_path.clone();
+        self.dirty_since = None;
+        self.last_saved = Some(Instant::now());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(p.save(&path));
+        });
+        rx
     }
 
     /// Writes the project file (atomically).
@@ -299,6 +406,13 @@ impl Dataset {
         let changes = DatasetChanges::compare(&p.samples, &self.cur.rows);
         let gone = self.cur.restore(&p.selection, &p.pinned, &p.excluded);
         self.filter = p.filter.clone();
+        if let Ok(st) = serde_json::from_value::<StrategyState>(p.strategy.clone()) {
+            self.strategy = st;
+        }
+        if let Ok(ds) = serde_json::from_value::<DatasetSettings>(p.dataset_settings.clone()) {
+            self.settings = ds;
+        }
+        self.invalidate_charts();
         self.project = p;
         (changes, gone)
     }
@@ -312,6 +426,9 @@ pub struct Loaded {
     pub rows: Vec<SampleMeta>,
     pub skipped: Vec<(String, String)>,
     pub cancelled: bool,
+    pub settings: DatasetSettings,
+    /// Things the user should know (cache problems and the like).
+    pub warnings: Vec<String>,
     /// Project to adopt once loaded.
     pub project: Option<(PathBuf, Project)>,
 }
@@ -320,11 +437,24 @@ pub struct Loaded {
 #[derive(Default)]
 pub struct Jobs {
     pub load: Option<Job<Result<Loaded, String>>>,
+    pub select: Option<Job<Result<Selection, String>>>,
+    pub export: Option<Job<Result<Notice, String>>>,
 }
 
 impl Jobs {
     pub fn any_running(&self) -> bool {
-        self.load.is_some()
+        self.load.is_some() || self.select.is_some() || self.export.is_some()
+    }
+
+    /// The running job's name and progress, for the status bar.
+    pub fn running(&self) -> Option<(&str, &crate::progress::Progress)> {
+        if let Some(j) = &self.load {
+            return Some((&j.name, &j.progress));
+        }
+        if let Some(j) = &self.select {
+            return Some((&j.name, &j.progress));
+        }
+        self.export.as_ref().map(|j| (j.name.as_str(), &j.progress))
     }
 }
 
@@ -340,6 +470,10 @@ pub struct StartState {
     /// Root the choices were listed for.
     pub listed_root: Option<String>,
     pub root_error: Option<String>,
+    /// Settings for the next "Open dataset".
+    pub settings: DatasetSettings,
+    /// The "add depth folder" field.
+    pub new_folder: String,
 }
 
 pub struct CalibApp {
@@ -354,6 +488,34 @@ pub struct CalibApp {
     pub inspector: Option<Inspector>,
     /// Autosave this long after the last change.
     pub autosave_after: Duration,
+    /// An autosave writing in the background.
+    pub autosaving: Option<std::sync::mpsc::Receiver<Result<(), String>>>,
+    /// A report export waiting for its screenshot.
+    pub report: Option<super::tasks::ReportCapture>,
+    /// Screen rectangles of the Distribution view's plots, with their file names.
+    pub plot_rects: Vec<(String, egui::Rect)>,
+    /// Fields of the export section.
+    pub export: ExportForm,
+}
+
+/// What the export section's fields hold.
+#[derive(Debug, Clone)]
+pub struct ExportForm {
+    pub dir: String,
+    pub mode: crate::export::LinkMode,
+    pub tensor_w: u32,
+    pub tensor_h: u32,
+}
+
+impl Default for ExportForm {
+    fn default() -> Self {
+        Self {
+            dir: String::new(),
+            mode: crate::export::LinkMode::Copy,
+            tensor_w: 640,
+            tensor_h: 384,
+        }
+    }
 }
 
 impl CalibApp {
@@ -379,6 +541,10 @@ impl CalibApp {
             thumbs: None,
             inspector: None,
             autosave_after: Duration::from_secs(2),
+            report: None,
+            autosaving: None,
+            plot_rects: Vec::new(),
+            export: ExportForm::default(),
         };
         if app.dirs.is_none() {
             app.error("No folder for the app's cache and projects was found; set CALIBSCOPE_HOME to a writable folder.".to_owned());
@@ -393,6 +559,8 @@ impl CalibApp {
             if let Some(m) = launch.metadata {
                 app.start.metadata_text = m.display().to_string();
                 app.open_metadata();
+            } else if launch.split.is_some() {
+                super::tasks::open_dataset(&mut app);
             }
         }
         app
@@ -478,6 +646,8 @@ impl CalibApp {
                 rows,
                 skipped: Vec::new(),
                 cancelled: false,
+                settings: DatasetSettings::default(),
+                warnings: Vec::new(),
                 project: None,
             })
         });
@@ -520,12 +690,18 @@ impl CalibApp {
                     rows,
                     skipped: Vec::new(),
                     cancelled: false,
+                    settings: DatasetSettings::default(),
+                    warnings: Vec::new(),
                     project: Some((path, p)),
                 })
             });
+        } else if let Some(split) = p.split.clone() {
+            let settings: DatasetSettings =
+                serde_json::from_value(p.dataset_settings.clone()).unwrap_or_default();
+            super::tasks::start_scan(self, root, split, settings, Some((path, p)));
         } else {
             self.error(format!(
-                "{} has no metadata file to reopen from; open its dataset again.",
+                "{} names neither a split nor a metadata file; open its dataset again.",
                 path.display()
             ));
         }
@@ -551,6 +727,26 @@ impl CalibApp {
                     Ok(Ok(loaded)) => self.install(loaded),
                     Ok(Err(e)) => self.error(e),
                     Err(e) => self.error(format!("Loading stopped: {e}")),
+                }
+            }
+        }
+        if let Some(job) = &mut self.jobs.select {
+            if let Some(result) = job.poll() {
+                self.jobs.select = None;
+                match result {
+                    Ok(Ok(sel)) => super::tasks::take_selection(self, sel),
+                    Ok(Err(e)) => self.error(e),
+                    Err(e) => self.error(format!("Selection stopped: {e}")),
+                }
+            }
+        }
+        if let Some(job) = &mut self.jobs.export {
+            if let Some(result) = job.poll() {
+                self.jobs.export = None;
+                match result {
+                    Ok(Ok(notice)) => self.notices.push(notice),
+                    Ok(Err(e)) => self.error(e),
+                    Err(e) => self.error(format!("Export stopped: {e}")),
                 }
             }
         }
@@ -584,6 +780,10 @@ impl CalibApp {
         ds.split = loaded.split;
         ds.metadata_file = loaded.metadata_file;
         ds.skipped = loaded.skipped;
+        ds.settings = loaded.settings;
+        for w in loaded.warnings {
+            self.info(w);
+        }
         self.persisted.last_root = ds.root.display().to_string();
         self.persisted.last_split = self.start.split_text.clone();
         let saved = match loaded.project {
@@ -630,11 +830,18 @@ impl CalibApp {
             .is_some_and(|t| t.elapsed() >= self.autosave_after);
         if due {
             if let Some(ds) = &mut self.ds {
-                if let Err(e) = ds.save() {
-                    // Stop retrying every frame; the next change tries again.
-                    ds.dirty_since = None;
+                self.autosaving = Some(ds.save_in_background());
+            }
+        }
+        if let Some(rx) = &self.autosaving {
+            match rx.try_recv() {
+                Ok(Ok(())) => self.autosaving = None,
+                Ok(Err(e)) => {
+                    self.autosaving = None;
                     self.error(e);
                 }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.autosaving = None,
             }
         }
     }
@@ -667,15 +874,20 @@ impl CalibApp {
                 self.notices_ui(ui);
                 super::start::show(self, ui);
             });
+        } else if self.report.is_some() {
+            // Report layout: every plot on screen at once for the screenshot.
+            egui::CentralPanel::default().show(ui, |ui| super::dist_view::show(self, ui));
         } else {
             egui::Panel::left("settings")
                 .resizable(true)
                 .default_size(250.0)
+                .size_range(200.0..=420.0)
                 .show(ui, |ui| super::settings::show(self, ui));
             if self.inspector.is_some() {
                 egui::Panel::right("inspector")
                     .resizable(true)
-                    .default_size(380.0)
+                    .default_size(360.0)
+                    .size_range(260.0..=440.0)
                     .show(ui, |ui| super::inspector::show(self, ui));
             }
             egui::CentralPanel::default().show(ui, |ui| {
@@ -690,6 +902,7 @@ impl CalibApp {
         if let Some(t) = &mut self.thumbs {
             t.end_frame(ui.ctx());
         }
+        super::tasks::capture_report(self, ui.ctx());
         self.autosave();
     }
 
@@ -742,9 +955,9 @@ impl CalibApp {
         egui::Panel::bottom("status_bar").show(ui, |ui| {
             ui.horizontal(|ui| {
                 let mut running = false;
-                if let Some(job) = &self.jobs.load {
+                if let Some((_, progress)) = self.jobs.running() {
                     running = true;
-                    let s = job.progress.snapshot();
+                    let s = progress.snapshot();
                     let mut text = format!("{}: {} / {}", s.stage, s.done, s.total);
                     if s.skipped > 0 {
                         text.push_str(&format!(" ({} skipped)", s.skipped));
@@ -761,7 +974,7 @@ impl CalibApp {
                     if s.cancelled {
                         ui.label("cancelling…");
                     } else if ui.button("Cancel").clicked() {
-                        job.cancel();
+                        progress.cancel();
                     }
                 }
                 if !running {
@@ -793,7 +1006,7 @@ impl CalibApp {
 
     fn notices_ui(&mut self, ui: &mut egui::Ui) {
         let mut dismiss = None;
-        for (i, n) in self.notices.iter().enumerate().rev().take(3) {
+        for (i, n) in self.notices.iter().enumerate().rev().take(2) {
             let color = match n.level {
                 Level::Error => ui.visuals().error_fg_color,
                 Level::Info => ui.visuals().text_color(),

@@ -1,7 +1,7 @@
 //! The Calibration set view: the grid of the set, the candidates, the
 //! excluded or the filtered view, with bulk actions.
 
-use super::app::{CalibApp, Dataset};
+use super::app::{CalibApp, Dataset, StrategyKind};
 use super::curation::GridSource;
 use super::grid::{self, GridAction};
 
@@ -14,6 +14,17 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
     };
     let thumbs = app.thumbs.as_mut().expect("created above");
 
+    let mut run = false;
+    strategy_ui(ds, ui, &mut run, app.jobs.select.is_some());
+    if let Some(r) = &ds.report {
+        super::dist_view::check_ui(ui, r);
+    }
+    let mut export = None;
+    egui::CollapsingHeader::new("Export the calibration set")
+        .id_salt("export")
+        .show(ui, |ui| {
+            export = export_ui(&mut app.export, ds.cur.set_len(), ui)
+        });
     egui::CollapsingHeader::new(format!("Filters — {}", ds.filter.describe()))
         .id_salt("calib_filters")
         .default_open(false)
@@ -93,6 +104,184 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
     if let Some(i) = inspect {
         super::inspector::open(app, i);
     }
+    if run {
+        super::tasks::run_selection(app);
+    }
+    if let Some(e) = export {
+        let dir = std::path::PathBuf::from(app.export.dir.trim());
+        match e {
+            Export::Split => super::tasks::export_split(app, dir),
+            Export::Copy => {
+                let mode = app.export.mode;
+                super::tasks::copy_images(app, dir, mode)
+            }
+            Export::Tensors => {
+                let opts = crate::export::TensorOptions {
+                    width: app.export.tensor_w,
+                    height: app.export.tensor_h,
+                };
+                super::tasks::export_tensors(app, dir, opts)
+            }
+            Export::Report => super::tasks::export_report(app, dir),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Export {
+    Split,
+    Copy,
+    Tensors,
+    Report,
+}
+
+fn strategy_ui(ds: &mut Dataset, ui: &mut egui::Ui, run: &mut bool, running: bool) {
+    let st = &mut ds.strategy;
+    let mut changed = false;
+    ui.horizontal_wrapped(|ui| {
+        ui.strong("Strategy");
+        for k in StrategyKind::ALL {
+            changed |= ui
+                .selectable_value(&mut st.kind, k, k.label())
+                .on_hover_text(k.describe())
+                .changed();
+        }
+        ui.separator();
+        let l = ui.label("Target size");
+        changed |= ui
+            .add(egui::DragValue::new(&mut st.target).range(1..=100_000))
+            .labelled_by(l.id)
+            .changed();
+        let l = ui.label("Seed");
+        changed |= ui
+            .add(egui::DragValue::new(&mut st.seed))
+            .labelled_by(l.id)
+            .changed();
+        let pins = ds.cur.flags.iter().filter(|f| f.pinned).count();
+        let excl = ds.cur.flags.iter().filter(|f| f.excluded).count();
+        if ui
+            .add_enabled(!running, egui::Button::new("Run strategy"))
+            .on_hover_text(format!(
+                "Fills the set to the target around your {pins} pinned and {excl} excluded samples"
+            ))
+            .clicked()
+        {
+            *run = true;
+        }
+        if running {
+            ui.spinner();
+        }
+    });
+    if changed {
+        ds.mark_dirty();
+    }
+    if let Some(sel) = &ds.selection {
+        if !sel.plan.is_empty() {
+            egui::CollapsingHeader::new(format!(
+                "Plan of the last run ({} of {} samples)",
+                sel.len(),
+                sel.target
+            ))
+            .id_salt("plan")
+            .show(ui, |ui| {
+                egui::Grid::new("plan_table").striped(true).show(ui, |ui| {
+                    for h in [
+                        "bin",
+                        "range",
+                        "ratio",
+                        "target",
+                        "available",
+                        "pinned",
+                        "first pass",
+                        "refilled",
+                        "actual",
+                    ] {
+                        ui.strong(h);
+                    }
+                    ui.end_row();
+                    for r in &sel.plan {
+                        ui.label(&r.label);
+                        ui.label(format!("{}–{}", r.lower, r.upper));
+                        ui.label(format!("{:.0}%", r.ratio * 100.0));
+                        ui.label(r.target.to_string());
+                        ui.label(r.available.to_string());
+                        ui.label(r.pinned.to_string());
+                        ui.label(r.first_pass.to_string());
+                        ui.label(r.refilled.to_string());
+                        ui.label(r.actual.to_string());
+                        ui.end_row();
+                    }
+                });
+                for n in &sel.notes {
+                    ui.label(n);
+                }
+            });
+        }
+    }
+}
+
+fn export_ui(form: &mut super::app::ExportForm, n: usize, ui: &mut egui::Ui) -> Option<Export> {
+    let mut out = None;
+    ui.horizontal(|ui| {
+        super::start::path_field(ui, "Output folder", &mut form.dir, "/data/calibration_set");
+        if ui.button("Browse output…").clicked() {
+            if let Some(p) = rfd::FileDialog::new().pick_folder() {
+                form.dir = p.display().to_string();
+            }
+        }
+    });
+    let ok = !form.dir.trim().is_empty() && n > 0;
+    if form.dir.trim().is_empty() {
+        ui.weak("Type or choose an output folder (outside the dataset).");
+    }
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .add_enabled(ok, egui::Button::new("Export split"))
+            .on_hover_text("calibration_split.json in the seed's format")
+            .clicked()
+        {
+            out = Some(Export::Split);
+        }
+        ui.separator();
+        egui::ComboBox::from_label("Copy mode")
+            .selected_text(format!("{:?}", form.mode).to_lowercase())
+            .show_ui(ui, |ui| {
+                use crate::export::LinkMode;
+                for m in [LinkMode::Copy, LinkMode::Hardlink, LinkMode::Symlink] {
+                    ui.selectable_value(&mut form.mode, m, format!("{m:?}").to_lowercase());
+                }
+            });
+        if ui
+            .add_enabled(ok, egui::Button::new("Copy images"))
+            .on_hover_text("The images named as the seed names them, with image_list.txt, image_filenames.txt, calibration_metadata.json and dataset.txt")
+            .clicked()
+        {
+            out = Some(Export::Copy);
+        }
+        ui.separator();
+        let l = ui.label("Tensor size");
+        ui.add(egui::DragValue::new(&mut form.tensor_w).range(1..=8192))
+            .labelled_by(l.id);
+        let l = ui.label("×");
+        ui.add(egui::DragValue::new(&mut form.tensor_h).range(1..=8192))
+            .labelled_by(l.id);
+        if ui
+            .add_enabled(ok, egui::Button::new("Export tensors"))
+            .on_hover_text("One .npy per image: float32 [1,3,H,W], RGB in [0,1], plus tensor_list.txt")
+            .clicked()
+        {
+            out = Some(Export::Tensors);
+        }
+        ui.separator();
+        if ui
+            .add_enabled(ok, egui::Button::new("Export report"))
+            .on_hover_text("calibration_statistics.json and the Distribution view's plots as PNG files")
+            .clicked()
+        {
+            out = Some(Export::Report);
+        }
+    });
+    out
 }
 
 fn source_counts(ds: &Dataset) -> [usize; 4] {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::curation::Flags;
 use crate::metadata::SampleMeta;
+use crate::select::Bins;
 
 /// One histogram over fixed edges: counts for the view and for the set.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -68,42 +69,14 @@ pub struct Categories {
 }
 
 impl Categories {
-    fn from_map(m: BTreeMap<String, (u64, u64)>) -> Self {
+    fn from_map(m: BTreeMap<&str, (u64, u64)>) -> Self {
         let mut c = Categories::default();
         for (k, (f, s)) in m {
-            c.names.push(k);
+            c.names.push(k.to_owned());
             c.full.push(f);
             c.set.push(s);
         }
         c
-    }
-}
-
-/// Named depth ranges (the stratification bins) for the depth-range bars.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DepthRanges {
-    pub edges: Vec<f64>,
-    pub labels: Vec<String>,
-}
-
-impl Default for DepthRanges {
-    /// The seed's bins on mean depth.
-    fn default() -> Self {
-        Self {
-            edges: vec![0.0, 3.0, 8.0, 15.0, 100.0],
-            labels: ["near", "mid", "far", "very_far"]
-                .map(String::from)
-                .to_vec(),
-        }
-    }
-}
-
-impl DepthRanges {
-    /// Label of the range a mean depth falls into (`[lo, hi)`), if any.
-    pub fn label_of(&self, v: f64) -> Option<&str> {
-        (0..self.labels.len())
-            .find(|&i| v >= self.edges[i] && v < self.edges[i + 1])
-            .map(|i| self.labels[i].as_str())
     }
 }
 
@@ -207,7 +180,7 @@ impl Charts {
         rows: &[SampleMeta],
         flags: &[Flags],
         view: &[usize],
-        ranges: &DepthRanges,
+        bins: &Bins,
         mean_edges: Vec<f64>,
     ) -> Self {
         let mut c = Charts {
@@ -220,8 +193,8 @@ impl Charts {
         let mut by_scene_full: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let mut by_scene_set: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let mut range_counts: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
-        let mut scenes: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        let mut folders: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let mut scenes: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+        let mut folders: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
         let thin = view.len().div_ceil(MAX_SCATTER).max(1);
         for (k, &i) in view.iter().enumerate() {
             let r = &rows[i];
@@ -234,14 +207,12 @@ impl Charts {
                 .entry(&r.scene_type)
                 .or_default()
                 .push(r.mean_depth);
-            let ri = (0..ranges.labels.len())
-                .find(|&b| r.mean_depth >= ranges.edges[b] && r.mean_depth < ranges.edges[b + 1])
-                .unwrap_or(ranges.labels.len());
+            let ri = bins.bin_of(bins.column.value(r)).unwrap_or(bins.len());
             let e = range_counts.entry(ri).or_default();
             e.0 += 1;
-            let sc = scenes.entry(r.scene_type.clone()).or_default();
+            let sc = scenes.entry(&r.scene_type).or_default();
             sc.0 += 1;
-            let fo = folders.entry(r.depth_variant.clone()).or_default();
+            let fo = folders.entry(&r.depth_variant).or_default();
             fo.0 += 1;
             if k % thin == 0 {
                 c.scatter_full.push([r.mean_depth, r.median_depth]);
@@ -269,19 +240,14 @@ impl Charts {
         }
         c.cdf_full = cdf(means_full);
         c.cdf_set = cdf(means_set);
-        let mut names = ranges.labels.clone();
-        names.push("outside bins".to_owned());
-        for (b, name) in names.iter().enumerate() {
+        for b in 0..=bins.len() {
             let (f, s) = range_counts.get(&b).copied().unwrap_or_default();
-            if b < ranges.labels.len() || f > 0 {
-                c.ranges.names.push(format!(
-                    "{name}{}",
-                    if b < ranges.labels.len() {
-                        format!(" ({}–{} m)", ranges.edges[b], ranges.edges[b + 1])
-                    } else {
-                        String::new()
-                    }
-                ));
+            if b < bins.len() || f > 0 {
+                c.ranges.names.push(if b < bins.len() {
+                    bins.describe(b)
+                } else {
+                    "outside bins".to_owned()
+                });
                 c.ranges.full.push(f);
                 c.ranges.set.push(s);
             }
@@ -289,6 +255,85 @@ impl Charts {
         c.scenes = Categories::from_map(scenes);
         c.folders = Categories::from_map(folders);
         c
+    }
+}
+
+impl Charts {
+    /// Recomputes only the set's side (the view's side is unchanged): what a
+    /// toggle costs. One pass over the view without sorting it.
+    pub fn update_set(
+        &mut self,
+        rows: &[SampleMeta],
+        flags: &[Flags],
+        view: &[usize],
+        bins: &Bins,
+    ) {
+        for v in [
+            &mut self.mean_hist.set,
+            &mut self.valid_hist.set,
+            &mut self.ranges.set,
+            &mut self.scenes.set,
+            &mut self.folders.set,
+        ] {
+            v.iter_mut().for_each(|x| *x = 0);
+        }
+        self.n_set = 0;
+        self.scatter_set.clear();
+        let mut means_set = Vec::new();
+        let mut by_scene_set: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let outside = self.ranges.names.iter().position(|n| n == "outside bins");
+        for &i in view {
+            if !flags[i].in_set {
+                continue;
+            }
+            let r = &rows[i];
+            self.n_set += 1;
+            if r.mean_depth.is_finite() && !self.mean_hist.set.is_empty() {
+                let b = self.mean_hist.bin(r.mean_depth);
+                self.mean_hist.set[b] += 1;
+            }
+            let vr = r.valid_ratio();
+            if vr.is_finite() && !self.valid_hist.set.is_empty() {
+                let b = self.valid_hist.bin(vr);
+                self.valid_hist.set[b] += 1;
+            }
+            match bins.bin_of(bins.column.value(r)) {
+                Some(b) if b < self.ranges.set.len() => self.ranges.set[b] += 1,
+                _ => {
+                    if let Some(o) = outside {
+                        self.ranges.set[o] += 1;
+                    }
+                }
+            }
+            if let Some(k) = self.scenes.names.iter().position(|n| *n == r.scene_type) {
+                self.scenes.set[k] += 1;
+            }
+            if let Some(k) = self
+                .folders
+                .names
+                .iter()
+                .position(|n| *n == r.depth_variant)
+            {
+                self.folders.set[k] += 1;
+            }
+            self.scatter_set.push([r.mean_depth, r.median_depth]);
+            means_set.push(r.mean_depth);
+            by_scene_set
+                .entry(&r.scene_type)
+                .or_default()
+                .push(r.mean_depth);
+        }
+        self.boxes_set.clear();
+        self.boxes_set.extend(box_stats("all", means_set.clone()));
+        for b in &self.boxes_full[1.min(self.boxes_full.len())..] {
+            if let Some(x) = by_scene_set
+                .remove(b.label.as_str())
+                .and_then(|v| box_stats(&b.label, v))
+            {
+                self.boxes_set.push(x);
+            }
+        }
+        self.cdf_set = cdf(means_set);
     }
 }
 
@@ -339,7 +384,7 @@ mod tests {
         flags[3].in_set = true;
         let view: Vec<usize> = (0..4).collect();
         let edges = mean_depth_edges(&rows);
-        let c = Charts::compute(&rows, &flags, &view, &DepthRanges::default(), edges);
+        let c = Charts::compute(&rows, &flags, &view, &Bins::default(), edges);
         assert_eq!((c.n_full, c.n_set), (4, 2));
         assert_eq!(c.mean_hist.full.iter().sum::<u64>(), 4);
         assert_eq!(c.mean_hist.set.iter().sum::<u64>(), 2);
@@ -354,5 +399,25 @@ mod tests {
         assert_eq!(c.cdf_full.last().unwrap()[1], 1.0);
         assert_eq!(c.boxes_full[0].n, 4);
         assert_eq!(c.valid_hist.full[10], 4);
+
+        // A toggle recomputes only the set's side, with the same result as a full pass.
+        flags[0].in_set = true;
+        flags[3].in_set = false;
+        let mut quick = c.clone();
+        quick.update_set(&rows, &flags, &view, &Bins::default());
+        let full = Charts::compute(
+            &rows,
+            &flags,
+            &view,
+            &Bins::default(),
+            mean_depth_edges(&rows),
+        );
+        assert_eq!(quick.mean_hist, full.mean_hist);
+        assert_eq!(quick.ranges, full.ranges);
+        assert_eq!(quick.scenes, full.scenes);
+        assert_eq!(quick.cdf_set, full.cdf_set);
+        assert_eq!(quick.boxes_set, full.boxes_set);
+        assert_eq!(quick.scatter_set, full.scatter_set);
+        assert_eq!(quick.n_set, 2);
     }
 }

@@ -1,12 +1,41 @@
 //! The Distribution view: the current view of the dataset against the
-//! calibration set, in every chart the seed's analysis draws.
+//! calibration set, in every chart the seed's analysis draws, and the
+//! distribution check (KS, Wasserstein-1, the largest gap in words).
 
 use super::app::{CalibApp, View};
+use super::charts::Charts;
 use super::columns::Stat;
 use super::curation::GridSource;
 use super::plots;
+use crate::distribution::DistributionReport;
+
+/// (title, report file name)
+const CHARTS: [(&str, &str); 8] = [
+    (
+        "Mean depth histogram (click a bar to filter)",
+        "mean_depth_histogram.png",
+    ),
+    (
+        "Cumulative distribution of mean depth",
+        "mean_depth_cdf.png",
+    ),
+    (
+        "Mean depth: overall and per scene type",
+        "mean_depth_boxplot.png",
+    ),
+    ("Depth ranges", "depth_ranges.png"),
+    ("Scene types", "scene_types.png"),
+    ("Depth folders", "depth_folders.png"),
+    ("Mean vs median depth", "mean_vs_median.png"),
+    (
+        "Valid-pixel ratio (click a bar to filter)",
+        "valid_pixel_ratio.png",
+    ),
+];
 
 pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
+    let report_layout = app.report.is_some();
+    app.plot_rects.clear();
     let Some(ds) = &mut app.ds else {
         return;
     };
@@ -25,129 +54,133 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         ui.colored_label(plots::FULL, "■ dataset");
         ui.colored_label(plots::SET, "■ calibration set");
     });
+    if let Some(r) = &ds.report {
+        check_ui(ui, r);
+    }
+    ui.separator();
     let mut filter_to: Option<(Stat, f64, f64)> = None;
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        let c = &ds.charts;
-        let w = ((ui.available_width() - 16.0) / 2.0).max(200.0);
-        let two = ui.available_width() > 760.0;
-        row(
-            ui,
-            (two, w),
-            &mut |ui| {
-                cell(ui, (two, w), "Mean depth histogram", &mut |ui| {
-                    if let Some(b) =
-                        plots::histogram(ui, "mean_hist", &c.mean_hist, c, "mean depth", " m")
-                    {
-                        filter_to = Some((
-                            Stat::MeanDepth,
-                            c.mean_hist.edges[b],
-                            c.mean_hist.edges[b + 1],
-                        ));
-                    }
-                })
-            },
-            &mut |ui| {
-                cell(
-                    ui,
-                    (two, w),
-                    "Cumulative distribution of mean depth",
-                    &mut |ui| plots::cdf(ui, c),
-                )
-            },
-        );
-        row(
-            ui,
-            (two, w),
-            &mut |ui| {
-                cell(
-                    ui,
-                    (two, w),
-                    "Mean depth: overall and per scene type",
-                    &mut |ui| plots::boxes(ui, c),
-                )
-            },
-            &mut |ui| {
-                cell(ui, (two, w), "Depth ranges", &mut |ui| {
-                    plots::categories(ui, "ranges", &c.ranges, c, "depth range")
-                })
-            },
-        );
-        row(
-            ui,
-            (two, w),
-            &mut |ui| {
-                cell(ui, (two, w), "Scene types", &mut |ui| {
-                    plots::categories(ui, "scenes", &c.scenes, c, "scene type")
-                })
-            },
-            &mut |ui| {
-                cell(ui, (two, w), "Depth folders", &mut |ui| {
-                    plots::categories(ui, "folders", &c.folders, c, "depth folder")
-                })
-            },
-        );
-        row(
-            ui,
-            (two, w),
-            &mut |ui| {
-                cell(ui, (two, w), "Mean vs median depth", &mut |ui| {
-                    plots::scatter(ui, c)
-                })
-            },
-            &mut |ui| {
-                cell(ui, (two, w), "Valid-pixel ratio", &mut |ui| {
-                    if let Some(b) = plots::histogram(
-                        ui,
-                        "valid_hist",
-                        &c.valid_hist,
-                        c,
-                        "valid-pixel ratio",
-                        "",
-                    ) {
-                        filter_to = Some((
-                            Stat::ValidRatio,
-                            c.valid_hist.edges[b],
-                            c.valid_hist.edges[b + 1],
-                        ));
-                    }
-                })
-            },
-        );
-    });
+    let mut rects = Vec::new();
+    let c = &ds.charts;
+    if report_layout {
+        let cols = 4;
+        let w = (ui.available_width() - 8.0 * (cols as f32 - 1.0)) / cols as f32;
+        let h = ((ui.available_height() - 16.0) / 2.0 - 30.0).max(120.0);
+        plots::set_height(h);
+        for row in 0..2 {
+            ui.horizontal_top(|ui| {
+                for (k, (title, file)) in CHARTS.iter().enumerate().skip(row * cols).take(cols) {
+                    let r = ui
+                        .vertical(|ui| {
+                            ui.set_width(w);
+                            ui.strong(*title);
+                            draw(ui, k, c, &mut filter_to);
+                        })
+                        .response
+                        .rect;
+                    rects.push(((*file).to_owned(), r));
+                }
+            });
+        }
+        plots::set_height(plots::PLOT_H);
+    } else {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            let two = ui.available_width() > 760.0;
+            let w = ((ui.available_width() - 16.0) / 2.0).max(200.0);
+            for pair in 0..4 {
+                let mut cell = |ui: &mut egui::Ui, k: usize| {
+                    ui.vertical(|ui| {
+                        if two {
+                            ui.set_width(w);
+                        }
+                        ui.strong(CHARTS[k].0);
+                        draw(ui, k, c, &mut filter_to);
+                    });
+                };
+                if two {
+                    ui.horizontal_top(|ui| {
+                        cell(ui, 2 * pair);
+                        cell(ui, 2 * pair + 1);
+                    });
+                } else {
+                    cell(ui, 2 * pair);
+                    cell(ui, 2 * pair + 1);
+                }
+                ui.add_space(8.0);
+            }
+        });
+    }
     if let Some((stat, lo, hi)) = filter_to {
         ds.filter.set_range(stat, lo, hi);
         ds.grid.source = GridSource::All;
         ds.mark_dirty();
         app.view = View::Calibration;
     }
+    app.plot_rects = rects;
 }
 
-type Lay = (bool, f32);
-
-fn cell(ui: &mut egui::Ui, (two, w): Lay, title: &str, f: &mut dyn FnMut(&mut egui::Ui)) {
-    ui.vertical(|ui| {
-        if two {
-            ui.set_width(w);
+fn draw(ui: &mut egui::Ui, k: usize, c: &Charts, filter_to: &mut Option<(Stat, f64, f64)>) {
+    match k {
+        0 => {
+            if let Some(b) = plots::histogram(ui, "mean_hist", &c.mean_hist, c, "mean depth", " m")
+            {
+                *filter_to = Some((
+                    Stat::MeanDepth,
+                    c.mean_hist.edges[b],
+                    c.mean_hist.edges[b + 1],
+                ));
+            }
         }
-        ui.strong(title);
-        f(ui);
-    });
+        1 => plots::cdf(ui, c),
+        2 => plots::boxes(ui, c),
+        3 => plots::categories(ui, "ranges", &c.ranges, c, "depth range"),
+        4 => plots::categories(ui, "scenes", &c.scenes, c, "scene type"),
+        5 => plots::categories(ui, "folders", &c.folders, c, "depth folder"),
+        6 => plots::scatter(ui, c),
+        _ => {
+            if let Some(b) =
+                plots::histogram(ui, "valid_hist", &c.valid_hist, c, "valid-pixel ratio", "")
+            {
+                *filter_to = Some((
+                    Stat::ValidRatio,
+                    c.valid_hist.edges[b],
+                    c.valid_hist.edges[b + 1],
+                ));
+            }
+        }
+    }
 }
 
-fn row(
-    ui: &mut egui::Ui,
-    (two, _): Lay,
-    a: &mut dyn FnMut(&mut egui::Ui),
-    b: &mut dyn FnMut(&mut egui::Ui),
-) {
-    if two {
-        ui.horizontal_top(|ui| {
-            a(ui);
-            b(ui);
-        });
-    } else {
-        a(ui);
-        b(ui);
-    }
-    ui.add_space(8.0);
+/// The distribution check of the set against the whole split.
+pub fn check_ui(ui: &mut egui::Ui, r: &DistributionReport) {
+    ui.horizontal_wrapped(|ui| {
+        ui.strong("Distribution check (set vs whole split):");
+        if r.n_selected == 0 {
+            ui.label("the calibration set is empty.");
+            return;
+        }
+        ui.label(format!(
+            "KS {:.3} · Wasserstein-1 {:.2} m on {} · {} of {} samples.",
+            r.ks,
+            r.wasserstein1,
+            r.column.name(),
+            r.n_selected,
+            r.n_data
+        ))
+        .on_hover_text("KS: largest gap between the two cumulative distributions (0 = identical). Wasserstein-1: average distance mean depth must move to turn one distribution into the other.");
+        if let Some(g) = &r.largest_gap {
+            ui.label(format!("Largest gap: {}.", g.sentence));
+        }
+        if !r.missing_scene_types.is_empty() {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("Scene types missing from the set: {}.", r.missing_scene_types.join(", ")),
+            );
+        }
+        if !r.missing_depth_folders.is_empty() {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("Depth folders missing from the set: {}.", r.missing_depth_folders.join(", ")),
+            );
+        }
+    });
 }

@@ -249,8 +249,8 @@ fn tile_ui(
                 Color32::TRANSPARENT
             })
             .show(ui, |ui| {
-                ui.set_width(tile.x - 4.0);
-                let img_size = egui::vec2(tile.x - 4.0, img_h);
+                ui.set_width(tile.x - 10.0);
+                let img_size = egui::vec2(tile.x - 10.0, img_h);
                 let (rect, resp) = ui.allocate_exact_size(img_size, Sense::click());
                 let resp = resp.accessible_name(format!("Sample {key}"));
                 match thumbs.get(&ds.image_path(r)) {
@@ -295,12 +295,11 @@ fn tile_ui(
                     event = Some(TileEvent::Click);
                 }
                 ui.horizontal(|ui| {
-                    let range = ds.ranges.label_of(r.mean_depth);
-                    let k = range
-                        .and_then(|l| ds.ranges.labels.iter().position(|x| x == l))
-                        .unwrap_or(ds.ranges.labels.len());
+                    let bins = &ds.strategy.bins;
+                    let k = bins.bin_of(bins.column.value(r)).unwrap_or(bins.len());
+                    let name = bins.labels.get(k).map_or("outside", String::as_str);
                     ui.label(
-                        egui::RichText::new(range.unwrap_or("outside"))
+                        egui::RichText::new(name)
                             .small()
                             .color(Color32::WHITE)
                             .background_color(range_color(k)),

@@ -11,6 +11,20 @@ use crate::metadata::SampleKey;
 /// What the background loader hands back.
 pub struct Pictures {
     pub rgb: Result<ColorImage, String>,
+    pub depth: Result<crate::depth::DepthMap, String>,
+}
+
+/// Histogram of one depth map's valid pixels: 0.5 m bins up to `max`.
+pub fn depth_histogram(metres: &[f32], max: f32) -> (f32, Vec<u64>) {
+    let w = 0.5;
+    let n = ((max / w).ceil() as usize).max(1);
+    let mut h = vec![0u64; n];
+    for &d in metres {
+        if d > 0.0 && d.is_finite() {
+            h[((d / w) as usize).min(n - 1)] += 1;
+        }
+    }
+    (w, h)
 }
 
 pub struct Inspector {
@@ -18,6 +32,9 @@ pub struct Inspector {
     pub key: SampleKey,
     job: Option<Job<Pictures>>,
     rgb: Option<Result<TextureHandle, String>>,
+    depth: Option<Result<crate::depth::DepthMap, String>>,
+    depth_tex: Option<TextureHandle>,
+    hist: (f32, Vec<u64>),
     /// Share of the depth overlay drawn over the RGB image.
     pub overlay: f32,
     /// Depth colours must be redone (range changed).
@@ -35,6 +52,8 @@ pub fn open(app: &mut CalibApp, i: usize) {
         return;
     }
     let rgb_path = ds.image_path(r);
+    let depth_path = ds.depth_path(r);
+    let encoding = ds.settings.depth_encoding;
     let overlay = app.inspector.as_ref().map_or(0.0, |s| s.overlay);
     let job = Job::spawn(
         "inspect",
@@ -48,6 +67,7 @@ pub fn open(app: &mut CalibApp, i: usize) {
                     )
                 })
                 .map_err(|e| format!("{}: {e}", rgb_path.display())),
+            depth: crate::depth::load_depth(&depth_path, encoding).map_err(|e| e.to_string()),
         },
         || {},
     );
@@ -56,8 +76,34 @@ pub fn open(app: &mut CalibApp, i: usize) {
         key,
         job: Some(job),
         rgb: None,
+        depth: None,
+        depth_tex: None,
+        hist: (0.5, Vec::new()),
         overlay,
         recolor: false,
+    });
+}
+
+/// The colour scale under the depth image.
+fn colorbar(ui: &mut egui::Ui, lo: f32, hi: f32, w: f32) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(w, 12.0), egui::Sense::hover());
+    let n = 64;
+    for k in 0..n {
+        let [r, g, b] = super::colormap::turbo(k as f32 / (n - 1) as f32);
+        let x0 = rect.left() + rect.width() * k as f32 / n as f32;
+        let x1 = rect.left() + rect.width() * (k + 1) as f32 / n as f32;
+        ui.painter().rect_filled(
+            egui::Rect::from_x_y_ranges(x0..=x1, rect.y_range()),
+            0.0,
+            egui::Color32::from_rgb(r, g, b),
+        );
+    }
+    ui.horizontal(|ui| {
+        ui.label(format!("{lo} m"));
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.label(format!("{hi} m"))
+                .on_hover_text("Set the colour range in Settings > Display");
+        });
     });
 }
 
@@ -75,6 +121,8 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
                     ui.ctx()
                         .load_texture("inspector-rgb", img, TextureOptions::LINEAR)
                 }));
+                insp.depth = Some(p.depth);
+                insp.recolor = true;
                 insp.job = None;
             }
             Some(Err(e)) => {
@@ -85,6 +133,22 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
                 ui.ctx()
                     .request_repaint_after(std::time::Duration::from_millis(30));
             }
+        }
+    }
+    let [lo, hi] = app.persisted.depth_range;
+    if insp.recolor {
+        insp.recolor = false;
+        if let Some(Ok(d)) = &insp.depth {
+            let px = super::colormap::colorize_depth(&d.metres, lo, hi);
+            let img =
+                ColorImage::from_rgba_unmultiplied([d.width as usize, d.height as usize], &px);
+            // Nearest: sparse LiDAR points stay crisp instead of smearing.
+            insp.depth_tex = Some(ui.ctx().load_texture(
+                "inspector-depth",
+                img,
+                TextureOptions::NEAREST,
+            ));
+            insp.hist = depth_histogram(&d.metres, hi.max(15.0));
         }
     }
     let i = insp.row;
@@ -113,8 +177,75 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
             }
             Some(Ok(tex)) => {
                 let size = tex.size_vec2();
-                let scale = w / size.x;
-                ui.add(egui::Image::new((tex.id(), size * scale)).alt_text("RGB image"));
+                let shown = size * (w / size.x);
+                let resp = ui.add(egui::Image::new((tex.id(), shown)).alt_text("RGB image"));
+                if let (Some(dt), true) = (&insp.depth_tex, insp.overlay > 0.0) {
+                    ui.painter().image(
+                        dt.id(),
+                        resp.rect,
+                        egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                        egui::Color32::WHITE.gamma_multiply(insp.overlay),
+                    );
+                }
+            }
+        }
+        ui.horizontal(|ui| {
+            let l = ui.label("Depth overlay");
+            ui.add(egui::Slider::new(&mut insp.overlay, 0.0..=1.0))
+                .labelled_by(l.id);
+        });
+        match &insp.depth {
+            None => {}
+            Some(Err(e)) => {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("Depth map unreadable: {e}"),
+                );
+            }
+            Some(Ok(d)) => {
+                if let Some(dt) = &insp.depth_tex {
+                    let size = dt.size_vec2();
+                    ui.add(egui::Image::new((dt.id(), size * (w / size.x))).alt_text("Depth map"));
+                }
+                colorbar(ui, lo, hi, w);
+                let valid = d.valid_pixels();
+                ui.label(format!(
+                    "{} × {} depth map, {valid} valid pixels ({:.1}%)",
+                    d.width,
+                    d.height,
+                    100.0 * valid as f64 / (d.width as f64 * d.height as f64).max(1.0)
+                ));
+                let (bw, h) = &insp.hist;
+                let last = h.len().saturating_sub(1);
+                let bars: Vec<egui_plot::Bar> = h
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &n)| {
+                        let x0 = k as f64 * *bw as f64;
+                        let what = if k == last {
+                            format!("≥ {x0:.1} m")
+                        } else {
+                            format!("{x0:.1}–{:.1} m", x0 + *bw as f64)
+                        };
+                        egui_plot::Bar::new(x0 + *bw as f64 / 2.0, n as f64)
+                            .width(*bw as f64 * 0.95)
+                            .name(format!("{what}: {n} pixels"))
+                    })
+                    .collect();
+                egui_plot::Plot::new("inspector_hist")
+                    .height(140.0)
+                    .allow_drag(false)
+                    .allow_zoom(false)
+                    .allow_scroll(false)
+                    .x_axis_label("depth (m)")
+                    .y_axis_label("pixels")
+                    .show(ui, |p| {
+                        p.bar_chart(
+                            egui_plot::BarChart::new("depth of this sample", bars)
+                                .color(super::plots::SET)
+                                .element_formatter(Box::new(|b, _| b.name.clone())),
+                        )
+                    });
             }
         }
         let f = ds.cur.flags[i];
@@ -142,10 +273,14 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         let r = &ds.cur.rows[i];
         egui::Grid::new("inspector_stats")
             .striped(true)
+            .num_columns(2)
+            .min_col_width(100.0)
             .show(ui, |ui| {
                 for c in super::columns::Column::all() {
                     ui.label(c.name());
-                    ui.add(egui::Label::new(c.text(r)).wrap());
+                    let t = c.text(r);
+                    ui.add(egui::Label::new(t.as_str()).truncate())
+                        .on_hover_text(t);
                     ui.end_row();
                 }
             });
@@ -154,14 +289,16 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         for (what, p) in [("image", ds.image_path(r)), ("depth", ds.depth_path(r))] {
             ui.horizontal(|ui| {
                 ui.label(what);
-                ui.add(egui::Label::new(p.display().to_string()).wrap());
                 if ui
                     .small_button("Copy")
                     .on_hover_text(format!("copy the {what} path"))
+                    .accessible_name(format!("Copy the {what} path"))
                     .clicked()
                 {
                     ui.ctx().copy_text(p.display().to_string());
                 }
+                ui.add(egui::Label::new(p.display().to_string()).truncate())
+                    .on_hover_text(p.display().to_string());
             });
         }
     });

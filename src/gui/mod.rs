@@ -24,6 +24,7 @@ pub mod project;
 pub mod scan_view;
 pub mod settings;
 pub mod start;
+pub mod tasks;
 pub mod thumbs;
 
 pub use app::{CalibApp, Launch, Persisted, View};

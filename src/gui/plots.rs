@@ -11,6 +11,16 @@ pub const FULL: Color32 = Color32::from_rgb(120, 144, 170);
 pub const SET: Color32 = Color32::from_rgb(240, 140, 40);
 pub const PLOT_H: f32 = 210.0;
 
+thread_local! {
+    /// Height of the plots drawn next (the report layout makes them fit one screen).
+    static PLOT_HEIGHT: std::cell::Cell<f32> = const { std::cell::Cell::new(PLOT_H) };
+}
+
+/// Sets the height of the plots drawn next on this thread.
+pub fn set_height(h: f32) {
+    PLOT_HEIGHT.with(|c| c.set(h));
+}
+
 fn share(n: u64, total: usize) -> f64 {
     if total == 0 {
         0.0
@@ -20,8 +30,9 @@ fn share(n: u64, total: usize) -> f64 {
 }
 
 fn base_plot(id: &str) -> Plot<'static> {
+    let h = PLOT_HEIGHT.with(|c| c.get());
     Plot::new(id)
-        .height(PLOT_H)
+        .height(h)
         .legend(Legend::default())
         .allow_scroll(false)
         .allow_zoom(false)
@@ -69,7 +80,11 @@ pub fn histogram(
     let set = mk(&h.set, c.n_set, "calibration set", w * 0.5, SET);
     let mut clicked_x = None;
     let resp = base_plot(id)
-        .x_axis_label(format!("{x_label}{unit}"))
+        .x_axis_label(if unit.is_empty() {
+            x_label.to_owned()
+        } else {
+            format!("{x_label} ({})", unit.trim())
+        })
         .y_axis_label("% of samples")
         .show(ui, |p| {
             p.bar_chart(full);

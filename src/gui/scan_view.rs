@@ -181,7 +181,7 @@ fn table_ui(ds: &mut Dataset, ui: &mut egui::Ui) -> Option<usize> {
             tb.header(row_h + 2.0, |mut h| {
                 h.col(|ui| {
                     ui.strong("set")
-                        .on_hover_text("● in the calibration set, 📌 pinned, ✖ excluded");
+                        .on_hover_text("✔ in the calibration set, 📌 pinned, ✖ excluded");
                 });
                 for &c in &cols {
                     h.col(|ui| {
@@ -214,7 +214,7 @@ fn table_ui(ds: &mut Dataset, ui: &mut egui::Ui) -> Option<usize> {
                         let mark = if f.pinned {
                             "📌"
                         } else if f.in_set {
-                            "●"
+                            "✔"
                         } else if f.excluded {
                             "✖"
                         } else {

@@ -93,6 +93,31 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
             });
         });
 
+        ui.horizontal(|ui| {
+            let busy = app.jobs.load.is_some();
+            if ui
+                .add_enabled(!busy, egui::Button::new("Open dataset"))
+                .on_hover_text("Scan the split (cached: a rescan of unchanged files is instant)")
+                .clicked()
+            {
+                super::tasks::open_dataset(app);
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new("Open demo dataset"))
+                .on_hover_text("A small generated dataset in NCDB layout (made in the app's data folder on first use)")
+                .clicked()
+            {
+                super::tasks::open_demo(app);
+            }
+        });
+        egui::CollapsingHeader::new("Scan settings")
+            .id_salt("start_settings")
+            .show(ui, |ui| {
+                let mut folder = std::mem::take(&mut app.start.new_folder);
+                super::settings::dataset_settings_ui(ui, &mut app.start.settings, &mut folder);
+                app.start.new_folder = folder;
+            });
+
         ui.add_space(8.0);
         ui.group(|ui| {
             ui.strong("From a metadata file");

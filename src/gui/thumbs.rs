@@ -285,7 +285,7 @@ fn worker(shared: &Shared, size: [u32; 2], cache_dir: Option<&Path>) {
 }
 
 /// FNV-1a: a hash that stays the same across builds, so the disk cache survives upgrades.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= b as u64;

@@ -1,0 +1,436 @@
+//! The app's background tasks: open (scan) a dataset or the demo, run a
+//! selection strategy, export. Each hands the library's own functions to a
+//! [`Job`](super::jobs::Job) and turns the outcome into app state or a
+//! message; nothing here computes what the library computes.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::app::{CalibApp, Level, Loaded, Notice, StrategyKind};
+use super::jobs::Job;
+use super::project::Project;
+use crate::dataset::{read_split, DatasetSettings};
+use crate::export::{self, ExportSample, LinkMode, TensorOptions};
+use crate::scan::ScanCache;
+use crate::select::{self, Selection, SelectionRequest, Strategy};
+
+/// Split the demo opens with.
+pub const DEMO_SPLIT: &str = "splits/combined_train.json";
+
+fn scan_cache_file(cache_dir: &Path, root: &Path) -> PathBuf {
+    let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    let name = format!(
+        "{:016x}.json",
+        super::thumbs::fnv1a(abs.display().to_string().as_bytes())
+    );
+    cache_dir.join("scan").join(name)
+}
+
+/// Reads the split and scans it (with the scan cache) in the background.
+pub fn start_scan(
+    app: &mut CalibApp,
+    root: PathBuf,
+    split: PathBuf,
+    settings: DatasetSettings,
+    project: Option<(PathBuf, Project)>,
+) {
+    let cache_dir = app.dirs.as_ref().map(|d| d.cache.clone());
+    app.start_load(move |p| {
+        p.begin("read split", 1);
+        let sp = read_split(&root, &split).map_err(|e| e.to_string())?;
+        let mut warnings = Vec::new();
+        let mut cache = match &cache_dir {
+            Some(d) => ScanCache::open_at(&scan_cache_file(d, &root), &root),
+            None => ScanCache::in_memory(),
+        };
+        warnings.extend(cache.take_warning());
+        let out = crate::scan::scan(&root, &sp, &settings, Some(&mut cache), p);
+        if let Err(e) = cache.save() {
+            warnings.push(format!("could not save the scan cache: {e}"));
+        }
+        let skipped = out
+            .skipped
+            .iter()
+            .map(|s| {
+                (
+                    format!("#{} {}", s.index, s.what()),
+                    format!("{}: {}", s.reason.label(), s.detail),
+                )
+            })
+            .collect();
+        Ok(Loaded {
+            root,
+            split: Some(split),
+            metadata_file: None,
+            rows: out.rows,
+            skipped,
+            cancelled: out.cancelled,
+            settings,
+            warnings,
+            project,
+        })
+    });
+}
+
+/// "Open dataset": scans the typed root and split.
+pub fn open_dataset(app: &mut CalibApp) {
+    let Some(root) = app.check_root() else {
+        return;
+    };
+    let Some(split) = app.typed_split() else {
+        app.start.root_error = Some(
+            "Choose a split file (a JSON list in the folder or its splits/ folder).".to_owned(),
+        );
+        return;
+    };
+    let settings = app.start.settings.clone();
+    start_scan(app, root, split, settings, None);
+}
+
+/// "Open demo dataset": generated into the app's data folder on first use, then scanned.
+pub fn open_demo(app: &mut CalibApp) {
+    let Some(dirs) = app.dirs.clone() else {
+        app.error(
+            "No data folder for the demo; set CALIBSCOPE_HOME to a writable folder.".to_owned(),
+        );
+        return;
+    };
+    let root = dirs.data.join("demo");
+    app.start.root_text = root.display().to_string();
+    app.start.split_text = DEMO_SPLIT.to_owned();
+    let cache_dir = dirs.cache.clone();
+    app.start_load(move |p| {
+        if !root.join(crate::demo::MARKER).is_file() {
+            crate::demo::generate(&root, &crate::demo::DemoOptions::default(), p)
+                .map_err(|e| format!("could not make the demo dataset: {e}"))?;
+            if p.is_cancelled() {
+                return Err("Demo generation cancelled.".to_owned());
+            }
+        }
+        let split = PathBuf::from(DEMO_SPLIT);
+        let settings = DatasetSettings::default();
+        p.begin("read split", 1);
+        let sp = read_split(&root, &split).map_err(|e| e.to_string())?;
+        let mut cache = ScanCache::open_at(&scan_cache_file(&cache_dir, &root), &root);
+        let out = crate::scan::scan(&root, &sp, &settings, Some(&mut cache), p);
+        let mut warnings: Vec<String> = cache.take_warning().into_iter().collect();
+        if let Err(e) = cache.save() {
+            warnings.push(format!("could not save the scan cache: {e}"));
+        }
+        Ok(Loaded {
+            root,
+            split: Some(split),
+            metadata_file: None,
+            skipped: out
+                .skipped
+                .iter()
+                .map(|s| {
+                    (
+                        format!("#{} {}", s.index, s.what()),
+                        format!("{}: {}", s.reason.label(), s.detail),
+                    )
+                })
+                .collect(),
+            rows: out.rows,
+            cancelled: out.cancelled,
+            settings,
+            warnings,
+            project: None,
+        })
+    });
+}
+
+/// Scans the open dataset again with its (edited) settings, keeping the curation.
+pub fn rescan(app: &mut CalibApp) {
+    let Some(ds) = &mut app.ds else {
+        return;
+    };
+    let Some(split) = ds.split.clone() else {
+        app.error(
+            "This dataset was opened from a metadata file; open it from its split to scan it."
+                .to_owned(),
+        );
+        return;
+    };
+    let root = ds.root.clone();
+    let settings = ds.settings.clone();
+    let project = (ds.project_path.clone(), ds.to_project());
+    start_scan(app, root, split, settings, Some(project));
+}
+
+/// Runs the chosen strategy around the pins and exclusions.
+pub fn run_selection(app: &mut CalibApp) {
+    if app.jobs.select.is_some() {
+        return;
+    }
+    let Some(ds) = &app.ds else {
+        return;
+    };
+    let st = &ds.strategy;
+    let req = SelectionRequest {
+        strategy: match st.kind {
+            StrategyKind::Stratified => Strategy::Stratified(st.bins.clone()),
+            StrategyKind::Random => Strategy::Random,
+            StrategyKind::Diverse => Strategy::Diverse,
+        },
+        target: st.target,
+        seed: st.seed,
+        pinned: ds.cur.pinned_keys().into_iter().collect(),
+        excluded: ds.cur.excluded_keys().into_iter().collect(),
+    };
+    let rows = ds.cur.rows.clone();
+    app.jobs.select = Some(Job::spawn(
+        "select",
+        move |p| {
+            p.begin(req.strategy.name(), 1);
+            let sel = select::run(&rows, &req).map_err(|e| e.to_string())?;
+            p.inc(1);
+            Ok(sel)
+        },
+        || {},
+    ));
+}
+
+/// Takes a finished selection in: the set becomes it (pins in, exclusions out).
+pub fn take_selection(app: &mut CalibApp, sel: Selection) {
+    let Some(ds) = &mut app.ds else {
+        return;
+    };
+    let keys = sel.keys(&ds.cur.rows);
+    ds.cur.replace_set(keys);
+    let mut text = format!(
+        "{}: {} samples in the calibration set (target {}).",
+        ds.strategy.kind.label(),
+        ds.cur.set_len(),
+        sel.target
+    );
+    for n in &sel.notes {
+        text.push(' ');
+        text.push_str(n);
+    }
+    ds.selection = Some(sel);
+    ds.mark_dirty();
+    app.info(text);
+}
+
+fn samples(app: &CalibApp) -> Option<(PathBuf, Vec<ExportSample>, Vec<usize>)> {
+    let ds = app.ds.as_ref()?;
+    let idx = ds.cur.set_indices();
+    let s = idx
+        .iter()
+        .map(|&i| ExportSample {
+            key: ds.cur.rows[i].key(),
+            image: ds.image_path(&ds.cur.rows[i]),
+        })
+        .collect();
+    Some((ds.root.clone(), s, idx))
+}
+
+fn start_export(
+    app: &mut CalibApp,
+    name: &str,
+    work: impl FnOnce(&crate::progress::Progress) -> Result<Notice, String> + Send + 'static,
+) {
+    if app.jobs.export.is_some() {
+        app.error("An export is still running; wait for it or cancel it first.".to_owned());
+        return;
+    }
+    app.jobs.export = Some(Job::spawn(name, work, || {}));
+}
+
+fn done(text: String, folder: &Path) -> Notice {
+    Notice {
+        level: Level::Info,
+        text,
+        folder: Some(folder.to_path_buf()),
+    }
+}
+
+/// Writes `calibration_split.json` (the seed's format) into `dir`.
+pub fn export_split(app: &mut CalibApp, dir: PathBuf) {
+    let Some(ds) = &app.ds else {
+        return;
+    };
+    let keys: Vec<_> = ds
+        .cur
+        .set_indices()
+        .iter()
+        .map(|&i| ds.cur.rows[i].key())
+        .collect();
+    start_export(app, "export split", move |p| {
+        p.begin("write split", 1);
+        let path = dir.join("calibration_split.json");
+        export::write_split(&path, &keys).map_err(|e| e.to_string())?;
+        p.inc(1);
+        Ok(done(
+            format!("Wrote {} ({} samples).", path.display(), keys.len()),
+            &dir,
+        ))
+    });
+}
+
+/// Copies (or links) the set's images with the list files.
+pub fn copy_images(app: &mut CalibApp, dir: PathBuf, mode: LinkMode) {
+    let Some((root, samples, _)) = samples(app) else {
+        return;
+    };
+    start_export(app, "copy images", move |p| {
+        let r = export::copy_images(&root, &samples, &dir, mode, p).map_err(|e| e.to_string())?;
+        let mut text = format!(
+            "{} {} images into {} ({} new, {} already there)",
+            if r.cancelled {
+                "Cancelled after placing"
+            } else {
+                "Placed"
+            },
+            r.images.len(),
+            dir.display(),
+            r.written,
+            r.already_present
+        );
+        if !r.renamed.is_empty() {
+            text.push_str(&format!(
+                "; {} renamed to avoid a name clash",
+                r.renamed.len()
+            ));
+        }
+        if !r.skipped.is_empty() {
+            let first = &r.skipped[0];
+            text.push_str(&format!(
+                "; {} skipped (first: {}: {})",
+                r.skipped.len(),
+                first.key,
+                first.reason
+            ));
+        }
+        text.push('.');
+        Ok(done(text, &dir))
+    });
+}
+
+/// Writes preprocessed `.npy` tensors of the set.
+pub fn export_tensors(app: &mut CalibApp, dir: PathBuf, opts: TensorOptions) {
+    let Some((root, samples, _)) = samples(app) else {
+        return;
+    };
+    start_export(app, "tensors", move |p| {
+        let r = export::write_tensors(&root, &samples, &dir, opts, p).map_err(|e| e.to_string())?;
+        let mut text = format!(
+            "Wrote {} tensors [1,3,{},{}] into {}",
+            r.written.len(),
+            opts.height,
+            opts.width,
+            dir.display()
+        );
+        if r.cancelled {
+            text.push_str(" (cancelled)");
+        }
+        if !r.skipped.is_empty() {
+            text.push_str(&format!("; {} skipped", r.skipped.len()));
+        }
+        text.push('.');
+        Ok(done(text, &dir))
+    });
+}
+
+/// The report: `calibration_statistics.json` now, the plots as PNG files
+/// from a screenshot of the Distribution view laid out for it.
+pub fn export_report(app: &mut CalibApp, dir: PathBuf) {
+    if app.ds.is_none() {
+        return;
+    }
+    app.report = Some(ReportCapture { dir, frames: 0 });
+    app.view = super::app::View::Distribution;
+}
+
+/// A report waiting for its screenshot.
+#[derive(Debug, Clone)]
+pub struct ReportCapture {
+    pub dir: PathBuf,
+    /// Frames drawn in report layout so far (plots settle after one).
+    pub frames: u32,
+}
+
+/// Called after each frame: once the Distribution view has been drawn in
+/// report layout, asks for a screenshot and crops each plot out of it.
+pub fn capture_report(app: &mut CalibApp, ctx: &egui::Context) {
+    let Some(rc) = &mut app.report else {
+        return;
+    };
+    rc.frames += 1;
+    ctx.request_repaint();
+    if rc.frames < 3 || app.plot_rects.is_empty() {
+        return;
+    }
+    let rc = app.report.take().expect("checked above");
+    let Some((_, _, idx)) = samples(app) else {
+        return;
+    };
+    let ds = app.ds.as_ref().expect("samples() checked it");
+    let stats = export::calibration_statistics(&ds.cur.rows, &idx);
+    let rects = std::mem::take(&mut app.plot_rects);
+    let ppp = ctx.pixels_per_point();
+    let (tx, rx) = mpsc::channel();
+    let repaint = ctx.clone();
+    ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
+        egui::ScreenshotCallback::new(move |img| {
+            let _ = tx.send(img);
+            repaint.request_repaint();
+        }),
+    ));
+    let dir = rc.dir;
+    start_export(app, "report", move |p| {
+        p.begin("report", rects.len() as u64 + 1);
+        let stats_path = dir.join("calibration_statistics.json");
+        export::write_statistics(&stats_path, &stats).map_err(|e| e.to_string())?;
+        p.inc(1);
+        let img = rx.recv_timeout(Duration::from_secs(20)).map_err(|_| {
+            format!(
+                "Wrote {}, but the window gave no screenshot for the plots; try again with the window visible.",
+                stats_path.display()
+            )
+        })?;
+        let [w, h] = img.size;
+        let mut written = 0;
+        for (name, r) in &rects {
+            let x0 = ((r.min.x * ppp).floor().max(0.0) as usize).min(w);
+            let y0 = ((r.min.y * ppp).floor().max(0.0) as usize).min(h);
+            let x1 = ((r.max.x * ppp).ceil() as usize).min(w);
+            let y1 = ((r.max.y * ppp).ceil() as usize).min(h);
+            if x1 <= x0 || y1 <= y0 {
+                continue;
+            }
+            let mut out = image::RgbaImage::new((x1 - x0) as u32, (y1 - y0) as u32);
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let c = img.pixels[y * w + x];
+                    out.put_pixel(
+                        (x - x0) as u32,
+                        (y - y0) as u32,
+                        image::Rgba(c.to_srgba_unmultiplied()),
+                    );
+                }
+            }
+            let mut bytes = Vec::new();
+            image::DynamicImage::ImageRgba8(out)
+                .write_to(
+                    &mut std::io::Cursor::new(&mut bytes),
+                    image::ImageFormat::Png,
+                )
+                .map_err(|e| format!("could not encode {name}: {e}"))?;
+            crate::fsutil::write_atomic(&dir.join(name), &bytes)
+                .map_err(|e| format!("could not write {}: {e}", dir.join(name).display()))?;
+            written += 1;
+            p.inc(1);
+        }
+        Ok(done(
+            format!(
+                "Wrote {} and {written} plot images into {}.",
+                stats_path.display(),
+                dir.display()
+            ),
+            &dir,
+        ))
+    });
+}
