@@ -123,13 +123,17 @@ fn demo_scan_stratify_exclude_pin_export() {
     assert_eq!(ds.charts.scenes.set.iter().sum::<u64>(), 40);
     let report = ds.report.as_ref().unwrap();
     let lib =
-        calibscope::distribution::check(&ds.cur.rows, &ds.cur.set_indices(), &ds.strategy.bins);
+        calibscope::distribution::check(&ds.cur.rows, &ds.cur.set_indices(), &ds.strategy.bins)
+            .expect("the demo's bins are valid");
     assert_eq!(report, &lib);
     assert_eq!(report.n_selected, 40);
     h.get_by_label("Distribution").click();
     settle(&mut h);
     h.get_by_label_contains("Distribution check (set vs whole split)");
-    h.get_by_label_contains(&format!("KS {:.3}", lib.ks));
+    h.get_by_label_contains(&format!(
+        "KS {:.3}",
+        lib.ks.expect("a non-empty set has a KS statistic")
+    ));
     h.get_by_label_contains("40 of them in the calibration set");
 
     // Export the split and the report from the Calibration set view.

@@ -306,10 +306,11 @@ impl Dataset {
             let set = self.cur.set_indices();
             let rows = &self.cur.rows;
             let bins = &self.strategy.bins;
-            let base = self
-                .baseline
-                .get_or_insert_with(|| crate::distribution::Baseline::new(rows, bins));
-            self.report = Some(base.compare(rows, &set));
+            // Bins that do not validate (the settings panel says why) give no check.
+            if self.baseline.is_none() {
+                self.baseline = crate::distribution::Baseline::new(rows, bins).ok();
+            }
+            self.report = self.baseline.as_ref().map(|b| b.compare(rows, &set));
             self.report_key = Some(self.cur.generation);
         }
         let gk = (self.grid.source, ck.0 ^ (ck.1 << 32));

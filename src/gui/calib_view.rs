@@ -119,6 +119,7 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
                 let opts = crate::export::TensorOptions {
                     width: app.export.tensor_w,
                     height: app.export.tensor_h,
+                    allow_absolute_roots: app.start.settings.allow_absolute_roots,
                 };
                 super::tasks::export_tensors(app, dir, opts)
             }

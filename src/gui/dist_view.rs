@@ -159,9 +159,9 @@ pub fn check_ui(ui: &mut egui::Ui, r: &DistributionReport) {
             return;
         }
         ui.label(format!(
-            "KS {:.3} · Wasserstein-1 {:.2} m on {} · {} of {} samples.",
-            r.ks,
-            r.wasserstein1,
+            "KS {} · Wasserstein-1 {} m on {} · {} of {} samples.",
+            r.ks.map_or("–".to_owned(), |v| format!("{v:.3}")),
+            r.wasserstein1.map_or("–".to_owned(), |v| format!("{v:.2}")),
             r.column.name(),
             r.n_selected,
             r.n_data
