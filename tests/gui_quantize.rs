@@ -193,6 +193,15 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     assert_eq!(re.report.ranges, outcome_ranges(&file));
     h.get_by_label("Result (ranges reloaded)");
 
+    // Calibrate again into the first output (the snapshot shows a calibrated run).
+    h.state_mut().persisted.quantize.output = out.display().to_string();
+    settle(&mut h);
+    h.get_by_label("Run PTQ").click();
+    settle(&mut h);
+    settle(&mut h);
+    assert_eq!(h.state().quantize.run_error, None);
+    assert!(!h.state().quantize.outcome.as_ref().unwrap().reloaded);
+
     // The external toolchain: a real command, no shell.
     let tool_out = home().join("tool").join("npu_model.onnx");
     {
@@ -230,6 +239,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     )
     .unwrap();
     assert_eq!(record["run"]["exit_code"], 0);
+    snapshot(&mut h);
 
     // A failing command shows its exit status, not success.
     h.state_mut().persisted.quantize.toolchain_template = "false {model}".into();
@@ -238,8 +248,6 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     settle(&mut h);
     settle(&mut h);
     h.get_by_label_contains("Tool finished: exit status 1");
-
-    snapshot(&mut h);
 }
 
 fn outcome_ranges(file: &RangesFile) -> Vec<calibscope::quantize::RangeRow> {

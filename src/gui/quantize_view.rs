@@ -15,25 +15,36 @@ use crate::toolchain::{LogLine, PLACEHOLDERS};
 pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
     ptq_tasks::check_runtime(app, ui.ctx());
     prefill_model(app);
+    // Settings on the left, what the runs produced on the right: the ranges
+    // table and the tool's log stay in sight while the settings change.
+    let half = (ui.available_width() * 0.5).max(380.0);
+    egui::Panel::right("quantize_results")
+        .resizable(true)
+        .default_size(half)
+        .size_range(360.0..=1200.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("quantize_right")
+                .show(ui, |ui| {
+                    result_ui(app, ui);
+                    ui.add_space(8.0);
+                    toolchain_ui(app, ui);
+                });
+        });
     egui::ScrollArea::vertical()
-        .id_salt("quantize_scroll")
+        .id_salt("quantize_left")
         .show(ui, |ui| {
             runtime_ui(app, ui);
             ui.add_space(4.0);
             model_ui(app, ui);
             ui.add_space(4.0);
-            ui.columns(2, |cols| {
-                cols[0].group(|ui| preprocess_ui(app, ui));
-                cols[1].group(|ui| method_ui(app, ui));
-            });
+            ui.group(|ui| preprocess_ui(app, ui));
+            ui.add_space(4.0);
+            ui.group(|ui| method_ui(app, ui));
             ui.add_space(4.0);
             set_ui(app, ui);
             ui.add_space(4.0);
             run_ui(app, ui);
-            ui.add_space(4.0);
-            result_ui(app, ui);
-            ui.add_space(8.0);
-            toolchain_ui(app, ui);
         });
 }
 
@@ -89,7 +100,7 @@ fn model_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     ui.group(|ui| {
         ui.strong("Model (FP32 ONNX)");
         let mut load = false;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let r = super::start::path_field(
                 ui,
                 "Model file",
@@ -397,7 +408,7 @@ fn set_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     let s = &mut app.persisted.quantize;
     ui.group(|ui| {
         ui.strong("Calibration set");
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.radio_value(
                 &mut s.source,
                 SetSource::Curation,
@@ -465,7 +476,7 @@ fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     ui.group(|ui| {
         ui.strong("Run");
         let s = &mut app.persisted.quantize;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             super::start::path_field(ui, "INT8 model", &mut s.output, "/work/out/model_int8.onnx");
             if ui.button("Browse output…").clicked() {
                 if let Some(p) = rfd::FileDialog::new()
@@ -489,14 +500,15 @@ fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
         } else {
             out.as_ref().err().cloned()
         };
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let b = ui.add_enabled(why.is_none() && !busy, egui::Button::new("Run PTQ"));
             if let Some(w) = &why {
-                b.on_disabled_hover_text(w.clone());
+                ui.weak(format!("({w})"));
             } else if b.clicked() {
                 run = true;
             }
-            ui.separator();
+        });
+        ui.horizontal_wrapped(|ui| {
             super::start::path_field(
                 ui,
                 "Ranges file",
@@ -554,29 +566,25 @@ fn result_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
             .spacing([12.0, 2.0])
             .show(ui, |ui| {
                 ui.weak("INT8 model");
-                ui.horizontal(|ui| {
-                    ui.label(r.output.display().to_string());
-                    if let Some(dir) = r.output.parent() {
-                        if ui.small_button("Open output folder").clicked() {
-                            open_folder(dir);
-                        }
-                    }
-                });
+                path_label(ui, &r.output);
                 ui.end_row();
                 ui.weak("ranges");
-                ui.label(r.ranges_path.display().to_string());
+                path_label(ui, &r.ranges_path);
                 ui.end_row();
                 ui.weak("calibration cache");
-                ui.label(r.calibration_cache_path.display().to_string());
+                path_label(ui, &r.calibration_cache_path);
                 ui.end_row();
                 ui.weak("calibration set");
                 let c = &r.calibration_set;
-                ui.label(format!(
-                    "{} · {} inputs · sha256 {}…",
-                    o.set,
-                    c.count,
-                    c.sha256.get(..16).unwrap_or(&c.sha256)
-                ))
+                ui.add(
+                    egui::Label::new(format!(
+                        "{} · {} inputs · sha256 {}…",
+                        o.set,
+                        c.count,
+                        c.sha256.get(..16).unwrap_or(&c.sha256)
+                    ))
+                    .truncate(),
+                )
                 .on_hover_text(format!(
                     "{}\nfirst: {}\nlast: {}\nsha256 {}",
                     c.source,
@@ -595,12 +603,15 @@ fn result_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 ui.end_row();
                 if !r.weights_left_float.is_empty() {
                     ui.weak("left float");
-                    ui.label(
-                        r.weights_left_float
-                            .iter()
-                            .map(|(w, why)| format!("{w} ({why})"))
-                            .collect::<Vec<_>>()
-                            .join("; "),
+                    ui.add(
+                        egui::Label::new(
+                            r.weights_left_float
+                                .iter()
+                                .map(|(w, why)| format!("{w} ({why})"))
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                        )
+                        .wrap(),
                     );
                     ui.end_row();
                 }
@@ -623,12 +634,18 @@ fn result_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 ));
                 ui.end_row();
             });
+        if let Some(dir) = r.output.parent() {
+            if ui.button("Open output folder").clicked() {
+                open_folder(dir);
+            }
+        }
         if let Some(w) = &r.ranges_model_mismatch {
             ui.colored_label(ui.visuals().warn_fg_color, w);
         }
         ui.add_space(4.0);
         ui.strong(format!("Ranges ({} tensors)", r.ranges.len()));
-        egui::ScrollArea::vertical()
+        // Long tensor names scroll sideways instead of pushing the panel wider.
+        egui::ScrollArea::both()
             .id_salt("ranges_table")
             .max_height(300.0)
             .show(ui, |ui| {
@@ -663,6 +680,13 @@ fn result_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     });
 }
 
+/// A path cut to the space there is, in full on hover.
+fn path_label(ui: &mut egui::Ui, p: &std::path::Path) {
+    let text = p.display().to_string();
+    ui.add(egui::Label::new(&text).truncate())
+        .on_hover_text(text);
+}
+
 fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     let Some(ds) = &app.ds else {
         return;
@@ -682,7 +706,7 @@ fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 ui.add(
                     egui::TextEdit::singleline(&mut s.toolchain_template)
                         .font(egui::TextStyle::Monospace)
-                        .desired_width(600.0)
+                        .desired_width(ui.available_width().max(200.0))
                         .hint_text("vendor_quant --model {model} --dataset {image_list} --output {output}"),
                 )
                 .labelled_by(l.id);
@@ -742,25 +766,30 @@ fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
             });
             let q = &app.quantize;
             if !q.log.is_empty() || app.jobs.toolchain.is_some() {
-                egui::ScrollArea::vertical()
-                    .id_salt("toolchain_log")
-                    .max_height(180.0)
-                    .stick_to_bottom(true)
+                // Only the visible lines are laid out: vendor tools can log a lot.
+                let row_h = ui.text_style_height(&egui::TextStyle::Monospace);
+                egui::Frame::group(ui.style())
+                    .fill(ui.visuals().extreme_bg_color)
                     .show(ui, |ui| {
-                        for l in &q.log {
-                            match l {
-                                LogLine::Stdout(t) => {
-                                    ui.monospace(t);
+                        ui.set_width(ui.available_width());
+                        egui::ScrollArea::both()
+                            .id_salt("toolchain_log")
+                            .max_height(180.0)
+                            .auto_shrink([false, true])
+                            .stick_to_bottom(true)
+                            .show_rows(ui, row_h, q.log.len(), |ui, rows| {
+                                for l in &q.log[rows] {
+                                    let (t, warn) = match l {
+                                        LogLine::Stdout(t) => (t, false),
+                                        LogLine::Stderr(t) => (t, true),
+                                    };
+                                    let mut text = egui::RichText::new(t).monospace();
+                                    if warn {
+                                        text = text.color(ui.visuals().warn_fg_color);
+                                    }
+                                    ui.add(egui::Label::new(text).extend());
                                 }
-                                LogLine::Stderr(t) => {
-                                    ui.label(
-                                        egui::RichText::new(t)
-                                            .monospace()
-                                            .color(ui.visuals().warn_fg_color),
-                                    );
-                                }
-                            }
-                        }
+                            });
                     });
             }
             if let Some(r) = &q.toolchain_run {
@@ -769,6 +798,11 @@ fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                     ui.label(text);
                 } else {
                     ui.colored_label(ui.visuals().error_fg_color, text);
+                }
+                if let Some(dir) = r.output.parent() {
+                    if ui.button("Open the tool's output folder").clicked() {
+                        open_folder(dir);
+                    }
                 }
             }
             if let Some(e) = &q.toolchain_error {
