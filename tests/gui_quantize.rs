@@ -57,6 +57,12 @@ fn settle(h: &mut Harness<'static, CalibApp>) {
     panic!("the app never settled");
 }
 
+/// The runtime's cache folder must never be the user's home (both tests look for it).
+fn setup() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::env::set_var("CALIBSCOPE_HOME", home().join("calibscope-home")));
+}
+
 /// ONNX Runtime through the app's own discovery; None (after the gate) when absent.
 fn runtime_available() -> bool {
     match calibscope::runtime::environment() {
@@ -72,8 +78,7 @@ fn runtime_available() -> bool {
 
 #[test]
 fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
-    // The runtime's cache folder must never be the user's home.
-    std::env::set_var("CALIBSCOPE_HOME", home().join("calibscope-home"));
+    setup();
     if !runtime_available() {
         return;
     }
@@ -254,9 +259,11 @@ fn outcome_ranges(file: &RangesFile) -> Vec<calibscope::quantize::RangeRow> {
     file.tensors.clone()
 }
 
-/// Not ONNX: the library's error is shown, nothing panics, Run stays off.
+/// Not ONNX, truncated: the library's error is shown, nothing panics, Run
+/// stays off; an output inside the dataset is refused before any run.
 #[test]
-fn a_file_that_is_not_onnx_shows_the_librarys_error() {
+fn bad_models_and_outputs_inside_the_dataset_are_refused_in_the_view() {
+    setup();
     let dirs = AppDirs {
         cache: home().join("bad-cache"),
         data: home().join("data"),
@@ -277,6 +284,33 @@ fn a_file_that_is_not_onnx_shows_the_librarys_error() {
     settle(&mut h);
     h.get_by_label_contains("is not an ONNX model");
     assert!(h.get_by_label("Run PTQ").accesskit_node().is_disabled());
+
+    // A truncated model: the library's own message.
+    let cut = home().join("truncated.onnx");
+    std::fs::write(&cut, &calibscope::demo::DEMO_MODEL[..5000]).unwrap();
+    let want = calibscope::quantize::inspect_model(&cut, None)
+        .unwrap_err()
+        .to_string();
+    h.state_mut().persisted.quantize.model = cut.display().to_string();
+    h.get_by_label("Load model").click();
+    settle(&mut h);
+    settle(&mut h);
+    h.get_by_label(&want);
+    assert!(h.get_by_label("Run PTQ").accesskit_node().is_disabled());
+
+    // The demo model, but an output inside the dataset folder.
+    let root = h.state().ds.as_ref().unwrap().root.clone();
+    h.state_mut().persisted.quantize.model =
+        root.join("models/demo_model.onnx").display().to_string();
+    h.get_by_label("Load model").click();
+    settle(&mut h);
+    settle(&mut h);
+    h.get_by_label("rgb [1×3×192×320]");
+    h.state_mut().persisted.quantize.output = root.join("int8/model.onnx").display().to_string();
+    settle(&mut h);
+    h.get_by_label_contains("inside the dataset folder");
+    assert!(h.get_by_label("Run PTQ").accesskit_node().is_disabled());
+    assert!(!root.join("int8").exists());
 }
 
 /// The Quantize view after the run, into `CALIBSCOPE_SCREENSHOTS` (the
