@@ -107,11 +107,7 @@ fn model_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 &mut app.persisted.quantize.model,
                 "/models/resnetsan01_fp32.onnx",
             );
-            if r.lost_focus() && r.changed()
-                || ui.input(|i| i.key_pressed(egui::Key::Enter)) && r.has_focus()
-            {
-                load = true;
-            }
+            // Leaving the field (Enter or a click elsewhere) on a new path reads it.
             if r.lost_focus() {
                 let typed = app.persisted.quantize.model.trim().to_owned();
                 let shown = app
