@@ -212,7 +212,9 @@ pub fn set_count(ds: &Dataset, s: &QuantizeSettings) -> Result<usize, String> {
             n => Ok(n),
         },
         SetSource::Random => {
-            let avail = ds.cur.rows.len() - ds.cur.excluded_keys().len();
+            // Counted from the flags: this runs every frame.
+            let excluded = ds.cur.flags.iter().filter(|f| f.excluded).count();
+            let avail = ds.cur.rows.len() - excluded;
             match s.random_n.min(avail) {
                 0 => Err("No samples to draw from: the split is empty or all excluded.".into()),
                 n => Ok(n),
