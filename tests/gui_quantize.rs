@@ -19,7 +19,12 @@ use egui_kittest::Harness;
 use calibscope::fsutil::AppDirs;
 use calibscope::gui::app::{CalibApp, Persisted, View};
 use calibscope::gui::quantize::{format_scale, RuntimeStatus};
+use calibscope::onnx::proto;
 use calibscope::quantize::RangesFile;
+
+fn demo_model_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_model.onnx")
+}
 
 fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -246,6 +251,50 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     assert_eq!(record["run"]["exit_code"], 0);
     snapshot(&mut h);
 
+    // For comparison: 6 random samples of the split, drawn by the library's random strategy.
+    {
+        let q = &mut h.state_mut().persisted.quantize;
+        q.random_n = 6;
+        q.random_seed = 5;
+        q.output = out
+            .with_file_name("random6_int8.onnx")
+            .display()
+            .to_string();
+    }
+    h.get_by_label("Random samples of the split").click();
+    settle(&mut h);
+    h.get_by_label("Run PTQ").click();
+    settle(&mut h);
+    settle(&mut h);
+    assert_eq!(h.state().quantize.run_error, None);
+    let ds = h.state().ds.as_ref().unwrap();
+    let want = calibscope::select::run(
+        &ds.cur.rows,
+        &calibscope::select::SelectionRequest {
+            strategy: calibscope::select::Strategy::Random,
+            target: 6,
+            seed: 5,
+            pinned: Default::default(),
+            excluded: Default::default(),
+        },
+    )
+    .unwrap();
+    let first = ds.image_path(&ds.cur.rows[want.indices[0]]);
+    let set = &h
+        .state()
+        .quantize
+        .outcome
+        .as_ref()
+        .unwrap()
+        .report
+        .calibration_set;
+    assert_eq!(set.count, 6);
+    assert_eq!(
+        set.first.as_deref(),
+        Some(first.display().to_string().as_str())
+    );
+    h.get_by_label_contains("6 random samples of the split (seed 5) · 6 inputs");
+
     // A failing command shows its exit status, not success.
     h.state_mut().persisted.quantize.toolchain_template = "false {model}".into();
     settle(&mut h);
@@ -298,6 +347,34 @@ fn bad_models_and_outputs_inside_the_dataset_are_refused_in_the_view() {
     h.get_by_label(&want);
     assert!(h.get_by_label("Run PTQ").accesskit_node().is_disabled());
 
+    // A dynamic input size: the library's message, then W×H asked for and used.
+    let dynamic = home().join("dynamic.onnx");
+    let mut m = calibscope::onnx::load(&demo_model_path()).unwrap();
+    let inp = &mut m.graph.as_mut().unwrap().input[0];
+    if let Some(proto::type_proto::Value::TensorType(t)) =
+        inp.r#type.as_mut().unwrap().value.as_mut()
+    {
+        for k in [2, 3] {
+            t.shape.as_mut().unwrap().dim[k].value = Some(
+                proto::tensor_shape_proto::dimension::Value::DimParam(format!("d{k}")),
+            );
+        }
+    }
+    calibscope::onnx::save(&m, &dynamic).unwrap();
+    h.state_mut().persisted.quantize.model = dynamic.display().to_string();
+    h.get_by_label("Load model").click();
+    settle(&mut h);
+    settle(&mut h);
+    h.get_by_label_contains("has a dynamic size");
+    assert!(h.get_by_label("Run PTQ").accesskit_node().is_disabled());
+    h.get_by_label("Use this size").click();
+    settle(&mut h);
+    settle(&mut h);
+    h.get_by_label("rgb [1×3×d2×d3]");
+    let pre = calibscope::gui::quantize_view::current_preprocess(h.state()).unwrap();
+    assert_eq!((pre.width, pre.height), (640, 384));
+    assert_eq!(h.state().persisted.quantize.input_size, Some((640, 384)));
+
     // The demo model, but an output inside the dataset folder.
     let root = h.state().ds.as_ref().unwrap().root.clone();
     h.state_mut().persisted.quantize.model =
@@ -311,6 +388,18 @@ fn bad_models_and_outputs_inside_the_dataset_are_refused_in_the_view() {
     h.get_by_label_contains("inside the dataset folder");
     assert!(h.get_by_label("Run PTQ").accesskit_node().is_disabled());
     assert!(!root.join("int8").exists());
+
+    // Every option widget is named (kittest checks each frame): histogram
+    // methods' fields and the per-channel mean/std.
+    h.get_by_label("Percentile").click();
+    h.get_by_label("use a Mean per channel").click();
+    h.get_by_label("use a Std per channel").click();
+    settle(&mut h);
+    h.get_by_label("Mean of the first channel");
+    h.get_by_label("Histogram bins");
+    let pre = calibscope::gui::quantize_view::current_preprocess(h.state()).unwrap();
+    assert_eq!(pre.mean, Some([0.485, 0.456, 0.406]));
+    assert!(pre.std.is_some());
 }
 
 /// The Quantize view after the run, into `CALIBSCOPE_SCREENSHOTS` (the

@@ -157,9 +157,11 @@ fn model_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                         if sz[0] == 0 {
                             *sz = [640, 384];
                         }
-                        ui.add(egui::DragValue::new(&mut sz[0]).range(8..=8192));
+                        ui.add(egui::DragValue::new(&mut sz[0]).range(8..=8192))
+                            .accessible_name("Dynamic input width");
                         ui.label("H");
-                        ui.add(egui::DragValue::new(&mut sz[1]).range(8..=8192));
+                        ui.add(egui::DragValue::new(&mut sz[1]).range(8..=8192))
+                            .accessible_name("Dynamic input height");
                         use_size = ui.button("Use this size").clicked();
                     });
                     if use_size {
@@ -253,10 +255,10 @@ fn preprocess_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
             ui.label("Size W × H");
             ui.horizontal(|ui| {
                 ui.add(egui::DragValue::new(&mut p.width).range(8..=8192))
-                    .on_hover_text("width");
+                    .accessible_name("Input width");
                 ui.label("×");
                 ui.add(egui::DragValue::new(&mut p.height).range(8..=8192))
-                    .on_hover_text("height");
+                    .accessible_name("Input height");
                 ui.weak(format!("{:?}", p.layout).to_uppercase());
             });
             ui.end_row();
@@ -312,8 +314,9 @@ fn norm_row(ui: &mut egui::Ui, name: &str, v: &mut Option<[f32; 3]>, imagenet: [
             *v = on.then_some(imagenet);
         }
         if let Some(x) = v {
-            for c in x.iter_mut() {
-                ui.add(egui::DragValue::new(c).speed(0.001).max_decimals(4));
+            for (c, ch) in x.iter_mut().zip(["first", "second", "third"]) {
+                ui.add(egui::DragValue::new(c).speed(0.001).max_decimals(4))
+                    .accessible_name(format!("{name} of the {ch} channel"));
             }
         } else {
             ui.weak("none");
