@@ -11,6 +11,7 @@ use calibscope::runtime::infer::Model;
 
 #[path = "../python_gate/mod.rs"]
 pub mod python_gate;
+#[allow(unused_imports)]
 pub use python_gate::skip_or_fail;
 
 pub const MIN_DEPTH: f64 = 0.5;
