@@ -2,12 +2,14 @@
 """Side-by-side check of calibscope's INT8 QDQ model against
 onnxruntime.quantization.quantize_static on the same inputs.
 
-    python3 scripts/ptq_reference.py FP32.onnx OURS_INT8.onnx CALIB_NPY_DIR EVAL_NPY_DIR WORK_DIR
+    python3 scripts/ptq_reference.py FP32.onnx OURS_INT8.onnx CALIB_NPY_DIR EVAL_NPY_DIR WORK_DIR [METHOD [per_channel]]
     python3 scripts/ptq_reference.py --build-zoo OUT.onnx   # a small model using every op kind
 
 Prints one JSON object: checker result, the optimised graph's op counts, every
-activation scale / zero point compared with ORT's (QDQ, MinMax, per-tensor,
-uint8 activations, int8 weights), and both INT8 models' error against FP32.
+activation scale / zero point and every weight / bias scale (with its
+DequantizeLinear axis) compared with ORT's (QDQ, MinMax, per-tensor unless
+`per_channel` is given, uint8 activations, int8 weights), and both INT8
+models' error against FP32.
 Used by tests/ptq_reference.rs; runs only where onnx and onnxruntime exist.
 """
 
@@ -48,6 +50,20 @@ def q_params(model):
     return out
 
 
+def w_params(model):
+    """initializer -> (scales, axis, kind) for every DequantizeLinear of a constant:
+    kind "weight" (int8) or "bias" (int32)."""
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    out = {}
+    for n in model.graph.node:
+        if n.op_type == "DequantizeLinear" and n.input[0] in inits and n.input[0].endswith("_quantized"):
+            axis = next((a.i for a in n.attribute if a.name == "axis"), None)
+            scales = np.atleast_1d(inits[n.input[1]]).astype(np.float64).tolist()
+            kind = "bias" if inits[n.input[0]].dtype == np.int32 else "weight"
+            out[n.input[0][: -len("_quantized")]] = (scales, axis if len(scales) > 1 else None, kind)
+    return out
+
+
 def run(path, files, name, optimized=None):
     so = ort.SessionOptions()
     if optimized:
@@ -59,7 +75,7 @@ def run(path, files, name, optimized=None):
 def build_zoo(path):
     """A small opset-13 model with every op kind calibscope quantizes: Conv,
     Clip, MaxPool, Relu, residual Add, Mul, ConvTranspose, AveragePool,
-    GlobalAveragePool, Gemm, MatMul, Sigmoid (random weights, seed 0)."""
+    GlobalAveragePool, Gemm (transB=1 and 0), MatMul, Sigmoid (random weights, seed 0)."""
     from onnx import TensorProto, helper
 
     rng = np.random.default_rng(0)
@@ -68,7 +84,8 @@ def build_zoo(path):
         return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
 
     inits = [w("w1", 8, 3, 3, 3), w("b1", 8, scale=0.1), w("w2", 8, 8, 3, 3, scale=0.15), w("b2", 8, scale=0.1),
-             w("wt", 8, 4, 2, 2), w("bt", 4, scale=0.1), w("wg", 5, 4), w("bg", 5, scale=0.1), w("wm", 5, 3),
+             w("wt", 8, 4, 2, 2), w("bt", 4, scale=0.1), w("wg", 5, 4), w("bg", 5, scale=0.1),
+             w("wg2", 5, 4), w("bg2", 4, scale=0.1), w("wm", 4, 3),
              numpy_helper.from_array(np.array(0.0, np.float32), "clip_min"),
              numpy_helper.from_array(np.array(6.0, np.float32), "clip_max")]
     h = helper.make_node
@@ -85,7 +102,8 @@ def build_zoo(path):
         h("GlobalAveragePool", ["ap1"], ["g1"], name="gap"),
         h("Flatten", ["g1"], ["f1"], name="flat"),
         h("Gemm", ["f1", "wg", "bg"], ["y1"], name="fc", transB=1),
-        h("MatMul", ["y1", "wm"], ["y2"], name="proj"),
+        h("Gemm", ["y1", "wg2", "bg2"], ["y1b"], name="fc2"),
+        h("MatMul", ["y1b", "wm"], ["y2"], name="proj"),
         h("Sigmoid", ["y2"], ["out"], name="sig"),
     ]
     graph = helper.make_graph(nodes, "zoo", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
@@ -102,6 +120,7 @@ def main():
         return
     fp32, ours, calib_dir, eval_dir, work = sys.argv[1:6]
     method = sys.argv[6] if len(sys.argv) > 6 else "minmax"
+    per_channel = len(sys.argv) > 7 and sys.argv[7] == "per_channel"
     from onnxruntime.quantization import CalibrationMethod
     cm = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
           "entropy": CalibrationMethod.Entropy}[method]
@@ -111,7 +130,7 @@ def main():
     name = onnx.load(fp32).graph.input[0].name
     ort_path = os.path.join(work, "ort_int8.onnx")
     quantize_static(fp32, ort_path, NpyReader(calib, name), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=False,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=per_channel,
                     op_types_to_quantize=OPS, calibrate_method=cm)
     m_ours = onnx.load(ours)
     result = {}
@@ -137,6 +156,14 @@ def main():
             r["zp_diff"] = abs(a[t][1] - b[t][1])
         rows.append(r)
     result["tensors"] = rows
+    a, b = w_params(m_ours), w_params(onnx.load(ort_path))
+    rows = []
+    for t in sorted(set(a) | set(b)):
+        r = {"weight": t, "ours": a.get(t), "ort": b.get(t)}
+        if t in a and t in b and len(a[t][0]) == len(b[t][0]):
+            r["scale_rel_diff"] = max(abs(x - y) / max(abs(y), 1e-30) for x, y in zip(a[t][0], b[t][0]))
+        rows.append(r)
+    result["weights"] = rows
 
     def err(ys):
         return float(np.mean([np.mean(np.abs(y - r)) for y, r in zip(ys, y32)]))

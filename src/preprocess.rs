@@ -85,7 +85,13 @@ pub enum PreprocessError {
     Decode { path: String, reason: String },
     #[error("{path}: {reason}")]
     Npy { path: String, reason: String },
+    #[error("{0}")]
+    Size(String),
 }
+
+/// Largest tensor side accepted: 8192 px (a [1,3,8192,8192] float32 tensor
+/// is already 805 MB).
+pub const MAX_SIDE: u32 = 8192;
 
 impl PreprocessSettings {
     /// Settings for the model's single image input. `size` (W, H) is needed when
@@ -150,30 +156,65 @@ impl PreprocessSettings {
         }
     }
 
-    /// Turns decoded RGB8 pixels into the input tensor.
+    /// Values per tensor (3·W·H), or an error naming the limits when a side
+    /// is 0 or above [`MAX_SIDE`].
+    pub fn validate(&self) -> Result<usize, PreprocessError> {
+        let (w, h) = (self.width, self.height);
+        if w == 0 || h == 0 {
+            return Err(PreprocessError::Size(format!(
+                "tensor size {w}x{h} is empty; give a width and height above 0"
+            )));
+        }
+        if w > MAX_SIDE || h > MAX_SIDE {
+            return Err(PreprocessError::Size(format!(
+                "tensor size {w}x{h} is too large; each side must be at most {MAX_SIDE} (the network input is e.g. 640x384)"
+            )));
+        }
+        (w as usize)
+            .checked_mul(h as usize)
+            .and_then(|p| p.checked_mul(3))
+            .ok_or_else(|| PreprocessError::Size(format!("tensor size {w}x{h} is too large")))
+    }
+
+    /// Turns decoded RGB8 pixels into the input tensor (see [`Self::tensor_from_image`]).
     pub fn tensor_from_rgb(&self, img: &image::RgbImage) -> Vec<f32> {
-        let resized;
-        let img = if img.width() == self.width && img.height() == self.height {
-            img
-        } else {
+        self.tensor_from_image(&image::DynamicImage::ImageRgb8(img.clone()))
+    }
+
+    /// Turns a decoded image into the input tensor. This is the one
+    /// preprocessing path: calibration, evaluation and the exported `.npy`
+    /// tensors all come through here, so they are byte-identical.
+    ///
+    /// Pixels become RGB in [0, 1] (8-bit /255, 16-bit /65535 — the `image`
+    /// crate's conversion), are resized in float (no rounding back to 8 bits;
+    /// skipped when the size already matches), clamped to [0, 1] (Lanczos
+    /// overshoots), then multiplied by `scale × 255` (exactly 1 for the default
+    /// 1/255), with the optional mean/std applied after.
+    pub fn tensor_from_image(&self, img: &image::DynamicImage) -> Vec<f32> {
+        let mut rgb = img.to_rgb32f();
+        if rgb.dimensions() != (self.width, self.height) {
             let f = match self.filter {
                 ResizeFilter::Bilinear => image::imageops::FilterType::Triangle,
                 ResizeFilter::Lanczos => image::imageops::FilterType::Lanczos3,
             };
-            resized = image::imageops::resize(img, self.width, self.height, f);
-            &resized
-        };
+            rgb = image::imageops::resize(&rgb, self.width, self.height, f);
+        }
         let (w, h) = (self.width as usize, self.height as usize);
         let mut out = vec![0f32; 3 * w * h];
-        let mean = self.mean.unwrap_or([0.0; 3]);
-        let std = self.std.unwrap_or([1.0; 3]);
-        for (i, px) in img.pixels().enumerate() {
+        let gain = self.scale * 255.0;
+        for (i, px) in rgb.pixels().enumerate() {
             for c in 0..3 {
                 let src = match self.channel_order {
                     ChannelOrder::Rgb => c,
                     ChannelOrder::Bgr => 2 - c,
                 };
-                let v = (px.0[src] as f32 * self.scale - mean[c]) / std[c];
+                let mut v = px.0[src].clamp(0.0, 1.0) * gain;
+                if let Some(mean) = self.mean {
+                    v -= mean[c];
+                }
+                if let Some(std) = self.std {
+                    v /= std[c];
+                }
                 let idx = match self.layout {
                     Layout::Nchw => c * w * h + i,
                     Layout::Nhwc => i * 3 + c,
@@ -190,11 +231,12 @@ impl PreprocessSettings {
         bytes: &[u8],
         path: &Path,
     ) -> Result<Vec<f32>, PreprocessError> {
+        self.validate()?;
         let img = image::load_from_memory(bytes).map_err(|e| PreprocessError::Decode {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        Ok(self.tensor_from_rgb(&img.to_rgb8()))
+        Ok(self.tensor_from_image(&img))
     }
 
     /// Reads a calibration input: an image, or a `.npy` tensor already in the

@@ -3,6 +3,8 @@
 //! 2048 bins, candidates 128…2048, 128 quantized bins, zero bin ignored,
 //! last minimum wins). Skips with a printed reason without Python/NumPy.
 
+mod ptq_support;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -60,7 +62,7 @@ fn entropy_search_matches_tensorrt_reference() {
         .stderr(Stdio::piped())
         .spawn();
     let Ok(mut child) = child else {
-        println!("skipped: python3 not found");
+        ptq_support::skip_or_fail("python3 not found");
         return;
     };
     child
@@ -73,7 +75,7 @@ fn entropy_search_matches_tensorrt_reference() {
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         if err.contains("No module named 'numpy'") {
-            println!("skipped: numpy is missing");
+            ptq_support::skip_or_fail("numpy is missing");
             return;
         }
         panic!("reference failed: {err}");

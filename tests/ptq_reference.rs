@@ -52,7 +52,14 @@ fn write_npys(dir: &Path, samples: &[Sample]) {
 }
 
 /// Runs the reference script and checks every "Done means" point on its report.
-fn check_against_ort(fp32: &Path, ours: &Path, dir: &Path, min_qlinear_conv: u64, method: &str) {
+fn check_against_ort(
+    fp32: &Path,
+    ours: &Path,
+    dir: &Path,
+    min_qlinear_conv: u64,
+    method: &str,
+    per_channel: bool,
+) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ptq_reference.py");
     let out = Command::new(python_exe())
         .arg(&script)
@@ -62,6 +69,11 @@ fn check_against_ort(fp32: &Path, ours: &Path, dir: &Path, min_qlinear_conv: u64
         .arg(dir.join("eval"))
         .arg(dir.join("work"))
         .arg(method)
+        .arg(if per_channel {
+            "per_channel"
+        } else {
+            "per_tensor"
+        })
         .output()
         .unwrap();
     assert!(
@@ -100,6 +112,33 @@ fn check_against_ort(fp32: &Path, ours: &Path, dir: &Path, min_qlinear_conv: u64
             row["ort"][1]
         );
     }
+    // Weights: the same scales (per channel: the same axis) as ORT's. Biases
+    // (input scale × weight scale) inherit the activations' 1 % tolerance.
+    let weights = r["weights"].as_array().unwrap();
+    let mut worst_w: f64 = 0.0;
+    let mut channels = 0;
+    for row in weights {
+        let name = row["weight"].as_str().unwrap();
+        assert!(
+            !row["ours"].is_null() && !row["ort"].is_null(),
+            "weight quantized by one side only: {row}"
+        );
+        assert_eq!(row["ours"][1], row["ort"][1], "{name}: axis");
+        let n = row["ours"][0].as_array().unwrap().len();
+        assert_eq!(n, row["ort"][0].as_array().unwrap().len(), "{name}: scales");
+        channels += n;
+        let d = row["scale_rel_diff"].as_f64().unwrap();
+        if row["ours"][2] == "weight" {
+            worst_w = worst_w.max(d);
+            assert!(d <= 1e-6, "{name}: weight scale differs by {d:.2e}: {row}");
+        } else {
+            assert!(d <= 0.01, "{name}: bias scale differs by {d:.2e}: {row}");
+        }
+    }
+    println!(
+        "{} weights/biases ({channels} scales) compared, worst weight scale difference {worst_w:.2e}",
+        weights.len()
+    );
     let (ours_err, ort_err) = (
         r["ours_mae_vs_fp32"].as_f64().unwrap(),
         r["ort_mae_vs_fp32"].as_f64().unwrap(),
@@ -117,7 +156,7 @@ fn check_against_ort(fp32: &Path, ours: &Path, dir: &Path, min_qlinear_conv: u64
     );
 }
 
-fn quantize(model: &Path, calib: &Path, out: &Path, method: RangeMethod) {
+fn quantize(model: &Path, calib: &Path, out: &Path, method: RangeMethod, per_channel: bool) {
     let mut req = PtqRequest {
         model: model.to_path_buf(),
         calibration: CalibrationSource::Folder(calib.to_path_buf()),
@@ -126,6 +165,7 @@ fn quantize(model: &Path, calib: &Path, out: &Path, method: RangeMethod) {
         ranges_from: None,
     };
     req.settings.method = method;
+    req.settings.qdq.per_channel = per_channel;
     quantize::run_ptq(&req, &Progress::new()).unwrap();
 }
 
@@ -133,7 +173,7 @@ fn quantize(model: &Path, calib: &Path, out: &Path, method: RangeMethod) {
 fn matches_onnxruntime_quantize_static() {
     setup();
     if let Err(why) = python_ready() {
-        println!("skipped: {why}");
+        skip_or_fail(&why);
         return;
     }
     let t = tempfile::tempdir().unwrap();
@@ -146,8 +186,9 @@ fn matches_onnxruntime_quantize_static() {
         &t.path().join("calib"),
         &ours,
         RangeMethod::MinMax,
+        false,
     );
-    check_against_ort(&demo_model(), &ours, t.path(), 10, "minmax");
+    check_against_ort(&demo_model(), &ours, t.path(), 10, "minmax", false);
     // Percentile (99.999 over 2048 bins of |x|) lands on the same scales within 1 % too.
     let ours = t.path().join("ours_percentile.onnx");
     quantize(
@@ -155,22 +196,15 @@ fn matches_onnxruntime_quantize_static() {
         &t.path().join("calib"),
         &ours,
         RangeMethod::Percentile,
+        false,
     );
-    check_against_ort(&demo_model(), &ours, t.path(), 10, "percentile");
+    check_against_ort(&demo_model(), &ours, t.path(), 10, "percentile", false);
 }
 
-/// Every op kind (Conv, Clip, MaxPool, Relu, Add, Mul, ConvTranspose,
-/// AveragePool, GlobalAveragePool, Gemm, MatMul, Sigmoid) and a quantized
-/// graph input, on a small opset-13 model the script builds.
-#[test]
-fn every_op_kind_matches_onnxruntime_quantize_static() {
-    setup();
-    if let Err(why) = python_ready() {
-        println!("skipped: {why}");
-        return;
-    }
-    let t = tempfile::tempdir().unwrap();
-    let model = t.path().join("zoo.onnx");
+/// The zoo model (built by the reference script) and its calibration and
+/// evaluation inputs in `dir`.
+fn zoo(dir: &Path) -> std::path::PathBuf {
+    let model = dir.join("zoo.onnx");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ptq_reference.py");
     let st = Command::new(python_exe())
         .arg(&script)
@@ -187,8 +221,8 @@ fn every_op_kind_matches_onnxruntime_quantize_static() {
             .wrapping_add(1442695040888963407);
         (state >> 40) as f32 / (1u64 << 24) as f32
     };
-    for (dir, n) in [("calib", 8), ("eval", 4)] {
-        let d = t.path().join(dir);
+    for (sub, n) in [("calib", 8), ("eval", 4)] {
+        let d = dir.join(sub);
         std::fs::create_dir_all(&d).unwrap();
         for i in 0..n {
             let v: Vec<f32> = (0..3 * 32 * 32).map(|_| next()).collect();
@@ -199,7 +233,51 @@ fn every_op_kind_matches_onnxruntime_quantize_static() {
             .unwrap();
         }
     }
+    model
+}
+
+/// Every op kind (Conv, Clip, MaxPool, Relu, Add, Mul, ConvTranspose,
+/// AveragePool, GlobalAveragePool, Gemm, MatMul, Sigmoid) and a quantized
+/// graph input, on a small opset-13 model the script builds.
+#[test]
+fn every_op_kind_matches_onnxruntime_quantize_static() {
+    setup();
+    if let Err(why) = python_ready() {
+        skip_or_fail(&why);
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let model = zoo(t.path());
     let ours = t.path().join("zoo_int8.onnx");
-    quantize(&model, &t.path().join("calib"), &ours, RangeMethod::MinMax);
-    check_against_ort(&model, &ours, t.path(), 2, "minmax");
+    quantize(
+        &model,
+        &t.path().join("calib"),
+        &ours,
+        RangeMethod::MinMax,
+        false,
+    );
+    check_against_ort(&model, &ours, t.path(), 2, "minmax", false);
+}
+
+/// Per-channel weights (Conv axis 0, ConvTranspose axis 1, Gemm transB=1
+/// axis 0 and transB=0 axis 1, MatMul axis 1) and their int32 biases: the
+/// same scales as `quantize_static(per_channel=True)`.
+#[test]
+fn per_channel_weight_scales_match_onnxruntime() {
+    setup();
+    if let Err(why) = python_ready() {
+        skip_or_fail(&why);
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let model = zoo(t.path());
+    let ours = t.path().join("zoo_int8_pc.onnx");
+    quantize(
+        &model,
+        &t.path().join("calib"),
+        &ours,
+        RangeMethod::MinMax,
+        true,
+    );
+    check_against_ort(&model, &ours, t.path(), 2, "minmax", true);
 }

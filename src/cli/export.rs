@@ -9,6 +9,7 @@ use clap::Args;
 use super::copy::{samples_for, with_bar};
 use crate::export::{self, TensorOptions};
 use crate::metadata;
+use crate::preprocess::{ChannelOrder, Layout, ResizeFilter};
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
@@ -25,12 +26,22 @@ pub struct ExportArgs {
     /// Write calibration_statistics.json (the default when nothing else is asked).
     #[arg(long)]
     pub statistics: bool,
-    /// Write one preprocessed .npy tensor per sample ([1,3,H,W] float32 RGB in [0,1]) and tensor_list.txt.
+    /// Write one preprocessed .npy tensor per sample ([1,3,H,W] float32 RGB in [0,1]) and tensor_list.txt,
+    /// byte-identical to what `calibscope ptq` feeds the model with the same settings.
     #[arg(long)]
     pub tensors: bool,
     /// Tensor size WIDTHxHEIGHT.
     #[arg(long, default_value = "640x384")]
     pub size: String,
+    /// Tensor resize filter: bilinear or lanczos (as `ptq --resize`).
+    #[arg(long, default_value = "bilinear", value_parser = ["bilinear", "lanczos"])]
+    pub resize: String,
+    /// Tensors in BGR channel order instead of RGB (as `ptq --bgr`).
+    #[arg(long)]
+    pub bgr: bool,
+    /// Tensor layout: nchw ([1,3,H,W]) or nhwc ([1,H,W,3]).
+    #[arg(long, default_value = "nchw", value_parser = ["nchw", "nhwc"])]
+    pub layout: String,
     /// Dataset root folder (needed for --tensors; with it, outputs inside the dataset are refused).
     #[arg(long)]
     pub root: Option<PathBuf>,
@@ -99,9 +110,26 @@ fn go(a: &ExportArgs) -> Result<(), String> {
     }
     if let Some(root) = tensor_root {
         let samples = samples_for(root, &keys, Some(&a.metadata))?;
+        let mut pre = opts.preprocess();
+        if a.resize == "lanczos" {
+            pre.filter = ResizeFilter::Lanczos;
+        }
+        if a.bgr {
+            pre.channel_order = ChannelOrder::Bgr;
+        }
+        if a.layout == "nhwc" {
+            pre.layout = Layout::Nhwc;
+        }
         let progress = Progress::new();
         let report = with_bar(&progress, || {
-            export::write_tensors(root, &samples, &a.out, opts, &progress)
+            export::write_tensors_with(
+                root,
+                &samples,
+                &a.out,
+                &pre,
+                opts.allow_absolute_roots,
+                &progress,
+            )
         })
         .map_err(|e| e.to_string())?;
         for s in &report.skipped {
@@ -115,10 +143,9 @@ fn go(a: &ExportArgs) -> Result<(), String> {
             );
         }
         println!(
-            "wrote {} tensor(s) [1,3,{},{}] to {}",
+            "wrote {} tensor(s) {:?} to {}",
             report.written.len(),
-            opts.height,
-            opts.width,
+            pre.input_shape(),
             a.out.display()
         );
         if !report.skipped.is_empty() {

@@ -24,7 +24,7 @@ use crate::metadata::{SampleKey, SampleMeta};
 pub use copy::{copy_images, CopyOptions, CopyReport, LinkMode};
 pub use split::{read_split, write_split, SplitEntry};
 pub use stats::{calibration_statistics, write_statistics, CalibrationStatistics};
-pub use tensors::{write_tensors, TensorOptions, TensorReport};
+pub use tensors::{write_tensors, write_tensors_with, TensorOptions, TensorReport};
 
 /// Errors that stop an export before or while writing.
 #[derive(Debug, thiserror::Error)]

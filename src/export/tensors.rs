@@ -1,12 +1,13 @@
 //! Preprocessed input tensors for toolchains that want raw input instead of
-//! images: each image is decoded, converted to RGB in [0, 1] (8-bit /255,
-//! 16-bit /65535), resized to W×H with the `image` crate's bilinear
-//! `Triangle` filter in floating point (skipped when the size already
-//! matches), and written as `.npy` v1.0, little-endian float32, C order,
-//! shape `[1, 3, H, W]` (NCHW, RGB) — the model's `rgb` input. The files
-//! are named like the copied images with `.npy`, listed with absolute
-//! paths in `tensor_list.txt`. Each file is written atomically; a rerun
-//! rewrites them.
+//! images. Each image goes through [`PreprocessSettings::tensor_from_image_bytes`]
+//! — the very code calibration uses, so an exported `.npy` and the calibration
+//! input for the same image and settings are byte-identical. With the default
+//! settings that is RGB in [0, 1] (8-bit /255, 16-bit /65535), resized to W×H
+//! with the bilinear `Triangle` filter in floating point (skipped when the size
+//! already matches), NCHW. Written as `.npy` v1.0, little-endian float32,
+//! C order, shape `[1, 3, H, W]` (or `[1, H, W, 3]` for NHWC). The files are
+//! named like the copied images with `.npy`, listed with absolute paths in
+//! `tensor_list.txt`. Each file is written atomically; a rerun rewrites them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use super::{
     ExportError, ExportSample, Skipped,
 };
 use crate::fsutil;
+use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,9 +31,8 @@ pub struct TensorOptions {
     pub allow_absolute_roots: bool,
 }
 
-/// Largest tensor side accepted: 8192 px (a [1,3,8192,8192] float32 tensor
-/// is already 805 MB).
-pub const MAX_TENSOR_SIDE: u32 = 8192;
+/// Largest tensor side accepted (see [`crate::preprocess::MAX_SIDE`]).
+pub const MAX_TENSOR_SIDE: u32 = crate::preprocess::MAX_SIDE;
 
 impl Default for TensorOptions {
     /// The users' network input, 640×384.
@@ -45,24 +46,22 @@ impl Default for TensorOptions {
 }
 
 impl TensorOptions {
+    /// The preprocessing these options stand for: the defaults (bilinear, RGB,
+    /// 1/255, no mean/std, NCHW) at this size.
+    pub fn preprocess(&self) -> PreprocessSettings {
+        PreprocessSettings {
+            width: self.width,
+            height: self.height,
+            ..PreprocessSettings::default()
+        }
+    }
+
     /// Values per tensor (3·W·H), or an error naming the limits when a side
     /// is 0 or above [`MAX_TENSOR_SIDE`].
     pub fn validate(&self) -> Result<usize, ExportError> {
-        let (w, h) = (self.width, self.height);
-        if w == 0 || h == 0 {
-            return Err(ExportError::Invalid(format!(
-                "tensor size {w}x{h} is empty; give a width and height above 0"
-            )));
-        }
-        if w > MAX_TENSOR_SIDE || h > MAX_TENSOR_SIDE {
-            return Err(ExportError::Invalid(format!(
-                "tensor size {w}x{h} is too large; each side must be at most {MAX_TENSOR_SIDE} (the network input is e.g. 640x384)"
-            )));
-        }
-        (w as usize)
-            .checked_mul(h as usize)
-            .and_then(|p| p.checked_mul(3))
-            .ok_or_else(|| ExportError::Invalid(format!("tensor size {w}x{h} is too large")))
+        self.preprocess()
+            .validate()
+            .map_err(|e| ExportError::Invalid(e.to_string()))
     }
 }
 
@@ -100,29 +99,19 @@ pub fn npy_header(shape: &[usize]) -> Vec<u8> {
 
 /// Decodes and preprocesses one image into NCHW float32 values.
 pub fn image_to_nchw(path: &Path, opts: TensorOptions) -> Result<Vec<f32>, String> {
-    opts.validate().map_err(|e| e.to_string())?;
-    let img = image::open(path).map_err(|e| format!("cannot decode {}: {e}", path.display()))?;
-    let mut rgb = img.to_rgb32f();
-    if rgb.dimensions() != (opts.width, opts.height) {
-        rgb = image::imageops::resize(
-            &rgb,
-            opts.width,
-            opts.height,
-            image::imageops::FilterType::Triangle,
-        );
-    }
-    let plane = opts.width as usize * opts.height as usize;
-    let mut out = vec![0f32; 3 * plane];
-    for (i, p) in rgb.pixels().enumerate() {
-        for c in 0..3 {
-            out[c * plane + i] = p.0[c].clamp(0.0, 1.0);
-        }
-    }
-    Ok(out)
+    image_to_tensor(path, &opts.preprocess())
+}
+
+/// Decodes and preprocesses one image as calibration does.
+pub fn image_to_tensor(path: &Path, pre: &PreprocessSettings) -> Result<Vec<f32>, String> {
+    pre.validate().map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    pre.tensor_from_image_bytes(&bytes, path)
+        .map_err(|e| e.to_string())
 }
 
 /// Writes one tensor per sample into `out_dir` (outside `dataset_root`)
-/// plus `tensor_list.txt`.
+/// plus `tensor_list.txt`, with the default preprocessing at the options' size.
 pub fn write_tensors(
     dataset_root: &Path,
     samples: &[ExportSample],
@@ -131,7 +120,29 @@ pub fn write_tensors(
     progress: &Progress,
 ) -> Result<TensorReport, ExportError> {
     opts.validate()?;
-    check_all(dataset_root, samples, opts.allow_absolute_roots)?;
+    write_tensors_with(
+        dataset_root,
+        samples,
+        out_dir,
+        &opts.preprocess(),
+        opts.allow_absolute_roots,
+        progress,
+    )
+}
+
+/// [`write_tensors`] with any preprocessing settings (filter, channel order,
+/// scale, mean/std, layout), e.g. those a PTQ run uses.
+pub fn write_tensors_with(
+    dataset_root: &Path,
+    samples: &[ExportSample],
+    out_dir: &Path,
+    pre: &PreprocessSettings,
+    allow_absolute_roots: bool,
+    progress: &Progress,
+) -> Result<TensorReport, ExportError> {
+    pre.validate()
+        .map_err(|e| ExportError::Invalid(e.to_string()))?;
+    check_all(dataset_root, samples, allow_absolute_roots)?;
     check_root(dataset_root)?;
     ensure_outside_dataset(dataset_root, out_dir)?;
     // A sample listed twice is written once.
@@ -146,7 +157,8 @@ pub fn write_tensors(
     remove_stale_temporaries(out_dir)?;
     let abs_out = std::path::absolute(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
     progress.begin("tensors", samples.len() as u64);
-    let header = npy_header(&[1, 3, opts.height as usize, opts.width as usize]);
+    let shape: Vec<usize> = pre.input_shape().iter().map(|&d| d as usize).collect();
+    let header = npy_header(&shape);
     let results: Vec<Option<Result<PathBuf, String>>> = samples
         .par_iter()
         .zip(unique.par_iter())
@@ -154,7 +166,7 @@ pub fn write_tensors(
             if progress.is_cancelled() {
                 return None;
             }
-            let r = image_to_nchw(&s.image, opts).and_then(|t| {
+            let r = image_to_tensor(&s.image, pre).and_then(|t| {
                 let dest = out_dir.join(name);
                 fsutil::write_atomic_with(&dest, |w| {
                     w.write_all(&header)?;

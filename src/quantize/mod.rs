@@ -163,6 +163,8 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
             pre.input_name, input.dims
         )));
     }
+    // Settings the opset cannot express are refused before calibrating.
+    qdq::check_opset(&model, &s.qdq)?;
     let info = graph::analyse(&model);
     let tensors = graph::tensors_to_calibrate(
         &model,

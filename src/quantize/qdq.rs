@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::graph::{activation_inputs, analyse, fold_constant_nodes, DIRECT_OPS, FULL_OPS};
 use super::methods::{compute_scale_zp, ActivationType};
 use crate::onnx::{
-    make_attr_int, make_node, opset_version, tensor_from_f32, tensor_from_i32, tensor_from_i8,
-    tensor_from_u8, tensor_to_f32, ModelProto, NodeProto, TensorProto,
+    attr_int, make_attr_int, make_node, opset_version, tensor_from_f32, tensor_from_i32,
+    tensor_from_i8, tensor_from_u8, tensor_to_f32, ModelProto, NodeProto, TensorProto,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,12 +81,12 @@ enum Source {
     SameAs(String),
 }
 
-/// Writes the QDQ model. `ranges` holds calibrated [min, max] per activation.
-pub fn write_qdq(
-    model: &ModelProto,
-    ranges: &HashMap<String, (f32, f32)>,
-    s: &QdqSettings,
-) -> Result<(ModelProto, QdqOutcome), QdqError> {
+/// Refuses settings the model's opset cannot express: Q/DQ needs opset 10,
+/// per-channel weights need 13 (DequantizeLinear's `axis`). Per-channel on an
+/// older opset is an error rather than a silent per-tensor fallback: a
+/// per-channel request is usually a comparison, and quietly getting per-tensor
+/// would make it a false one. Checked before calibration, so nothing is wasted.
+pub fn check_opset(model: &ModelProto, s: &QdqSettings) -> Result<i64, QdqError> {
     let opset = opset_version(model).unwrap_or(0);
     if opset < 10 {
         return Err(QdqError::OpsetTooOld(opset));
@@ -94,6 +94,37 @@ pub fn write_qdq(
     if s.per_channel && opset < 13 {
         return Err(QdqError::PerChannelOpset(opset));
     }
+    Ok(opset)
+}
+
+/// The output-channel axis of a weight for per-channel scales (ORT's choice):
+/// Conv weight [M,C,kH,kW] axis 0; ConvTranspose [C,M/g,kH,kW] axis 1; Gemm B
+/// axis 0 when `transB` = 1 ([N,K]) else 1 ([K,N]); MatMul's constant right
+/// operand [..,K,N] its last axis. `None` for 0-D/1-D weights (per tensor).
+pub fn weight_channel_axis(node: &NodeProto, rank: usize) -> Option<usize> {
+    if rank < 2 {
+        return None;
+    }
+    match node.op_type() {
+        "Conv" => Some(0),
+        "ConvTranspose" => Some(1),
+        "Gemm" if rank == 2 => Some(if attr_int(node, "transB") == Some(1) {
+            0
+        } else {
+            1
+        }),
+        "MatMul" => Some(rank - 1),
+        _ => None,
+    }
+}
+
+/// Writes the QDQ model. `ranges` holds calibrated [min, max] per activation.
+pub fn write_qdq(
+    model: &ModelProto,
+    ranges: &HashMap<String, (f32, f32)>,
+    s: &QdqSettings,
+) -> Result<(ModelProto, QdqOutcome), QdqError> {
+    let opset = check_opset(model, s)?;
     let mut model = model.clone();
     fold_constant_nodes(&mut model);
     let info = analyse(&model);
@@ -243,9 +274,9 @@ pub fn write_qdq(
             input_rewrite.insert((idx, 1), prev.clone());
         } else {
             let data = tensor_to_f32(wt).map_err(|e| QdqError::Weight(w.clone(), e))?;
-            let axis = if op == "ConvTranspose" { 1 } else { 0 };
-            let per_channel =
-                s.per_channel && matches!(op, "Conv" | "ConvTranspose") && wt.dims.len() > 1;
+            let axis = weight_channel_axis(n, wt.dims.len());
+            let per_channel = s.per_channel && axis.is_some();
+            let axis = axis.unwrap_or(0);
             let (q, scales) = quantize_weight(&data, &wt.dims, per_channel, axis);
             let qname = format!("{w}_quantized");
             new_inits.push(tensor_from_i8(&qname, &wt.dims, &q));
@@ -295,6 +326,18 @@ pub fn write_qdq(
         }
         let bias = tensor_to_f32(bt).map_err(|e| QdqError::Weight(b.clone(), e))?;
         let ws = &weight_scales[w];
+        if ws.len() > 1 && ws.len() != bias.len() {
+            // E.g. a Gemm bias [1] broadcast over per-channel weights: no one scale per value.
+            outcome.left_float.push((
+                b.clone(),
+                format!(
+                    "bias has {} values for {} weight channels; left float",
+                    bias.len(),
+                    ws.len()
+                ),
+            ));
+            continue;
+        }
         let bscales: Vec<f32> = (0..bias.len())
             .map(|i| xs * ws[if ws.len() == 1 { 0 } else { i }])
             .collect();
@@ -636,5 +679,77 @@ mod tests {
         assert_eq!(ws.dims, vec![2]);
         let scales = tensor_to_f32(ws).unwrap();
         assert!((scales[0] - 0.5 / 127.0).abs() < 1e-8 && (scales[1] - 1.0 / 127.0).abs() < 1e-8);
+    }
+
+    #[test]
+    fn channel_axis_follows_each_ops_weight_layout() {
+        let n = |op: &str, attrs| make_node(op, &["x", "w"], &["y"], "n", attrs);
+        assert_eq!(weight_channel_axis(&n("Conv", vec![]), 4), Some(0));
+        assert_eq!(weight_channel_axis(&n("ConvTranspose", vec![]), 4), Some(1));
+        let gemm_t = n("Gemm", vec![make_attr_int("transB", 1)]);
+        assert_eq!(weight_channel_axis(&gemm_t, 2), Some(0));
+        assert_eq!(weight_channel_axis(&n("Gemm", vec![]), 2), Some(1));
+        let gemm_0 = n("Gemm", vec![make_attr_int("transB", 0)]);
+        assert_eq!(weight_channel_axis(&gemm_0, 2), Some(1));
+        assert_eq!(weight_channel_axis(&n("MatMul", vec![]), 2), Some(1));
+        assert_eq!(weight_channel_axis(&n("MatMul", vec![]), 3), Some(2));
+        // A vector weight has no channels: per tensor.
+        assert_eq!(weight_channel_axis(&n("MatMul", vec![]), 1), None);
+    }
+
+    /// x → Gemm(w, b) → y with the given weight / bias, opset 13.
+    fn gemm_model(w: TensorProto, b: TensorProto, trans_b: i64) -> ModelProto {
+        let mut m = conv_model(13, vec![], vec![w, b]);
+        let g = m.graph.as_mut().unwrap();
+        g.node = vec![make_node(
+            "Gemm",
+            &["x", "w", "b"],
+            &["y"],
+            "fc",
+            vec![make_attr_int("transB", trans_b)],
+        )];
+        m
+    }
+
+    #[test]
+    fn gemm_weights_and_biases_per_channel() {
+        let s = QdqSettings {
+            per_channel: true,
+            ..Default::default()
+        };
+        let r: HashMap<String, (f32, f32)> = [("x", (-1.0, 1.0)), ("y", (-2.0, 2.0))]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let init = |g: &GraphProto, n: &str| {
+            tensor_to_f32(g.initializer.iter().find(|t| t.name() == n).unwrap()).unwrap()
+        };
+        // transB=0: B is [K=2, N=3], channels along axis 1.
+        let w = tensor_from_f32("w", &[2, 3], &[0.1, -0.2, 0.3, -0.4, 0.05, 0.6]);
+        let b = tensor_from_f32("b", &[3], &[0.01, 0.02, 0.03]);
+        let (q, out) = write_qdq(&gemm_model(w, b, 0), &r, &s).unwrap();
+        assert_eq!(out.biases_quantized, vec!["b"]);
+        let g = q.graph.unwrap();
+        let ws = init(&g, "w_scale");
+        let want = [0.4 / 127.0, 0.2 / 127.0, 0.6 / 127.0];
+        assert!(
+            ws.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-8),
+            "{ws:?}"
+        );
+        let xs = init(&g, "x_scale")[0];
+        let bs = init(&g, "b_quantized_scale");
+        assert_eq!(bs, ws.iter().map(|w| xs * w).collect::<Vec<_>>());
+        // transB=1: B is [N=2, K=3], channels along axis 0.
+        let w = tensor_from_f32("w", &[2, 3], &[0.1, -0.2, 0.3, -0.4, 0.05, 0.6]);
+        let b = tensor_from_f32("b", &[2], &[0.01, 0.02]);
+        let (q, _) = write_qdq(&gemm_model(w, b, 1), &r, &s).unwrap();
+        let ws = init(q.graph.as_ref().unwrap(), "w_scale");
+        assert!((ws[0] - 0.3 / 127.0).abs() < 1e-8 && (ws[1] - 0.6 / 127.0).abs() < 1e-8);
+        // A bias broadcast from one value cannot take per-channel scales: left float.
+        let w = tensor_from_f32("w", &[2, 3], &[0.1, -0.2, 0.3, -0.4, 0.05, 0.6]);
+        let b = tensor_from_f32("b", &[1], &[0.01]);
+        let (_, out) = write_qdq(&gemm_model(w, b, 1), &r, &s).unwrap();
+        assert!(out.biases_quantized.is_empty());
+        assert_eq!(out.left_float[0].0, "b");
     }
 }

@@ -9,6 +9,11 @@ use calibscope::preprocess::PreprocessSettings;
 use calibscope::progress::Progress;
 use calibscope::runtime::infer::Model;
 
+#[path = "../python_gate/mod.rs"]
+pub mod python_gate;
+#[allow(unused_imports)]
+pub use python_gate::skip_or_fail;
+
 pub const MIN_DEPTH: f64 = 0.5;
 pub const MAX_DEPTH: f64 = 100.0;
 const DEPTH_FOLDERS: &[&str] = &[
