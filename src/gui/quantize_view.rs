@@ -326,6 +326,12 @@ fn norm_row(ui: &mut egui::Ui, name: &str, v: &mut Option<[f32; 3]>, imagenet: [
 }
 
 fn method_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
+    let opset = app
+        .quantize
+        .inspected
+        .as_ref()
+        .and_then(|i| i.result.as_ref().ok())
+        .and_then(|(m, _)| m.opset);
     let s = &mut app.persisted.quantize;
     ui.strong("Range method");
     ui.horizontal_wrapped(|ui| {
@@ -374,10 +380,18 @@ fn method_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
             });
             ui.end_row();
             ui.label("Weights");
-            ui.checkbox(&mut s.per_channel, "per-channel scales")
-                .on_hover_text(
+            ui.horizontal_wrapped(|ui| {
+                ui.checkbox(&mut s.per_channel, "per-channel scales")
+                    .on_hover_text(
                     "Needs opset 13+. The users' NPU is per-tensor only: leave it off for the NPU.",
                 );
+                if let Some(o) = opset.filter(|&o| o < 13 && s.per_channel) {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        format!("this model is opset {o}: per-channel needs 13+"),
+                    );
+                }
+            });
             ui.end_row();
             let l = ui.label("Keep float: tensors");
             ui.add(
