@@ -8,6 +8,7 @@
 //! Needs ONNX Runtime, found the app's way (python `onnxruntime` here and in
 //! CI); without it the test skips, or fails under CALIBSCOPE_REQUIRE_PYTHON=1.
 
+mod gui_support;
 mod python_gate;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::sync::OnceLock;
 
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
+use gui_support::{harness, settle};
 
 use calibscope::fsutil::AppDirs;
 use calibscope::gui::app::{CalibApp, Persisted, View};
@@ -31,12 +33,6 @@ fn home() -> &'static Path {
     HOME.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
-fn harness(app: CalibApp, size: egui::Vec2) -> Harness<'static, CalibApp> {
-    Harness::builder()
-        .with_size(size)
-        .build_ui_state(|ui, app: &mut CalibApp| app.show(ui), app)
-}
-
 /// Opens the demo (generated once into the shared data folder; tests take turns).
 fn open_demo(h: &mut Harness<'static, CalibApp>) {
     static GEN: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -45,21 +41,6 @@ fn open_demo(h: &mut Harness<'static, CalibApp>) {
     h.get_by_label("Open demo dataset").click();
     settle(h);
     settle(h);
-}
-
-fn settle(h: &mut Harness<'static, CalibApp>) {
-    for _ in 0..6000 {
-        h.state_mut().poll_jobs();
-        h.step();
-        let busy = h.state().jobs.any_running()
-            || h.state().quantize.runtime_rx.is_some()
-            || h.state().thumbs.as_ref().is_some_and(|t| t.busy());
-        if !busy && h.try_run().is_ok() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    panic!("the app never settled");
 }
 
 /// The runtime's cache folder must never be the user's home (both tests look for it).
