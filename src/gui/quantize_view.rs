@@ -755,6 +755,10 @@ fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                         ));
                     }
                 }
+                // Nothing typed yet is not a mistake: say what to do, quietly.
+                Err(_) if s.toolchain_template.trim().is_empty() => {
+                    ui.weak("Type the tool's command line to run it.");
+                }
                 Err(e) => {
                     ui.colored_label(ui.visuals().warn_fg_color, e);
                 }
