@@ -383,11 +383,15 @@ pub struct DepthCounts {
     /// often hold the same value, and two tables halve the chains of
     /// increments to one counter. Merged into `counts` by `finish`.
     odd: Box<[u32; 65536]>,
+    /// Which runs of [`CHUNK`] stored values hold any count: `finish` and
+    /// `discard` visit only those, so a map with a few thousand distinct
+    /// values does not sweep (and evict from cache) both whole tables.
+    /// A plain byte store per pixel, no read-modify-write chain.
+    touched: Box<[u8; CHUNKS]>,
     /// Every pixel seen, valid or not.
     total: u64,
     /// Pixels put into `counts` (bin 0 included).
     counted: u64,
-    max: u16,
 }
 
 impl Default for DepthCounts {
@@ -406,15 +410,31 @@ fn table() -> Box<[u32; 65536]> {
 /// Sparse maps are mostly zeros: blocks of this many bytes holding only
 /// zeros are skipped with one test.
 const BLOCK: usize = 16;
+/// Zero runs are first tested this many bytes at a time.
+const SPAN: usize = 64;
+/// Stored values per entry of [`DepthCounts::touched`].
+const CHUNK: usize = 64;
+const CHUNKS: usize = 65536 / CHUNK;
+
+/// True when any byte is non-zero; `bytes.len()` a multiple of 16.
+#[inline(always)]
+fn any_nonzero(bytes: &[u8]) -> bool {
+    bytes.chunks_exact(16).fold(0u128, |a, w| {
+        a | u128::from_ne_bytes(w.try_into().expect("16-byte word"))
+    }) != 0
+}
 
 impl DepthCounts {
     pub fn new() -> Self {
         Self {
             counts: table(),
             odd: table(),
+            touched: vec![0u8; CHUNKS]
+                .into_boxed_slice()
+                .try_into()
+                .expect("chunk flags"),
             total: 0,
             counted: 0,
-            max: 0,
         }
     }
 
@@ -424,8 +444,8 @@ impl DepthCounts {
         for &v in values {
             if v != 0 {
                 self.counts[v as usize] += 1;
+                self.touched[v as usize / CHUNK] = 1;
                 self.counted += 1;
-                self.max = self.max.max(v);
             }
         }
     }
@@ -435,32 +455,44 @@ impl DepthCounts {
         self.total += (bytes.len() / 2) as u64;
         let counts = &mut *self.counts;
         let odd = &mut *self.odd;
-        let mut max = self.max;
+        let touched = &mut *self.touched;
         let mut counted = 0u64;
-        let mut blocks = bytes.chunks_exact(BLOCK);
-        for block in &mut blocks {
-            let any = block.chunks_exact(16).fold(0u128, |a, w| {
-                a | u128::from_ne_bytes(w.try_into().expect("16-byte word"))
-            });
-            if any == 0 {
-                continue;
-            }
+        let mut count_block = |block: &[u8]| {
             for b in block.chunks_exact(4) {
-                let v0 = u16::from_be_bytes([b[0], b[1]]);
-                let v1 = u16::from_be_bytes([b[2], b[3]]);
-                counts[v0 as usize] += 1;
-                odd[v1 as usize] += 1;
-                max = max.max(v0).max(v1);
+                let v0 = u16::from_be_bytes([b[0], b[1]]) as usize;
+                let v1 = u16::from_be_bytes([b[2], b[3]]) as usize;
+                counts[v0] += 1;
+                odd[v1] += 1;
+                touched[v0 / CHUNK] = 1;
+                touched[v1 / CHUNK] = 1;
             }
             counted += (BLOCK / 2) as u64;
+        };
+        // Most of a sparse map is long zero runs: test a whole span with one
+        // branch, then only its non-zero blocks.
+        let mut spans = bytes.chunks_exact(SPAN);
+        for span in &mut spans {
+            if !any_nonzero(span) {
+                continue;
+            }
+            for block in span.chunks_exact(BLOCK) {
+                if any_nonzero(block) {
+                    count_block(block);
+                }
+            }
+        }
+        let mut blocks = spans.remainder().chunks_exact(BLOCK);
+        for block in &mut blocks {
+            if any_nonzero(block) {
+                count_block(block);
+            }
         }
         for b in blocks.remainder().chunks_exact(2) {
-            let v = u16::from_be_bytes([b[0], b[1]]);
-            counts[v as usize] += 1;
-            max = max.max(v);
+            let v = u16::from_be_bytes([b[0], b[1]]) as usize;
+            counts[v] += 1;
+            touched[v / CHUNK] = 1;
             counted += 1;
         }
-        self.max = max;
         self.counted += counted;
     }
 
@@ -469,45 +501,64 @@ impl DepthCounts {
         for &v in bytes {
             if v != 0 {
                 self.counts[v as usize] += 1;
+                self.touched[v as usize / CHUNK] = 1;
                 self.counted += 1;
-                self.max = self.max.max(v as u16);
             }
         }
     }
 
     /// Forgets what was added (after a decode error part-way).
     pub fn discard(&mut self) {
-        self.counts[..=self.max as usize].fill(0);
-        self.odd[..=self.max as usize].fill(0);
+        for (c, t) in self.touched.iter_mut().enumerate() {
+            if *t != 0 {
+                *t = 0;
+                self.counts[c * CHUNK..][..CHUNK].fill(0);
+                self.odd[c * CHUNK..][..CHUNK].fill(0);
+            }
+        }
         self.total = 0;
         self.counted = 0;
-        self.max = 0;
     }
 
     /// Computes the statistics and clears the counts for the next map.
-    /// `None` when no value was valid. One pass over the stored values
-    /// 1..=max gives sums, order statistics and the histogram.
+    /// `None` when no value was valid. One pass over the touched runs of
+    /// stored values gives sums, order statistics and the histogram.
     pub fn finish(
         &mut self,
         encoding: DepthEncoding,
         width: u32,
         height: u32,
     ) -> Option<DepthStats> {
-        let (max, total) = (self.max as usize, self.total);
-        // A plain element-wise add: vectorised.
-        for (c, o) in self.counts[..=max].iter_mut().zip(&mut self.odd[..=max]) {
-            *c += *o;
-            *o = 0;
+        let total = self.total;
+        // Merge the odd table (a plain element-wise add: vectorised) and
+        // find the highest stored value.
+        let mut top = None;
+        for (c, &t) in self.touched.iter().enumerate() {
+            if t != 0 {
+                let counts = &mut self.counts[c * CHUNK..][..CHUNK];
+                let odd = &mut self.odd[c * CHUNK..][..CHUNK];
+                for (a, o) in counts.iter_mut().zip(odd.iter_mut()) {
+                    *a += *o;
+                    *o = 0;
+                }
+                top = Some(c);
+            }
         }
         let n = self.counted - self.counts[0] as u64;
         self.counts[0] = 0;
         self.total = 0;
         self.counted = 0;
-        self.max = 0;
         if n == 0 {
+            // Only bin 0 can have been touched.
+            self.touched.fill(0);
             return None;
         }
-        let counts = &mut self.counts[..=max];
+        let top = top.expect("n > 0 means some run was touched");
+        let max = top * CHUNK
+            + self.counts[top * CHUNK..][..CHUNK]
+                .iter()
+                .rposition(|&c| c != 0)
+                .expect("the top touched run holds a count");
         let div = encoding.divisor(max as u16);
 
         // numpy's linear method reads ranks floor(h) and floor(h)+1 with
@@ -526,40 +577,47 @@ impl DepthCounts {
         order.sort_by_key(|&i| ranks[i]);
         let mut values = [0usize; 6];
         // Histogram bins as ranges of stored values: v/div >= m <=> v >= ceil(m·div).
-        let mut bounds = [max + 1; DEPTH_HIST_BINS];
+        // `bounds[b]` is the first stored value past bin b; the last bin is
+        // open (the top run may go past max, with zero counts).
+        let mut bounds = [usize::MAX; DEPTH_HIST_BINS];
         for (b, m) in bounds.iter_mut().zip(DEPTH_HIST_EDGES) {
             *b = ((m * div).ceil() as usize).clamp(1, max + 1);
         }
         let mut hist = [0u64; DEPTH_HIST_BINS];
+        let mut bin = 0usize;
         let (mut seen, mut next) = (0u64, 0usize);
         let mut next_rank = ranks[order[0]];
         // Counts are u32 and n < 2^32, so v²·count sums stay below 2^64.
         let (mut sum, mut sumsq) = (0u64, 0u64);
         let mut min = 0usize;
-        let mut lo = 1usize;
-        for (bin, &hi) in bounds.iter().enumerate() {
-            if hi <= lo {
+        for c in 0..=top {
+            if self.touched[c] == 0 {
                 continue;
             }
-            let mut in_bin = 0u64;
-            // Most stored values never occur: skip empty runs eight at a time.
-            for (k, block) in counts[lo..hi].chunks_mut(8).enumerate() {
+            self.touched[c] = 0;
+            let base = c * CHUNK;
+            for (k, block) in self.counts[base..][..CHUNK].chunks_mut(8).enumerate() {
+                // Most stored values never occur: skip empty runs eight at a time.
                 if block.iter().fold(0, |a, &c| a | c) == 0 {
                     continue;
                 }
+                let first = base + k * 8;
                 if min == 0 {
-                    let j = block.iter().position(|&c| c != 0).unwrap_or(0);
-                    min = lo + k * 8 + j;
+                    min = first + block.iter().position(|&c| c != 0).unwrap_or(0);
                 }
-                // Branch-free over the block: which of its bins are empty is
-                // unpredictable, and an empty bin adds nothing anyway.
-                for (j, c) in block.iter_mut().enumerate() {
-                    let v = lo + k * 8 + j;
-                    let c64 = *c as u64;
-                    *c = 0;
+                // Branch-free over the block (bar the rarely taken ones):
+                // which of its bins are empty is unpredictable, and an empty
+                // bin adds nothing anyway.
+                for (j, cnt) in block.iter_mut().enumerate() {
+                    let v = first + j;
+                    let c64 = *cnt as u64;
+                    *cnt = 0;
+                    while v >= bounds[bin] {
+                        bin += 1;
+                    }
+                    hist[bin] += c64;
                     sum += v as u64 * c64;
                     sumsq += (v * v) as u64 * c64;
-                    in_bin += c64;
                     seen += c64;
                     if seen > next_rank {
                         while next < order.len() && ranks[order[next]] < seen {
@@ -570,8 +628,6 @@ impl DepthCounts {
                     }
                 }
             }
-            hist[bin] = in_bin;
-            lo = hi;
         }
         let lerp = |i: usize| {
             let (a, b) = (values[2 * i] as f64, values[2 * i + 1] as f64);
@@ -711,6 +767,29 @@ mod tests {
                 "len {len}"
             );
         }
+    }
+
+    #[test]
+    fn discard_and_finish_leave_no_count_behind() {
+        let mut c = DepthCounts::new();
+        // Values in many 64-value runs, through the PNG byte path, then dropped.
+        let spread: Vec<u16> = (0..4000u32).map(|i| (i * 16 + 1) as u16).collect();
+        let be: Vec<u8> = spread.iter().flat_map(|v| v.to_be_bytes()).collect();
+        c.add_be16(&be);
+        c.discard();
+        c.add(&[300, 600]);
+        let s = c.finish(DepthEncoding::Auto, 2, 1).unwrap();
+        assert_eq!(
+            (s.valid_pixels, s.min, s.max),
+            (2, 300.0 / 256.0, 600.0 / 256.0)
+        );
+        // After a finish the tables are clean too.
+        c.add_be16(&be);
+        let all = c.finish(DepthEncoding::Kitti, 1, 1).unwrap();
+        assert_eq!(all.valid_pixels, 4000);
+        c.add(&[7]);
+        let s = c.finish(DepthEncoding::Metres8bit, 1, 1).unwrap();
+        assert_eq!((s.valid_pixels, s.mean, s.max), (1, 7.0, 7.0));
     }
 
     #[test]

@@ -17,7 +17,9 @@ mod split;
 use serde::{Deserialize, Serialize};
 
 pub use crate::depth::DepthEncoding;
-pub use resolve::{resolve_sample, FileStamp, ResolvedSample, Skip};
+pub use resolve::{
+    resolve_sample, resolve_sample_listed, FileStamp, FolderListings, ResolvedSample, Skip,
+};
 pub use split::{locate_split, read_split, DatasetError, EntryProblem, Split, SplitEntry};
 
 /// The seed's depth-folder priority list (`create_ncdb_metadata.py`).

@@ -1,5 +1,7 @@
 //! Finding a split entry's files on disk.
 
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -130,6 +132,94 @@ fn is_plain_name(s: &str) -> bool {
     !s.is_empty() && s != "." && s != ".." && !s.contains(['/', '\\'])
 }
 
+/// The names in the folders a scan looks in, each folder listed once,
+/// so resolving a sample needs no `stat` per candidate depth folder and
+/// image extension: a name absent from a listed folder is absent, a present
+/// one is still `stat`-ed (it must be a file, and its stamp is needed).
+/// Folders that could not be listed (other than "does not exist") are
+/// probed file by file, as without listings. Built before a scan; the
+/// dataset is assumed not to change while it runs.
+#[derive(Debug, Default, Clone)]
+pub struct FolderListings {
+    folders: HashMap<PathBuf, HashSet<OsString>>,
+}
+
+/// Sequences used by fewer entries are probed file by file: listing a big
+/// folder for a handful of samples would cost more than it saves.
+const LIST_FROM_ENTRIES: usize = 8;
+
+impl FolderListings {
+    /// No listings: every candidate file is probed.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Lists the image folder and every depth folder of each sequence
+    /// (`dataset_root`) that enough entries use.
+    pub fn build(root: &Path, entries: &[SplitEntry], settings: &DatasetSettings) -> Self {
+        let root_abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        let mut uses: HashMap<&str, usize> = HashMap::new();
+        for e in entries {
+            *uses.entry(e.dataset_root.as_str()).or_default() += 1;
+        }
+        let mut bases: Vec<PathBuf> = uses
+            .into_iter()
+            .filter(|&(_, n)| n >= LIST_FROM_ENTRIES)
+            .filter_map(|(spelled, _)| {
+                let placed = place(&root_abs, spelled);
+                // Refused roots are never read, so never listed.
+                (placed.rel.is_some() || settings.allow_absolute_roots).then_some(placed.full)
+            })
+            .collect();
+        bases.sort();
+        bases.dedup();
+        let mut folders = HashMap::new();
+        for base in bases {
+            let names = std::iter::once(&settings.image_folder).chain(&settings.depth_folders);
+            for folder in names {
+                let dir = base.join(folder);
+                if folders.contains_key(&dir) {
+                    continue;
+                }
+                match fs::read_dir(&dir) {
+                    Ok(it) => {
+                        let set = it.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
+                        folders.insert(dir, set);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        folders.insert(dir, HashSet::new());
+                    }
+                    // Unreadable folder: leave it to per-file probes.
+                    Err(_) => {}
+                }
+            }
+        }
+        Self { folders }
+    }
+
+    /// Number of folders listed.
+    pub fn len(&self) -> usize {
+        self.folders.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.folders.is_empty()
+    }
+
+    /// `folder/name` with its metadata when it exists and is a file
+    /// (symbolic links followed, like a plain `stat`).
+    fn find_file(&self, folder: &Path, name: &str) -> Option<(PathBuf, fs::Metadata)> {
+        if let Some(names) = self.folders.get(folder) {
+            if !names.contains(OsStr::new(name)) {
+                return None;
+            }
+        }
+        let p = folder.join(name);
+        let meta = fs::metadata(&p).ok().filter(|m| m.is_file())?;
+        Some((p, meta))
+    }
+}
+
 /// Finds the RGB image (first existing extension in the image folder, or the
 /// entry's own `image_path`) and the depth map (first depth folder holding
 /// `<stem>.png`). Only `stat` calls; nothing is opened.
@@ -137,6 +227,17 @@ pub fn resolve_sample(
     root: &Path,
     entry: &SplitEntry,
     settings: &DatasetSettings,
+) -> Result<ResolvedSample, Skip> {
+    resolve_sample_listed(root, entry, settings, &FolderListings::none())
+}
+
+/// [`resolve_sample`] using folder listings made once per scan; the result
+/// is the same as without them.
+pub fn resolve_sample_listed(
+    root: &Path,
+    entry: &SplitEntry,
+    settings: &DatasetSettings,
+    listings: &FolderListings,
 ) -> Result<ResolvedSample, Skip> {
     let root_abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let refused = |what: &str, spelled: &str| {
@@ -182,11 +283,9 @@ pub fn resolve_sample(
             let folder = base.full.join(&settings.image_folder);
             let found = settings.image_extensions.iter().find_map(|ext| {
                 let name = format!("{}.{ext}", entry.stem);
-                let p = folder.join(&name);
-                fs::metadata(&p)
-                    .ok()
-                    .filter(|m| m.is_file())
-                    .map(|m| (p, name, m))
+                listings
+                    .find_file(&folder, &name)
+                    .map(|(p, m)| (p, name, m))
             });
             let (p, name, meta) = found.ok_or_else(|| {
                 Skip::new(
@@ -208,11 +307,9 @@ pub fn resolve_sample(
 
     let name = format!("{}.png", entry.stem);
     let depth = settings.depth_folders.iter().find_map(|folder| {
-        let p = base.full.join(folder).join(&name);
-        fs::metadata(&p)
-            .ok()
-            .filter(|m| m.is_file())
-            .map(|m| (p, folder, m))
+        listings
+            .find_file(&base.full.join(folder), &name)
+            .map(|(p, m)| (p, folder, m))
     });
     let (depth, folder, depth_meta) = depth.ok_or_else(|| {
         Skip::new(
@@ -304,5 +401,64 @@ mod tests {
         set.allow_absolute_roots = false;
         let got = resolve_sample(&r, &entry("a/../b", "2"), &set).unwrap();
         assert_eq!(got.image_rel, "a/../b/image_a6/2.png");
+    }
+
+    #[test]
+    fn listings_resolve_exactly_like_per_file_probes() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let set = DatasetSettings::default();
+        let mut entries = Vec::new();
+        // Two sequences, enough entries each to be listed, every mix of
+        // depth folders, images as png or jpg or missing.
+        for seq in ["s/a", "s/b"] {
+            for i in 0..24usize {
+                let stem = format!("{i:04}");
+                let ext = ["png", "jpg", "jpeg", "none"][i % 4];
+                if ext != "none" {
+                    touch(&r.join(format!("{seq}/image_a6/{stem}.{ext}")));
+                }
+                for (k, folder) in set.depth_folders.iter().enumerate() {
+                    if (i >> k) & 1 == 1 {
+                        touch(&r.join(format!("{seq}/{folder}/{stem}.png")));
+                    }
+                }
+                entries.push(SplitEntry {
+                    index: entries.len(),
+                    dataset_root: seq.into(),
+                    stem,
+                    image_path: None,
+                });
+            }
+        }
+        // A directory named like a depth map in the first folder is not a map.
+        fs::create_dir_all(r.join("s/a/newest_depth_maps/0002.png")).unwrap();
+        // A sequence without any depth folder.
+        for i in 0..10 {
+            touch(&r.join(format!("s/c/image_a6/{i}.png")));
+            entries.push(entry("s/c", &i.to_string()));
+        }
+        let listings = FolderListings::build(r, &entries, &set);
+        // image_a6 + 4 depth folders for each of the three sequences.
+        assert_eq!(listings.len(), 15);
+        let (mut found, mut missing) = (0, 0);
+        for e in &entries {
+            let probed = resolve_sample(r, e, &set);
+            let listed = resolve_sample_listed(r, e, &set, &listings);
+            assert_eq!(probed, listed, "{}/{}", e.dataset_root, e.stem);
+            match probed {
+                Ok(_) => found += 1,
+                Err(_) => missing += 1,
+            }
+        }
+        assert!(
+            found > 20 && missing > 10,
+            "{found} found, {missing} missing"
+        );
+        let got = resolve_sample_listed(r, &entries[2], &set, &listings).unwrap();
+        assert_eq!(got.depth_variant, "newest_synthetic_depth_maps");
+        // Few entries: no listing, probes as before.
+        let few = FolderListings::build(r, &entries[..3], &set);
+        assert!(few.is_empty());
     }
 }

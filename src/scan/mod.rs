@@ -14,6 +14,7 @@
 //! cache folder, scans and saves it.
 
 mod cache;
+mod imagesize;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -22,11 +23,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use crate::dataset::SkipReason;
-use crate::dataset::{resolve_sample, DatasetSettings, ResolvedSample, Skip, Split, SplitEntry};
+use crate::dataset::{
+    resolve_sample_listed, DatasetSettings, FolderListings, ResolvedSample, Skip, Split, SplitEntry,
+};
 use crate::depth::{self, DepthError, DepthStats};
 use crate::metadata::{scene_type, SampleKey, SampleMeta};
 use crate::progress::Progress;
 pub use cache::{CacheKey, CachedResult, ScanCache};
+use imagesize::image_size;
 
 /// A split entry that produced no row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +103,9 @@ pub fn scan(
     progress.begin("scan", split.len() as u64);
     progress.inc_skipped(split.problems.len() as u64);
     let reader = cache.as_deref();
+    // One directory listing per sequence folder instead of a `stat` per
+    // sample per candidate folder.
+    let listings = FolderListings::build(root, &split.entries, settings);
     let results: Vec<(One, Option<(CacheKey, CachedResult)>)> = split
         .entries
         .par_iter()
@@ -106,7 +113,7 @@ pub fn scan(
             if progress.is_cancelled() {
                 return (One::Cancelled, None);
             }
-            let (one, fresh) = scan_one(root, entry, settings, reader);
+            let (one, fresh) = scan_one(root, entry, settings, &listings, reader);
             match &one {
                 One::Row(..) => progress.inc(1),
                 One::Skip(..) => progress.inc_skipped(1),
@@ -189,9 +196,10 @@ fn scan_one(
     root: &Path,
     entry: &SplitEntry,
     settings: &DatasetSettings,
+    listings: &FolderListings,
     cache: Option<&ScanCache>,
 ) -> (One, Option<(CacheKey, CachedResult)>) {
-    let r = match resolve_sample(root, entry, settings) {
+    let r = match resolve_sample_listed(root, entry, settings, listings) {
         Ok(r) => r,
         Err(s) => return (One::Skip(skip_of(entry, s), false), None),
     };
@@ -245,39 +253,6 @@ fn measure(r: &ResolvedSample, settings: &DatasetSettings) -> CachedResult {
             format!("cannot read image {}: {e}", r.image.display()),
         ),
     }
-}
-
-/// The image's size from its header only (PNG or JPEG, by content).
-fn image_size(path: &Path) -> Result<(u32, u32), String> {
-    // A PNG's size sits at a fixed place in its first 24 bytes.
-    let mut head = [0u8; 24];
-    let n = read_head(path, &mut head).map_err(|e| e.to_string())?;
-    if n == 24 && head[..8] == *b"\x89PNG\r\n\x1a\n" && head[12..16] == *b"IHDR" {
-        let w = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
-        let h = u32::from_be_bytes([head[20], head[21], head[22], head[23]]);
-        if w > 0 && h > 0 {
-            return Ok((w, h));
-        }
-    }
-    image::ImageReader::open(path)
-        .map_err(|e| e.to_string())?
-        .with_guessed_format()
-        .map_err(|e| e.to_string())?
-        .into_dimensions()
-        .map_err(|e| e.to_string())
-}
-
-fn read_head(path: &Path, buf: &mut [u8]) -> std::io::Result<usize> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 fn finish(
