@@ -6,16 +6,9 @@ mod export_support;
 use std::fs;
 use std::path::Path;
 
-use calibscope::export::{self, copy::ABORT_HOOK_ENV, ExportSample, LinkMode};
-use calibscope::metadata::{write_csv, SampleKey};
+use calibscope::export::{self, copy::ABORT_HOOK_ENV, LinkMode};
 use calibscope::progress::Progress;
 use export_support::*;
-
-fn samples(root: &Path, rows: &[calibscope::metadata::SampleMeta]) -> Vec<ExportSample> {
-    rows.iter()
-        .map(|r| ExportSample::from_row(root, r))
-        .collect()
-}
 
 fn no_temporaries(dir: &Path) -> bool {
     fs::read_dir(dir).unwrap().all(|e| {
@@ -79,24 +72,18 @@ fn copy_names_like_the_seed_writes_lists_and_reruns_cleanly() {
 
 #[test]
 fn killed_copy_leaves_no_partial_file_and_a_rerun_completes_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("ncdb");
-    let rows = make_dataset(&root, 2, 10);
-    let before = snapshot(&root);
-    let meta = tmp.path().join("meta.csv");
-    write_csv(&meta, &rows).unwrap();
-    let keys: Vec<SampleKey> = rows.iter().map(|r| r.key()).collect();
-    let split = tmp.path().join("calibration_split.json");
-    export::write_split(&split, &keys).unwrap();
-    let out = tmp.path().join("out");
+    let fx = Fixture::new(2, 10);
+    let (root, rows) = (&fx.root, &fx.rows);
+    let before = snapshot(root);
+    let out = fx.path("out");
     let args = [
         "copy",
         "--root",
         root.to_str().unwrap(),
         "--split",
-        split.to_str().unwrap(),
+        fx.split.to_str().unwrap(),
         "--metadata",
-        meta.to_str().unwrap(),
+        fx.meta.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ];
@@ -132,7 +119,7 @@ fn killed_copy_leaves_no_partial_file_and_a_rerun_completes_it() {
     assert!(text.contains("13 written, 7 already there"), "{text}");
     assert!(text.contains("removed 1 temporary"), "{text}");
     assert!(no_temporaries(&out));
-    for r in &rows {
+    for r in rows {
         let name = format!(
             "{}_{}.{}",
             r.dataset_root.replace('/', "_").replace("synced_data_", ""),
@@ -155,7 +142,7 @@ fn killed_copy_leaves_no_partial_file_and_a_rerun_completes_it() {
             .count(),
         20
     );
-    assert_eq!(snapshot(&root), before, "the dataset was modified");
+    assert_eq!(snapshot(root), before, "the dataset was modified");
 }
 
 #[test]

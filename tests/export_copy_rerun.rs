@@ -9,15 +9,9 @@ use std::fs;
 use std::path::Path;
 
 use calibscope::export::{self, CopyOptions, ExportSample, LinkMode};
-use calibscope::metadata::{write_csv, SampleKey, SampleMeta};
+use calibscope::metadata::SampleKey;
 use calibscope::progress::Progress;
 use export_support::*;
-
-fn samples(root: &Path, rows: &[SampleMeta]) -> Vec<ExportSample> {
-    rows.iter()
-        .map(|r| ExportSample::from_row(root, r))
-        .collect()
-}
 
 fn images_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
@@ -111,22 +105,17 @@ fn files_we_did_not_write_stop_the_copy_unless_allowed() {
 
 #[test]
 fn wrong_root_or_skipped_samples_never_shrink_the_lists() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("ncdb");
-    let rows = make_dataset(&root, 1, 6);
-    let meta = tmp.path().join("meta.csv");
-    write_csv(&meta, &rows).unwrap();
-    let keys: Vec<SampleKey> = rows.iter().map(|r| r.key()).collect();
-    let split = tmp.path().join("split.json");
-    export::write_split(&split, &keys).unwrap();
+    let fx = Fixture::new(1, 6);
+    let (root, rows, split) = (&fx.root, &fx.rows, &fx.split);
+    let tmp = &fx.tmp;
     let out = tmp.path().join("calib");
-    let o = copy(&root, &split, &out, &[]);
+    let o = copy(root, split, &out, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let good = fs::read(out.join("image_list.txt")).unwrap();
     let good_meta = fs::read(out.join("calibration_metadata.json")).unwrap();
 
     // A mistyped --root is refused before anything is touched.
-    let o = copy(&tmp.path().join("nope"), &split, &out, &[]);
+    let o = copy(&tmp.path().join("nope"), split, &out, &[]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -140,7 +129,7 @@ fn wrong_root_or_skipped_samples_never_shrink_the_lists() {
     let other = tmp.path().join("other");
     make_dataset(&other, 1, 6);
     fs::remove_file(other.join(&rows[2].image_path)).unwrap();
-    let o = copy(&other, &split, &out, &[]);
+    let o = copy(&other, split, &out, &[]);
     assert!(!o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("list files not written"), "{text}");
@@ -158,18 +147,16 @@ fn wrong_root_or_skipped_samples_never_shrink_the_lists() {
 
 #[test]
 fn repeated_samples_are_placed_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("ncdb");
-    let rows = make_dataset(&root, 1, 3);
-    let mut keys: Vec<SampleKey> = rows.iter().map(|r| r.key()).collect();
+    let fx = Fixture::new(1, 3);
+    let (root, split, tmp) = (&fx.root, &fx.split, &fx.tmp);
+    let mut keys = fx.keys();
     keys.push(keys[0].clone());
     let mut slash = keys[1].clone();
     slash.dataset_root.push('/');
     keys.push(slash);
-    let split = tmp.path().join("split.json");
-    export::write_split(&split, &keys).unwrap();
+    fx.write_split(&keys);
     let out = tmp.path().join("calib");
-    let o = copy(&root, &split, &out, &[]);
+    let o = copy(root, split, &out, &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -182,23 +169,20 @@ fn repeated_samples_are_placed_once() {
 
 #[test]
 fn absolute_dataset_roots_need_the_flag() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("ncdb");
-    let rows = make_dataset(&root, 1, 2);
+    let fx = Fixture::new(1, 2);
+    let (root, rows, split, tmp) = (&fx.root, &fx.rows, &fx.split, &fx.tmp);
     let abs_root = root.join(&rows[0].dataset_root);
-    let keys = vec![SampleKey {
+    fx.write_split(&[SampleKey {
         dataset_root: abs_root.to_str().unwrap().to_owned(),
         stem: rows[0].filename.clone(),
-    }];
-    let split = tmp.path().join("split.json");
-    export::write_split(&split, &keys).unwrap();
+    }]);
     let out = tmp.path().join("calib");
-    let o = copy(&root, &split, &out, &[]);
+    let o = copy(root, split, &out, &[]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--allow-absolute-roots"), "{err}");
     assert!(!out.exists(), "nothing written");
-    let o = copy(&root, &split, &out, &["--allow-absolute-roots"]);
+    let o = copy(root, split, &out, &["--allow-absolute-roots"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(images_in(&out).len(), 1);
 }

@@ -8,36 +8,22 @@ use std::fs;
 use std::process::Command;
 
 use calibscope::export;
-use calibscope::metadata::write_csv;
 use export_support::*;
 
 #[test]
 fn statistics_match_pandas_on_the_keyed_join() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("ncdb");
-    let rows = make_dataset(&root, 3, 6);
-    let meta = tmp.path().join("meta.csv");
-    write_csv(&meta, &rows).unwrap();
+    let fx = Fixture::new(3, 6);
+    let (meta, split) = (&fx.meta, &fx.split);
     // Every stem of sequence 0 plus two of sequence 2: stems repeat, so a
     // join by stem alone (the seed's) would also count sequence 1 and 2.
-    let keys: Vec<_> = rows[..6]
+    let keys: Vec<_> = fx.rows[..6]
         .iter()
-        .chain(&rows[12..14])
+        .chain(&fx.rows[12..14])
         .map(|r| r.key())
         .collect();
-    let split = tmp.path().join("calibration_split.json");
-    export::write_split(&split, &keys).unwrap();
-    let out = tmp.path().join("analysis");
-    let o = calibscope(&[
-        "export",
-        "--split",
-        split.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--statistics",
-    ]);
+    fx.write_split(&keys);
+    let out = fx.path("analysis");
+    let o = fx.export(&out, &["--statistics"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let path = out.join("calibration_statistics.json");
     let ours: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
@@ -106,28 +92,10 @@ print(json.dumps({
 
 #[test]
 fn tensors_are_valid_npy_nchw_rgb_in_unit_range() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("ncdb");
-    let rows = make_dataset(&root, 2, 2);
-    let meta = tmp.path().join("meta.csv");
-    write_csv(&meta, &rows).unwrap();
-    let split = tmp.path().join("calibration_split.json");
-    export::write_split(&split, &rows.iter().map(|r| r.key()).collect::<Vec<_>>()).unwrap();
-    let out = tmp.path().join("tensors");
-    let o = calibscope(&[
-        "export",
-        "--split",
-        split.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--tensors",
-        "--size",
-        "16x8",
-        "--root",
-        root.to_str().unwrap(),
-    ]);
+    let fx = Fixture::new(2, 2);
+    let out = fx.path("tensors");
+    let root = fx.root.to_str().unwrap();
+    let o = fx.export(&out, &["--tensors", "--size", "16x8", "--root", root]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let list = fs::read_to_string(out.join("tensor_list.txt")).unwrap();
     assert_eq!(list.lines().count(), 4);

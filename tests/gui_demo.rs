@@ -4,11 +4,14 @@
 //! plotted counts, the distribution check and the exported split all follow.
 //! Also renders the four views (wgpu, Mesa llvmpipe) into PNG files.
 
+mod gui_support;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use gui_support::{harness, settle};
 
 use calibscope::fsutil::AppDirs;
 use calibscope::gui::app::{CalibApp, Persisted, View};
@@ -28,27 +31,6 @@ fn dirs(tag: &str) -> AppDirs {
         data: h.join("data"),
         config: h.join(tag).join("config"),
     }
-}
-
-fn harness(app: CalibApp, size: egui::Vec2) -> Harness<'static, CalibApp> {
-    Harness::builder()
-        .with_size(size)
-        .build_ui_state(|ui, app: &mut CalibApp| app.show(ui), app)
-}
-
-fn settle(h: &mut Harness<'static, CalibApp>) {
-    for _ in 0..3000 {
-        h.state_mut().poll_jobs();
-        h.step();
-        let busy = h.state().jobs.any_running()
-            || h.state().report.is_some()
-            || h.state().thumbs.as_ref().is_some_and(|t| t.busy());
-        if !busy && h.try_run().is_ok() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    panic!("the app never settled");
 }
 
 /// Opens the demo (generating it once; other tests wait on the lock).

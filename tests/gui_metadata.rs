@@ -2,8 +2,11 @@
 //! CSV, curate tiles by their labels, watch the plots follow, reopen the
 //! project and see what changed; an unreadable folder is an error in the UI.
 
+mod gui_support;
+
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use gui_support::settle;
 
 use calibscope::fsutil::AppDirs;
 use calibscope::gui::app::{CalibApp, Persisted, View};
@@ -55,23 +58,7 @@ fn dirs(home: &std::path::Path) -> Option<AppDirs> {
 }
 
 fn harness(app: CalibApp) -> Harness<'static, CalibApp> {
-    Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut CalibApp| app.show(ui), app)
-}
-
-/// Steps until background work (loading, thumbnails) is done.
-fn settle(h: &mut Harness<'static, CalibApp>) {
-    h.state_mut().wait_for_jobs();
-    for _ in 0..400 {
-        h.step();
-        let busy = h.state().thumbs.as_ref().is_some_and(|t| t.busy());
-        if !busy && h.try_run().is_ok() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    panic!("the app never settled");
+    gui_support::harness(app, egui::vec2(1280.0, 800.0))
 }
 
 #[test]

@@ -12,13 +12,6 @@ use calibscope::export;
 use calibscope::metadata::write_csv;
 use export_support::*;
 
-fn out_err(o: &std::process::Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn seed_split_files_exclude_and_pin_by_unpadded_stems() {
     let tmp = tempfile::tempdir().unwrap();
@@ -121,16 +114,13 @@ fn empty_selection_is_no_match_and_writes_nothing() {
 
 #[test]
 fn outputs_inside_the_dataset_are_refused_before_any_write() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("ncdb");
-    let rows = make_dataset(&root, 1, 4);
+    let fx = Fixture::new(1, 4);
+    let root = &fx.root;
     fs::create_dir_all(root.join("splits")).unwrap();
     let own_split = root.join("splits/combined_train.json");
     fs::write(&own_split, b"[]").unwrap();
-    let meta = tmp.path().join("meta.csv");
-    write_csv(&meta, &rows).unwrap();
-    let before = snapshot(&root);
-    let m = meta.to_str().unwrap();
+    let before = snapshot(root);
+    let m = fx.meta.to_str().unwrap();
     // select --out onto the dataset's own split.
     let o = calibscope(&[
         "select",
@@ -145,70 +135,36 @@ fn outputs_inside_the_dataset_are_refused_before_any_write() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr.contains("inside the dataset folder"), "{stderr}");
     // export --statistics into the dataset, with and without --root.
-    let split = tmp.path().join("split.json");
-    export::write_split(&split, &rows.iter().map(|r| r.key()).collect::<Vec<_>>()).unwrap();
     let inside = root.join("analysis");
     for extra in [vec![], vec!["--root", root.to_str().unwrap()]] {
-        let mut args = vec![
-            "export",
-            "--split",
-            split.to_str().unwrap(),
-            "--metadata",
-            m,
-            "--out",
-            inside.to_str().unwrap(),
-            "--statistics",
-        ];
-        args.extend(extra);
-        let o = calibscope(&args);
+        let o = fx.export(&inside, &[&["--statistics"], &extra[..]].concat());
         let (_, stderr) = out_err(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(o.status.code(), Some(2), "{extra:?}");
         assert!(stderr.contains("inside the dataset folder"), "{stderr}");
     }
-    assert_eq!(snapshot(&root), before, "the dataset was modified");
+    assert_eq!(snapshot(root), before, "the dataset was modified");
 }
 
 #[test]
 fn huge_tensor_size_is_refused_before_statistics_are_written() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("ncdb");
-    let rows = make_dataset(&root, 1, 2);
-    let meta = tmp.path().join("meta.csv");
-    write_csv(&meta, &rows).unwrap();
-    let split = tmp.path().join("split.json");
-    export::write_split(&split, &rows.iter().map(|r| r.key()).collect::<Vec<_>>()).unwrap();
-    let out = tmp.path().join("analysis");
-    let o = calibscope(&[
-        "export",
-        "--split",
-        split.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
+    let fx = Fixture::new(1, 2);
+    let out = fx.path("analysis");
+    let root = fx.root.to_str().unwrap();
+    let huge = [
         "--root",
-        root.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
+        root,
         "--statistics",
         "--tensors",
         "--size",
         "65536x65536",
-    ]);
+    ];
+    let o = fx.export(&out, &huge);
     let (_, stderr) = out_err(&o);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr.contains("at most 8192"), "{stderr}");
     assert!(!out.exists(), "nothing written");
     // --tensors without --root: refused before the statistics are written.
-    let o = calibscope(&[
-        "export",
-        "--split",
-        split.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--statistics",
-        "--tensors",
-    ]);
+    let o = fx.export(&out, &["--statistics", "--tensors"]);
     let (_, stderr) = out_err(&o);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr.contains("--tensors needs --root"), "{stderr}");
@@ -217,27 +173,14 @@ fn huge_tensor_size_is_refused_before_statistics_are_written() {
 
 #[test]
 fn repeated_split_entries_count_once_in_statistics() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("ncdb");
-    let rows = make_dataset(&root, 1, 3);
-    let meta = tmp.path().join("meta.csv");
-    write_csv(&meta, &rows).unwrap();
-    let mut keys: Vec<_> = rows.iter().map(|r| r.key()).collect();
+    let fx = Fixture::new(1, 3);
+    let mut keys = fx.keys();
     let mut slash = keys[0].clone();
     slash.dataset_root.push('/');
     keys.extend([keys[1].clone(), slash]);
-    let split = tmp.path().join("split.json");
-    export::write_split(&split, &keys).unwrap();
-    let out = tmp.path().join("analysis");
-    let o = calibscope(&[
-        "export",
-        "--split",
-        split.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    fx.write_split(&keys);
+    let out = fx.path("analysis");
+    let o = fx.export(&out, &[]);
     let (stdout, stderr) = out_err(&o);
     assert!(o.status.success(), "{stderr}");
     assert!(stdout.contains("2 split entr(ies) repeat"), "{stdout}");

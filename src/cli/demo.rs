@@ -63,6 +63,10 @@ pub fn run(args: DemoArgs) -> ExitCode {
                 s.valid_fraction * 100.0
             );
             println!(
+                "Demo model: {}",
+                s.root.join(demo::DEMO_MODEL_PATH).display()
+            );
+            println!(
                 "Next: calibscope scan --root {} --split splits/combined_train.json",
                 s.root.display()
             );

@@ -20,6 +20,9 @@
 //!   `combined_train`). Entries carry the usual extra keys; every tenth
 //!   `drive_b` entry uses the old `image_path`-only form.
 //! - `binary_mask.png`: the valid fisheye area (255 inside).
+//! - `models/demo_model.onnx`: the demo depth network (embedded in the
+//!   binary from `assets/demo_model.onnx`; input `rgb` [1,3,192,320]), so
+//!   the Quantize view and `calibscope ptq` have a model for the demo data.
 //! - `calibscope-demo.json`: a marker naming what the generator wrote, so a
 //!   later run may replace a previous demo but never touches a folder that
 //!   holds anything else.
@@ -152,14 +155,31 @@ const SEQUENCES: [Sequence; 6] = [
         jpeg: false,
     },
 ];
-const TOP_LEVEL: [&str; 6] = [
+const TOP_LEVEL: [&str; 7] = [
     "synced_data",
     "recordings",
     "splits",
     "train_split.json",
     "binary_mask.png",
+    "models",
     MARKER,
 ];
+
+/// The demo depth network (ONNX, input `rgb` [1,3,192,320] in [0,1], one
+/// sigmoid output), built into the binary.
+pub const DEMO_MODEL: &[u8] = include_bytes!("../../assets/demo_model.onnx");
+
+/// Where [`generate`] puts [`DEMO_MODEL`], relative to the demo's root.
+pub const DEMO_MODEL_PATH: &str = "models/demo_model.onnx";
+
+/// Writes [`DEMO_MODEL`] to `<dir>/models/demo_model.onnx` (atomically).
+pub fn write_model(dir: &Path) -> Result<PathBuf, DemoError> {
+    let p = dir.join(DEMO_MODEL_PATH);
+    let parent = p.parent().expect("a relative path with a folder");
+    fs::create_dir_all(parent).map_err(io_err(parent))?;
+    crate::fsutil::write_atomic(&p, DEMO_MODEL).map_err(io_err(&p))?;
+    Ok(p)
+}
 
 /// Depth folder of frame `i` of `n` in sequence `s`.
 fn depth_folder(s: usize, i: usize, n: usize) -> &'static str {
@@ -322,6 +342,7 @@ pub fn generate(
         write_file(&p, text.as_bytes())?;
     }
     write_mask(&dir.join("binary_mask.png"), opts.width, opts.height)?;
+    write_model(dir)?;
     let marker = Marker {
         format: MARKER_FORMAT.into(),
         options: opts.clone(),
@@ -550,6 +571,10 @@ mod tests {
             .path()
             .join("synced_data/seq_03/new_depth_maps/0000000000.png")
             .exists());
+        assert_eq!(
+            fs::read(a.path().join(DEMO_MODEL_PATH)).unwrap(),
+            DEMO_MODEL
+        );
         // Regenerating over a previous demo is allowed.
         generate(a.path(), &small(12), &Progress::new()).unwrap();
         assert!(!a

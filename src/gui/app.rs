@@ -33,6 +33,8 @@ pub struct Persisted {
     pub depth_range: [f32; 2],
     /// Grid tile width in points.
     pub tile_width: f32,
+    /// The Quantize view's settings (model, method, output, toolchain command).
+    pub quantize: super::quantize::QuantizeSettings,
 }
 
 impl Default for Persisted {
@@ -43,6 +45,7 @@ impl Default for Persisted {
             last_split: String::new(),
             depth_range: [0.5, 15.0],
             tile_width: 168.0,
+            quantize: Default::default(),
         }
     }
 }
@@ -69,15 +72,22 @@ pub enum View {
     Scan,
     Distribution,
     Calibration,
+    Quantize,
 }
 
 impl View {
-    pub const ALL: [View; 3] = [View::Scan, View::Distribution, View::Calibration];
+    pub const ALL: [View; 4] = [
+        View::Scan,
+        View::Distribution,
+        View::Calibration,
+        View::Quantize,
+    ];
     pub fn label(self) -> &'static str {
         match self {
             View::Scan => "Scan",
             View::Distribution => "Distribution",
             View::Calibration => "Calibration set",
+            View::Quantize => "Quantize",
         }
     }
 }
@@ -440,11 +450,20 @@ pub struct Jobs {
     pub load: Option<Job<Result<Loaded, String>>>,
     pub select: Option<Job<Result<Selection, String>>>,
     pub export: Option<Job<Result<Notice, String>>>,
+    /// The Quantize view's: read the model, run PTQ, run the external toolchain.
+    pub inspect: Option<Job<super::quantize::Inspected>>,
+    pub ptq: Option<Job<Result<super::quantize::PtqOutcome, String>>>,
+    pub toolchain: Option<Job<Result<crate::toolchain::ToolchainRun, String>>>,
 }
 
 impl Jobs {
     pub fn any_running(&self) -> bool {
-        self.load.is_some() || self.select.is_some() || self.export.is_some()
+        self.load.is_some()
+            || self.select.is_some()
+            || self.export.is_some()
+            || self.inspect.is_some()
+            || self.ptq.is_some()
+            || self.toolchain.is_some()
     }
 
     /// The running job's name and progress, for the status bar.
@@ -455,7 +474,18 @@ impl Jobs {
         if let Some(j) = &self.select {
             return Some((&j.name, &j.progress));
         }
-        self.export.as_ref().map(|j| (j.name.as_str(), &j.progress))
+        if let Some(j) = &self.export {
+            return Some((&j.name, &j.progress));
+        }
+        if let Some(j) = &self.ptq {
+            return Some((&j.name, &j.progress));
+        }
+        if let Some(j) = &self.toolchain {
+            return Some((&j.name, &j.progress));
+        }
+        self.inspect
+            .as_ref()
+            .map(|j| (j.name.as_str(), &j.progress))
     }
 }
 
@@ -497,6 +527,8 @@ pub struct CalibApp {
     pub plot_rects: Vec<(String, egui::Rect)>,
     /// Fields of the export section.
     pub export: ExportForm,
+    /// The Quantize view's results and logs.
+    pub quantize: super::quantize::QuantizeState,
 }
 
 /// What the export section's fields hold.
@@ -546,6 +578,7 @@ impl CalibApp {
             autosaving: None,
             plot_rects: Vec::new(),
             export: ExportForm::default(),
+            quantize: Default::default(),
         };
         if app.dirs.is_none() {
             app.error("No folder for the app's cache and projects was found; set CALIBSCOPE_HOME to a writable folder.".to_owned());
@@ -636,6 +669,17 @@ impl CalibApp {
         }
         let file = PathBuf::from(text);
         let split = self.typed_split();
+        self.load_metadata(root, split, file, None);
+    }
+
+    /// The background job that reads a metadata file's rows (a fresh open or a project's).
+    fn load_metadata(
+        &mut self,
+        root: PathBuf,
+        split: Option<PathBuf>,
+        file: PathBuf,
+        project: Option<(PathBuf, Project)>,
+    ) {
         self.start_load(move |p| {
             p.begin("read metadata", 1);
             let rows = crate::metadata::read_any(&file).map_err(|e| e.to_string())?;
@@ -649,7 +693,7 @@ impl CalibApp {
                 cancelled: false,
                 settings: DatasetSettings::default(),
                 warnings: Vec::new(),
-                project: None,
+                project,
             })
         });
     }
@@ -680,22 +724,7 @@ impl CalibApp {
         let path = path.to_path_buf();
         if let Some(file) = p.metadata.clone() {
             let split = p.split.clone();
-            self.start_load(move |prog| {
-                prog.begin("read metadata", 1);
-                let rows = crate::metadata::read_any(&file).map_err(|e| e.to_string())?;
-                prog.inc(1);
-                Ok(Loaded {
-                    root,
-                    split,
-                    metadata_file: Some(file),
-                    rows,
-                    skipped: Vec::new(),
-                    cancelled: false,
-                    settings: DatasetSettings::default(),
-                    warnings: Vec::new(),
-                    project: Some((path, p)),
-                })
-            });
+            self.load_metadata(root, split, file, Some((path, p)));
         } else if let Some(split) = p.split.clone() {
             let settings: DatasetSettings =
                 serde_json::from_value(p.dataset_settings.clone()).unwrap_or_default();
@@ -751,6 +780,7 @@ impl CalibApp {
                 }
             }
         }
+        super::ptq_tasks::poll(self);
     }
 
     /// Blocks until every job has finished and been taken in (tests).
@@ -878,6 +908,12 @@ impl CalibApp {
         } else if self.report.is_some() {
             // Report layout: every plot on screen at once for the screenshot.
             egui::CentralPanel::default().show(ui, |ui| super::dist_view::show(self, ui));
+        } else if self.view == View::Quantize {
+            // The scan settings and the inspector have nothing to say about quantizing.
+            egui::CentralPanel::default().show(ui, |ui| {
+                self.notices_ui(ui);
+                super::quantize_view::show(self, ui);
+            });
         } else {
             egui::Panel::left("settings")
                 .resizable(true)
@@ -897,6 +933,7 @@ impl CalibApp {
                     View::Scan => super::scan_view::show(self, ui),
                     View::Distribution => super::dist_view::show(self, ui),
                     View::Calibration => super::calib_view::show(self, ui),
+                    View::Quantize => super::quantize_view::show(self, ui),
                 }
             });
         }

@@ -3,7 +3,8 @@
 //!
 //! Layout of this module: `app` (state and frame loop), `start` (first
 //! screen), `settings` (left panel), `scan_view` / `dist_view` /
-//! `calib_view` (the pipeline's views), `grid` and `thumbs` (the thumbnail
+//! `calib_view` / `quantize_view` (the pipeline's views; `quantize` holds
+//! the Quantize view's state, `ptq_tasks` its jobs), `grid` and `thumbs` (the thumbnail
 //! grid), `inspector` (one sample up close), `plots` (egui_plot drawing of
 //! `charts`), `jobs` (background work), `project` (the project file),
 //! `curation`, `filters`, `columns` (plain data and logic).
@@ -21,6 +22,9 @@ pub mod inspector;
 pub mod jobs;
 pub mod plots;
 pub mod project;
+pub mod ptq_tasks;
+pub mod quantize;
+pub mod quantize_view;
 pub mod scan_view;
 pub mod settings;
 pub mod start;

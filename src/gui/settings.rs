@@ -114,6 +114,22 @@ pub fn bins_ui(ui: &mut egui::Ui, b: &mut Bins) -> bool {
     let mut changed = false;
     let n = b.labels.len();
     let mut remove = None;
+    // Wide enough for the longest name (e.g. "very_far"): a grid cell alone
+    // would squeeze the field to last frame's column width and cut the name.
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let name_w = b
+        .labels
+        .iter()
+        .map(|l| {
+            ui.fonts_mut(|f| {
+                f.layout_no_wrap(l.clone(), font.clone(), egui::Color32::WHITE)
+                    .size()
+                    .x
+            })
+        })
+        .fold(40.0_f32, f32::max)
+        + 2.0 * ui.spacing().button_padding.x
+        + 4.0;
     egui::Grid::new("bins_grid").show(ui, |ui| {
         ui.weak("name");
         ui.weak("up to (m)");
@@ -121,7 +137,11 @@ pub fn bins_ui(ui: &mut egui::Ui, b: &mut Bins) -> bool {
         ui.end_row();
         for i in 0..n {
             changed |= ui
-                .add(egui::TextEdit::singleline(&mut b.labels[i]).desired_width(64.0))
+                .add(
+                    egui::TextEdit::singleline(&mut b.labels[i])
+                        .desired_width(name_w)
+                        .min_size(egui::vec2(name_w, 0.0)),
+                )
                 .on_hover_text(format!("name of bin {}", i + 1))
                 .accessible_name(format!("Name of bin {}", i + 1))
                 .changed();

@@ -101,7 +101,10 @@ pub fn open_demo(app: &mut CalibApp) {
     app.start.split_text = DEMO_SPLIT.to_owned();
     let cache_dir = dirs.cache.clone();
     app.start_load(move |p| {
-        if !root.join(crate::demo::MARKER).is_file() {
+        // A demo made before the model was part of it is made again (same seed, same files).
+        let complete = root.join(crate::demo::MARKER).is_file()
+            && root.join(crate::demo::DEMO_MODEL_PATH).is_file();
+        if !complete {
             crate::demo::generate(&root, &crate::demo::DemoOptions::default(), p)
                 .map_err(|e| format!("could not make the demo dataset: {e}"))?;
             if p.is_cancelled() {

@@ -170,7 +170,11 @@ impl Thumbs {
         // there: tiles scrolled away drop out of it.
         let mut wanted = std::mem::take(&mut self.wanted_now);
         self.wanted_set.clear();
-        {
+        // The queue stays locked from the check to the swap (lock order
+        // wanted → taken → done, as the workers take them): a worker cannot
+        // claim and finish a path in between, which would decode it twice.
+        let had_queue = {
+            let mut q = self.shared.wanted.lock().unwrap_or_else(|e| e.into_inner());
             let taken = self.shared.taken.lock().unwrap_or_else(|e| e.into_inner());
             let done = self.shared.done.lock().unwrap_or_else(|e| e.into_inner());
             let waiting: HashSet<&PathBuf> = done.iter().map(|(p, _)| p).collect();
@@ -180,9 +184,6 @@ impl Thumbs {
                     && !taken.contains(p)
                     && !waiting.contains(p)
             });
-        }
-        let had_queue = {
-            let mut q = self.shared.wanted.lock().unwrap_or_else(|e| e.into_inner());
             let had = !q.is_empty();
             *q = wanted;
             had || !q.is_empty()

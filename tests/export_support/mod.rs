@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use calibscope::metadata::{scene_type, SampleMeta};
+use calibscope::metadata::{scene_type, SampleKey, SampleMeta};
 
 #[path = "../python_gate/mod.rs"]
 pub mod python_gate;
@@ -95,6 +95,82 @@ pub fn make_dataset(root: &Path, seqs: usize, per_seq: usize) -> Vec<SampleMeta>
         }
     }
     rows
+}
+
+/// A generated dataset in a temporary folder (`ncdb/`), with the metadata
+/// CSV a scan would write (`meta.csv`) and a split of every sample
+/// (`split.json`); the folder goes away when the fixture is dropped.
+pub struct Fixture {
+    pub tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub rows: Vec<SampleMeta>,
+    pub meta: PathBuf,
+    pub split: PathBuf,
+}
+
+impl Fixture {
+    pub fn new(seqs: usize, per_seq: usize) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("ncdb");
+        let rows = make_dataset(&root, seqs, per_seq);
+        let meta = tmp.path().join("meta.csv");
+        calibscope::metadata::write_csv(&meta, &rows).unwrap();
+        let split = tmp.path().join("split.json");
+        let fx = Self {
+            tmp,
+            root,
+            rows,
+            meta,
+            split,
+        };
+        fx.write_split(&fx.keys());
+        fx
+    }
+
+    /// Every sample's key, in row order.
+    pub fn keys(&self) -> Vec<SampleKey> {
+        self.rows.iter().map(|r| r.key()).collect()
+    }
+
+    /// Replaces `split.json` with these keys.
+    pub fn write_split(&self, keys: &[SampleKey]) {
+        calibscope::export::write_split(&self.split, keys).unwrap();
+    }
+
+    /// A path in the fixture's folder (beside, not inside, the dataset).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Runs `calibscope export --split … --metadata … --out OUT` plus `extra`.
+    pub fn export(&self, out: &Path, extra: &[&str]) -> std::process::Output {
+        let mut args = vec![
+            "export",
+            "--split",
+            self.split.to_str().unwrap(),
+            "--metadata",
+            self.meta.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        calibscope(&args)
+    }
+}
+
+/// What `copy` takes for these rows (images resolved from each row's path).
+pub fn samples(root: &Path, rows: &[SampleMeta]) -> Vec<calibscope::export::ExportSample> {
+    rows.iter()
+        .map(|r| calibscope::export::ExportSample::from_row(root, r))
+        .collect()
+}
+
+/// A finished command's stdout and stderr as text.
+pub fn out_err(o: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// Every file under `dir` with its bytes, sorted by path.

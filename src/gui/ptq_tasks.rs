@@ -1,0 +1,301 @@
+//! The Quantize view's background work: inspect the model, run PTQ, run the
+//! external toolchain, look for ONNX Runtime. Each hands the library's own
+//! functions to a [`Job`] and takes the outcome in; nothing is computed here.
+
+use std::path::PathBuf;
+
+use super::app::{CalibApp, Level, Notice};
+use super::jobs::Job;
+use super::quantize::{self, InspectError, Inspected, PtqOutcome, RuntimeStatus};
+use crate::export::{self, LinkMode};
+use crate::preprocess::PreprocessError;
+use crate::quantize::{inspect_model, run_ptq, PtqError};
+use crate::toolchain::{run_toolchain, ToolchainRun};
+
+/// Looks for ONNX Runtime once (a Python query: never on the UI thread).
+pub fn check_runtime(app: &mut CalibApp, ctx: &egui::Context) {
+    let q = &mut app.quantize;
+    if q.runtime.is_some() || q.runtime_rx.is_some() {
+        return;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    q.runtime_rx = Some(rx);
+    let ctx = ctx.clone();
+    std::thread::spawn(move || {
+        let paths = crate::runtime::SearchPaths::from_environment();
+        let status = match crate::runtime::locate(&paths) {
+            Ok(Some(loc)) => RuntimeStatus::Found(loc),
+            Ok(None) => RuntimeStatus::Missing,
+            Err(e) => RuntimeStatus::Broken(e.to_string()),
+        };
+        let _ = tx.send(status);
+        ctx.request_repaint();
+    });
+}
+
+/// Reads the model's summary and the preprocessing it implies.
+pub fn inspect(app: &mut CalibApp) {
+    if app.jobs.inspect.is_some() {
+        return;
+    }
+    let text = app.persisted.quantize.model.trim().to_owned();
+    if text.is_empty() {
+        app.quantize.inspected = None;
+        return;
+    }
+    let model = PathBuf::from(text);
+    let size = app.persisted.quantize.input_size;
+    app.jobs.inspect = Some(Job::spawn(
+        "read model",
+        move |p| {
+            p.begin("read model", 1);
+            let result = inspect_model(&model, size).map_err(|e| InspectError {
+                needs_size: matches!(e, PtqError::Preprocess(PreprocessError::DynamicSize { .. })),
+                text: e.to_string(),
+            });
+            p.inc(1);
+            Inspected { model, result }
+        },
+        || {},
+    ));
+}
+
+/// Takes an inspection in: prefills preprocessing (unless already edited for
+/// this model) and the output paths when they are empty.
+fn take_inspected(app: &mut CalibApp, ins: Inspected) {
+    let s = &mut app.persisted.quantize;
+    if let (Ok((_, pre)), Some(ds)) = (&ins.result, &app.ds) {
+        let key = ins.model.display().to_string();
+        if s.preprocess.is_none() || s.preprocess_model != key {
+            s.preprocess = Some(pre.clone());
+            s.preprocess_model = key;
+        }
+        if s.output.trim().is_empty() {
+            s.output = quantize::default_output(ds, &ins.model)
+                .display()
+                .to_string();
+        }
+        if s.toolchain_output.trim().is_empty() {
+            let out = PathBuf::from(s.output.trim());
+            s.toolchain_output = out
+                .with_file_name("toolchain")
+                .join(
+                    ins.model
+                        .file_name()
+                        .unwrap_or_else(|| std::ffi::OsStr::new("model.onnx")),
+                )
+                .display()
+                .to_string();
+        }
+    }
+    app.quantize.inspected = Some(ins);
+}
+
+/// Runs PTQ on the chosen calibration set, or requantizes from a ranges.json.
+pub fn start_ptq(app: &mut CalibApp, reload: bool) {
+    if app.jobs.ptq.is_some() {
+        return;
+    }
+    let Some(ds) = &app.ds else {
+        return;
+    };
+    let s = app.persisted.quantize.clone();
+    let prepared = (|| {
+        let pre = match &s.preprocess {
+            Some(p) if s.preprocess_model == s.model.trim() => p.clone(),
+            _ => {
+                return Err(
+                    "Load the model first (its preprocessing comes from its input).".to_owned(),
+                )
+            }
+        };
+        let output = quantize::check_output(ds, &s.output)?;
+        let (images, set, ranges_from) = if reload {
+            let r = PathBuf::from(s.ranges_file.trim());
+            if !r.is_file() {
+                return Err(format!(
+                    "No ranges file at {}; pick the .ranges.json of an earlier run.",
+                    r.display()
+                ));
+            }
+            let set = format!("ranges reloaded from {}", r.display());
+            (Vec::new(), set, Some(r))
+        } else {
+            let (samples, set) = quantize::calibration_samples(ds, &s)?;
+            (samples.into_iter().map(|x| x.image).collect(), set, None)
+        };
+        Ok((
+            quantize::ptq_request(&s, pre, images, output, ranges_from),
+            set,
+        ))
+    })();
+    let (req, set) = match prepared {
+        Ok(x) => x,
+        Err(e) => {
+            app.quantize.run_error = Some(e);
+            return;
+        }
+    };
+    app.quantize.run_error = None;
+    app.quantize.outcome = None;
+    app.jobs.ptq = Some(Job::spawn(
+        "quantize",
+        move |p| {
+            if let Some(dir) = req.output.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            let report = run_ptq(&req, p).map_err(|e| e.to_string())?;
+            Ok(PtqOutcome {
+                report,
+                set,
+                reloaded: reload,
+            })
+        },
+        || {},
+    ));
+}
+
+/// Places the set's images and lists for the tool, then runs its command
+/// (no shell), streaming the log; records the run beside its output.
+pub fn start_toolchain(app: &mut CalibApp) {
+    if app.jobs.toolchain.is_some() {
+        return;
+    }
+    let Some(ds) = &app.ds else {
+        return;
+    };
+    let s = app.persisted.quantize.clone();
+    let prepared = quantize::toolchain_job(ds, &s).and_then(|job| {
+        crate::toolchain::expand_template(&s.toolchain_template, &job)
+            .map_err(|e| e.to_string())?;
+        let (samples, set) = quantize::calibration_samples(ds, &s)?;
+        Ok((job, samples, set))
+    });
+    let (job, samples, set) = match prepared {
+        Ok(x) => x,
+        Err(e) => {
+            app.quantize.toolchain_error = Some(e);
+            return;
+        }
+    };
+    let root = ds.root.clone();
+    let template = s.toolchain_template.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    app.quantize.log.clear();
+    app.quantize.log_rx = Some(rx);
+    app.quantize.toolchain_error = None;
+    app.quantize.toolchain_run = None;
+    app.jobs.toolchain = Some(Job::spawn(
+        "external toolchain",
+        move |p| {
+            let placed = export::copy_images(&root, &samples, &job.image_dir, LinkMode::Copy, p)
+                .map_err(|e| e.to_string())?;
+            if placed.cancelled {
+                return Err("Cancelled while placing the calibration images.".into());
+            }
+            if !placed.skipped.is_empty() {
+                let k = &placed.skipped[0];
+                return Err(format!(
+                    "{} calibration images could not be placed (first: {}: {}); the tool was not run.",
+                    placed.skipped.len(),
+                    k.key,
+                    k.reason
+                ));
+            }
+            let job = crate::toolchain::ToolchainJob {
+                num_samples: placed.images.len(),
+                ..job
+            };
+            if let Some(dir) = job.output.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            let run = run_toolchain(&template, &job, tx, p).map_err(|e| e.to_string())?;
+            // The run's record: command, exit status, output file, calibration set.
+            let record = serde_json::json!({
+                "run": run,
+                "calibration_set": set,
+                "image_list": job.image_list,
+            });
+            let rec_path = job.output.with_file_name("toolchain_run.json");
+            crate::fsutil::write_atomic(
+                &rec_path,
+                serde_json::to_string_pretty(&record)
+                    .expect("serialisable")
+                    .as_bytes(),
+            )
+            .map_err(|e| format!("cannot write {}: {e}", rec_path.display()))?;
+            Ok(run)
+        },
+        || {},
+    ));
+}
+
+/// Takes the Quantize jobs' results in (called from `poll_jobs`).
+pub fn poll(app: &mut CalibApp) {
+    app.quantize.drain();
+    if let Some(job) = &mut app.jobs.inspect {
+        if let Some(r) = job.poll() {
+            app.jobs.inspect = None;
+            match r {
+                Ok(ins) => take_inspected(app, ins),
+                Err(e) => app.error(format!("Reading the model stopped: {e}")),
+            }
+        }
+    }
+    if let Some(job) = &mut app.jobs.ptq {
+        if let Some(r) = job.poll() {
+            app.jobs.ptq = None;
+            match r {
+                Ok(Ok(outcome)) => {
+                    let dir = outcome.report.output.parent().map(|d| d.to_path_buf());
+                    let text = format!(
+                        "INT8 model written to {} ({} tensors ranged).",
+                        outcome.report.output.display(),
+                        outcome.report.ranges.len()
+                    );
+                    app.notices.push(Notice {
+                        level: Level::Info,
+                        text,
+                        folder: dir,
+                    });
+                    app.quantize.outcome = Some(outcome);
+                }
+                Ok(Err(e)) => app.quantize.run_error = Some(e),
+                Err(e) => app.quantize.run_error = Some(format!("Quantization stopped: {e}")),
+            }
+        }
+    }
+    if let Some(job) = &mut app.jobs.toolchain {
+        if let Some(r) = job.poll() {
+            app.jobs.toolchain = None;
+            app.quantize.drain();
+            app.quantize.log_rx = None;
+            match r {
+                Ok(Ok(run)) => app.quantize.toolchain_run = Some(run),
+                Ok(Err(e)) => app.quantize.toolchain_error = Some(e),
+                Err(e) => {
+                    app.quantize.toolchain_error = Some(format!("The tool's job stopped: {e}"))
+                }
+            }
+        }
+    }
+}
+
+/// One line summing a finished tool run up.
+pub fn describe_run(run: &ToolchainRun) -> String {
+    let status = if run.cancelled {
+        "cancelled".to_owned()
+    } else {
+        match run.exit_code {
+            Some(c) => format!("exit status {c}"),
+            None => "killed by a signal".to_owned(),
+        }
+    };
+    let out = match run.output_bytes {
+        Some(b) => format!("{} ({b} bytes)", run.output.display()),
+        None => format!("{} was not written", run.output.display()),
+    };
+    format!("{status} after {:.1}s; output {out}", run.seconds)
+}

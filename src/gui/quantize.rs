@@ -1,0 +1,381 @@
+//! The Quantize view's state and logic: what the user set (persisted), what
+//! the runs produced (runtime), and how the settings become the library's
+//! [`PtqRequest`] and [`ToolchainJob`]. Drawing is in `quantize_view`, the
+//! background jobs in `ptq_tasks`.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+
+use serde::{Deserialize, Serialize};
+
+use super::app::Dataset;
+use crate::export::ExportSample;
+use crate::onnx::ModelSummary;
+use crate::preprocess::PreprocessSettings;
+use crate::quantize::{
+    ActivationType, CalibrationSource, MethodOptions, PtqReport, PtqRequest, PtqSettings,
+    QdqSettings, RangeMethod,
+};
+use crate::select::{self, SelectionRequest, Strategy};
+use crate::toolchain::{LogLine, ToolchainRun};
+
+/// Which images the quantizer sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SetSource {
+    /// The calibration set of the Calibration set view.
+    #[default]
+    Curation,
+    /// N samples drawn at random from the split (the "100 random" baseline).
+    Random,
+}
+
+/// The view's settings, kept between runs in [`super::app::Persisted`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QuantizeSettings {
+    /// The FP32 ONNX model, as typed or picked.
+    pub model: String,
+    /// Size given for a model whose input size is dynamic.
+    pub input_size: Option<(u32, u32)>,
+    /// Preprocessing as edited, and the model it was prefilled from.
+    pub preprocess: Option<PreprocessSettings>,
+    pub preprocess_model: String,
+    pub method: RangeMethod,
+    pub options: MethodOptions,
+    pub activation: ActivationType,
+    pub per_channel: bool,
+    /// Tensors and nodes that stay float: one name per line (or comma separated).
+    pub keep_float_tensors: String,
+    pub keep_float_nodes: String,
+    pub source: SetSource,
+    pub random_n: usize,
+    pub random_seed: u64,
+    /// The INT8 model to write.
+    pub output: String,
+    /// A ranges.json to requantize from without calibrating.
+    pub ranges_file: String,
+    /// The external toolchain's command line, with placeholders.
+    pub toolchain_template: String,
+    /// What the toolchain writes (its `{output}`).
+    pub toolchain_output: String,
+}
+
+impl Default for QuantizeSettings {
+    fn default() -> Self {
+        Self {
+            model: String::new(),
+            input_size: None,
+            preprocess: None,
+            preprocess_model: String::new(),
+            method: RangeMethod::MinMax,
+            options: MethodOptions::default(),
+            activation: ActivationType::Uint8,
+            per_channel: false,
+            keep_float_tensors: String::new(),
+            keep_float_nodes: String::new(),
+            source: SetSource::Curation,
+            random_n: 100,
+            random_seed: 42,
+            output: String::new(),
+            ranges_file: String::new(),
+            toolchain_template: String::new(),
+            toolchain_output: String::new(),
+        }
+    }
+}
+
+/// What `inspect_model` said about the picked model.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    pub model: PathBuf,
+    pub result: Result<(ModelSummary, PreprocessSettings), InspectError>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InspectError {
+    /// The library's message.
+    pub text: String,
+    /// The input's size is dynamic: the view asks for W×H.
+    pub needs_size: bool,
+}
+
+/// A finished PTQ run with the set it calibrated on.
+#[derive(Debug, Clone)]
+pub struct PtqOutcome {
+    pub report: PtqReport,
+    /// e.g. "the current curation (12 samples)".
+    pub set: String,
+    /// The ranges came from a ranges.json instead of calibration.
+    pub reloaded: bool,
+}
+
+/// Whether ONNX Runtime can be found (checked once, off the UI thread).
+#[derive(Debug, Clone)]
+pub enum RuntimeStatus {
+    Found(crate::runtime::OrtLocation),
+    /// Not installed anywhere: a run will try to provision it.
+    Missing,
+    Broken(String),
+}
+
+/// The view's runtime state: results and logs, never persisted.
+#[derive(Default)]
+pub struct QuantizeState {
+    pub inspected: Option<Inspected>,
+    pub outcome: Option<PtqOutcome>,
+    pub run_error: Option<String>,
+    pub log: Vec<LogLine>,
+    pub log_rx: Option<Receiver<LogLine>>,
+    pub toolchain_run: Option<ToolchainRun>,
+    pub toolchain_error: Option<String>,
+    pub runtime: Option<RuntimeStatus>,
+    pub runtime_rx: Option<Receiver<RuntimeStatus>>,
+    /// Dataset root the model field was prefilled for.
+    pub prefilled_for: Option<PathBuf>,
+    /// Width and height typed for a dynamic input.
+    pub size_text: [u32; 2],
+}
+
+impl QuantizeState {
+    /// Takes streamed log lines and the runtime check in. Cheap; every frame.
+    pub fn drain(&mut self) {
+        if let Some(rx) = &self.log_rx {
+            self.log.extend(rx.try_iter());
+        }
+        if let Some(rx) = &self.runtime_rx {
+            if let Ok(s) = rx.try_recv() {
+                self.runtime = Some(s);
+                self.runtime_rx = None;
+            }
+        }
+    }
+}
+
+/// Splits a list typed one per line or comma separated.
+pub fn name_list(text: &str) -> Vec<String> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The demo model under a dataset root, when it is there.
+pub fn demo_model_under(root: &Path) -> Option<PathBuf> {
+    let p = root.join(crate::demo::DEMO_MODEL_PATH);
+    p.is_file().then_some(p)
+}
+
+/// Where the INT8 model goes by default: a `-ptq` folder beside the project
+/// file (the app's data folder, never the dataset).
+pub fn default_output(ds: &Dataset, model: &Path) -> PathBuf {
+    let name = ds
+        .project_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = name
+        .strip_suffix(&format!(".{}", super::project::PROJECT_EXT))
+        .unwrap_or(&name);
+    let stem = model
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    ds.project_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("{base}-ptq"))
+        .join(format!("{stem}_int8.onnx"))
+}
+
+/// Checks an output path: a file name, outside the dataset (the export's rule).
+pub fn check_output(ds: &Dataset, text: &str) -> Result<PathBuf, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("Type the INT8 model's path.".into());
+    }
+    let p = PathBuf::from(t);
+    if p.file_name().is_none() || t.ends_with('/') {
+        return Err(format!(
+            "{t} names a folder; give the model's file name (e.g. model_int8.onnx)."
+        ));
+    }
+    crate::export::ensure_outside_dataset(&ds.root, &p).map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+/// How many samples the chosen source gives, or why there are none.
+pub fn set_count(ds: &Dataset, s: &QuantizeSettings) -> Result<usize, String> {
+    match s.source {
+        SetSource::Curation => match ds.cur.set_len() {
+            0 => Err("The calibration set is empty: make one in the Calibration set view (Run strategy), or calibrate on random samples.".into()),
+            n => Ok(n),
+        },
+        SetSource::Random => {
+            // Counted from the flags: this runs every frame.
+            let excluded = ds.cur.flags.iter().filter(|f| f.excluded).count();
+            let avail = ds.cur.rows.len() - excluded;
+            match s.random_n.min(avail) {
+                0 => Err("No samples to draw from: the split is empty or all excluded.".into()),
+                n => Ok(n),
+            }
+        }
+    }
+}
+
+/// The samples to calibrate on, in set order, with a description.
+pub fn calibration_samples(
+    ds: &Dataset,
+    s: &QuantizeSettings,
+) -> Result<(Vec<ExportSample>, String), String> {
+    set_count(ds, s)?;
+    let (idx, what) = match s.source {
+        SetSource::Curation => {
+            let idx = ds.cur.set_indices();
+            let what = format!("the current curation ({} samples)", idx.len());
+            (idx, what)
+        }
+        SetSource::Random => {
+            let req = SelectionRequest {
+                strategy: Strategy::Random,
+                target: s.random_n,
+                seed: s.random_seed,
+                pinned: Default::default(),
+                excluded: ds.cur.excluded_keys().into_iter().collect(),
+            };
+            let sel = select::run(&ds.cur.rows, &req).map_err(|e| e.to_string())?;
+            let what = format!(
+                "{} random samples of the split (seed {})",
+                sel.len(),
+                s.random_seed
+            );
+            (sel.indices, what)
+        }
+    };
+    let samples = idx
+        .iter()
+        .map(|&i| ExportSample {
+            key: ds.cur.rows[i].key(),
+            image: ds.image_path(&ds.cur.rows[i]),
+        })
+        .collect();
+    Ok((samples, what))
+}
+
+/// The library's request for these settings (`ranges_from` for a reload).
+pub fn ptq_request(
+    s: &QuantizeSettings,
+    preprocess: PreprocessSettings,
+    images: Vec<PathBuf>,
+    output: PathBuf,
+    ranges_from: Option<PathBuf>,
+) -> PtqRequest {
+    PtqRequest {
+        model: PathBuf::from(s.model.trim()),
+        calibration: CalibrationSource::Files(images),
+        settings: PtqSettings {
+            preprocess: Some(preprocess),
+            input_size: s.input_size,
+            method: s.method,
+            method_options: s.options,
+            qdq: QdqSettings {
+                activation_type: s.activation,
+                per_channel: s.per_channel,
+                exclude_tensors: name_list(&s.keep_float_tensors),
+                exclude_nodes: name_list(&s.keep_float_nodes),
+                ..Default::default()
+            },
+            max_images: None,
+        },
+        output,
+        ranges_from,
+    }
+}
+
+/// Folder the toolchain's calibration images and lists go into: beside its output.
+pub fn toolchain_image_dir(output: &Path) -> PathBuf {
+    output
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("calibration_images")
+}
+
+/// What the placeholders stand for (the image list is written by the run).
+pub fn toolchain_job(
+    ds: &Dataset,
+    s: &QuantizeSettings,
+) -> Result<crate::toolchain::ToolchainJob, String> {
+    let model = s.model.trim();
+    if model.is_empty() {
+        return Err("Pick the model first.".into());
+    }
+    let output =
+        check_output(ds, &s.toolchain_output).map_err(|e| format!("Toolchain output: {e}"))?;
+    let image_dir = toolchain_image_dir(&output);
+    Ok(crate::toolchain::ToolchainJob {
+        model: PathBuf::from(model),
+        image_list: image_dir.join("image_list.txt"),
+        image_dir,
+        num_samples: set_count(ds, s)?,
+        output,
+    })
+}
+
+/// A scale as the ranges table shows it (tests compare against ranges.json with it).
+pub fn format_scale(s: Option<f32>) -> String {
+    match s {
+        Some(v) => format!("{v:.4e}"),
+        None => "—".into(),
+    }
+}
+
+/// A range bound as the ranges table shows it.
+pub fn format_bound(v: f32) -> String {
+    format!("{v:.4}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_on_lines_and_commas() {
+        assert_eq!(
+            name_list(" a, b\n\nc ,\n"),
+            vec!["a".to_string(), "b".into(), "c".into()]
+        );
+        assert!(name_list("  \n").is_empty());
+    }
+
+    #[test]
+    fn request_carries_every_setting() {
+        let s = QuantizeSettings {
+            model: " /m/x.onnx ".into(),
+            method: RangeMethod::Percentile,
+            activation: ActivationType::Int8,
+            per_channel: true,
+            keep_float_tensors: "t1\nt2".into(),
+            keep_float_nodes: "n1".into(),
+            ..Default::default()
+        };
+        let r = ptq_request(
+            &s,
+            PreprocessSettings::default(),
+            vec!["/a.png".into()],
+            "/o/x_int8.onnx".into(),
+            None,
+        );
+        assert_eq!(r.model, PathBuf::from("/m/x.onnx"));
+        assert_eq!(r.settings.method, RangeMethod::Percentile);
+        assert_eq!(r.settings.qdq.activation_type, ActivationType::Int8);
+        assert!(r.settings.qdq.per_channel);
+        assert_eq!(r.settings.qdq.exclude_tensors, vec!["t1", "t2"]);
+        assert_eq!(r.settings.qdq.exclude_nodes, vec!["n1"]);
+        assert_eq!(
+            r.settings.qdq.op_types,
+            QdqSettings::default().op_types,
+            "the library's op list"
+        );
+        assert_eq!(format_scale(Some(0.00392157)), "3.9216e-3");
+    }
+}
