@@ -143,31 +143,22 @@ print(repr(float(a[0, 0, 2, 3])), repr(float(a[0, 1, 2, 3])))
 /// `--bgr --layout nhwc` reach the tensors: shape [1,H,W,3], channels B,G,R.
 #[test]
 fn tensor_flags_set_channel_order_and_layout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("ncdb");
-    let rows = make_dataset(&root, 1, 1);
-    let meta = tmp.path().join("meta.csv");
-    write_csv(&meta, &rows).unwrap();
-    let split = tmp.path().join("calibration_split.json");
-    export::write_split(&split, &rows.iter().map(|r| r.key()).collect::<Vec<_>>()).unwrap();
-    let out = tmp.path().join("tensors");
-    let o = calibscope(&[
-        "export",
-        "--split",
-        split.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--tensors",
-        "--size",
-        "16x8",
-        "--bgr",
-        "--layout",
-        "nhwc",
-        "--root",
-        root.to_str().unwrap(),
-    ]);
+    let fx = Fixture::new(1, 1);
+    let out = fx.path("tensors");
+    let root = fx.root.to_str().unwrap();
+    let o = fx.export(
+        &out,
+        &[
+            "--tensors",
+            "--size",
+            "16x8",
+            "--bgr",
+            "--layout",
+            "nhwc",
+            "--root",
+            root,
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("[1, 8, 16, 3]"));
     let bytes = fs::read(out.join("seq_00_0000000000.npy")).unwrap();
