@@ -140,6 +140,42 @@ print(repr(float(a[0, 0, 2, 3])), repr(float(a[0, 1, 2, 3])))
     );
 }
 
+/// `--bgr --layout nhwc` reach the tensors: shape [1,H,W,3], channels B,G,R.
+#[test]
+fn tensor_flags_set_channel_order_and_layout() {
+    let fx = Fixture::new(1, 1);
+    let out = fx.path("tensors");
+    let root = fx.root.to_str().unwrap();
+    let o = fx.export(
+        &out,
+        &[
+            "--tensors",
+            "--size",
+            "16x8",
+            "--bgr",
+            "--layout",
+            "nhwc",
+            "--root",
+            root,
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("[1, 8, 16, 3]"));
+    let bytes = fs::read(out.join("seq_00_0000000000.npy")).unwrap();
+    let header = export::tensors::npy_header(&[1, 8, 16, 3]);
+    assert_eq!(&bytes[..header.len()], &header[..]);
+    // Pixel (x=3, y=2) is RGB (45, 60, 0): stored B, G, R.
+    let at = |i: usize| {
+        let o = header.len() + 4 * i;
+        f32::from_le_bytes(bytes[o..o + 4].try_into().unwrap())
+    };
+    let px = (2 * 16 + 3) * 3;
+    assert_eq!(
+        [at(px), at(px + 1), at(px + 2)],
+        [0.0, 60.0 / 255.0, 45.0 / 255.0]
+    );
+}
+
 #[test]
 fn split_file_is_the_seed_format_and_reads_the_seeds_numeric_stems() {
     let tmp = tempfile::tempdir().unwrap();
