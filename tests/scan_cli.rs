@@ -249,3 +249,27 @@ fn memory_stays_flat_with_dataset_size() {
         "peak grew from {small} KB to {large} KB"
     );
 }
+
+#[test]
+fn a_closed_stdout_pipe_stops_quietly_not_with_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("demo");
+    // stdout is a pipe whose reading end is closed before anything is read.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_calibscope"))
+        .args(["demo", root.to_str().unwrap(), "--samples", "12"])
+        .env("CALIBSCOPE_HOME", tmp.path().join("home"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        o.status.success() || o.status.signal() == Some(libc::SIGPIPE),
+        "{:?} {stderr}",
+        o.status
+    );
+}
