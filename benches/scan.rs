@@ -217,6 +217,16 @@ fn main() {
     let rounds = 9;
     let (mut frame, mut rows_t, mut scn) = (Duration::MAX, Duration::MAX, Duration::MAX);
     let (mut frame_cpu, mut rows_cpu, mut scn_cpu) = (0.0, 0.0, 0.0);
+    // Decode + statistics only (no path resolution, no image header, no
+    // rows): splits the scan's overhead into counting and the rest.
+    let (mut stats_t, mut stats_cpu) = (Duration::MAX, 0.0);
+    let enc = settings.depth_encoding;
+    let stats_only = || {
+        files
+            .par_iter()
+            .filter(|f| calibscope::depth::analyse_file(f, enc).is_ok_and(|s| s.is_some()))
+            .count()
+    };
     let mut rows = 0;
     for _ in 0..rounds {
         let c = cpu_seconds();
@@ -225,6 +235,9 @@ fn main() {
         let c = cpu_seconds();
         rows_t = rows_t.min(best_of(1, || decode_only_rows(&files)).0);
         rows_cpu += cpu_seconds() - c;
+        let c = cpu_seconds();
+        stats_t = stats_t.min(best_of(1, stats_only).0);
+        stats_cpu += cpu_seconds() - c;
         let c = cpu_seconds();
         let (t, out) = best_of(1, || {
             scan::scan(&root, &split, &settings, None, &Progress::new())
@@ -257,6 +270,12 @@ fn main() {
             per(cpu, files.len())
         );
     }
+    println!(
+        "decode + statistics only:   {} depth PNGs in {:.3}s; CPU {:.0} µs/sample",
+        files.len(),
+        stats_t.as_secs_f64(),
+        per(stats_cpu, files.len())
+    );
     println!(
         "calibscope scan:  {} samples in {:.3}s = {scan_rate:.0}/s",
         split.len(),
