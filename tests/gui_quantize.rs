@@ -276,6 +276,27 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     );
     h.get_by_label_contains("6 random samples of the split (seed 5) · 6 inputs");
 
+    // Cancel part-way through a longer run: it stops, says so, writes no model.
+    let cancelled = out.with_file_name("cancelled_int8.onnx");
+    {
+        let q = &mut h.state_mut().persisted.quantize;
+        q.random_n = 150;
+        q.output = cancelled.display().to_string();
+    }
+    settle(&mut h);
+    h.get_by_label("Run PTQ").click();
+    h.step();
+    h.step();
+    assert!(h.state().jobs.any_running(), "the run started");
+    h.query_all_by_label("Cancel").next().unwrap().click();
+    h.step();
+    settle(&mut h);
+    let err = h.state().quantize.run_error.clone().unwrap_or_default();
+    assert!(err.contains("cancelled"), "{err}");
+    h.get_by_label_contains("cancelled after");
+    assert!(!cancelled.exists(), "no model from a cancelled run");
+    assert!(!calibscope::quantize::artefact_paths(&cancelled).0.exists());
+
     // A failing command shows its exit status, not success.
     h.state_mut().persisted.quantize.toolchain_template = "false {model}".into();
     settle(&mut h);
