@@ -16,7 +16,7 @@ pub mod select;
 #[command(
     name = "calibscope",
     version,
-    about = "Curate INT8 calibration sets for depth networks: scan, select, export, quantize, evaluate"
+    about = "Curate INT8 calibration sets for depth networks: scan, select, export, quantize"
 )]
 pub struct Cli {
     #[command(subcommand)]
