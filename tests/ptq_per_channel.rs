@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use calibscope::onnx::{
-    self, make_attr_int, make_node, make_value_info, proto, tensor_from_f32, tensor_to_f32,
-    DataType, GraphProto, ModelProto, OperatorSetIdProto, TensorProto,
+    self, make_attr_int, make_node, make_shaped_value_info, make_value_info, tensor_from_f32,
+    tensor_to_f32, DataType, GraphProto, ModelProto, OperatorSetIdProto, TensorProto,
 };
 use calibscope::preprocess::write_npy_f32;
 use calibscope::progress::Progress;
@@ -95,20 +95,7 @@ fn model(opset: i64) -> ModelProto {
         make_node("Gemm", &["g1r", "fc2_w", "fc2_b"], &["g2"], "fc2", vec![]),
         make_node("Sigmoid", &["g2"], &["y"], "sig", vec![]),
     ];
-    let mut inp = make_value_info("x", DataType::Float);
-    if let Some(proto::type_proto::Value::TensorType(t)) =
-        inp.r#type.as_mut().and_then(|t| t.value.as_mut())
-    {
-        t.shape = Some(proto::TensorShapeProto {
-            dim: [1, 3, 4, 4]
-                .iter()
-                .map(|&d| proto::tensor_shape_proto::Dimension {
-                    value: Some(proto::tensor_shape_proto::dimension::Value::DimValue(d)),
-                    denotation: None,
-                })
-                .collect(),
-        });
-    }
+    let inp = make_shaped_value_info("x", DataType::Float, &[1, 3, 4, 4]);
     ModelProto {
         ir_version: Some(7),
         opset_import: vec![OperatorSetIdProto {

@@ -3,7 +3,9 @@
 
 mod ptq_support;
 
-use calibscope::onnx::{self, make_node, make_value_info, proto, tensor_from_f32, DataType};
+use calibscope::onnx::{
+    self, make_node, make_shaped_value_info, make_value_info, proto, tensor_from_f32, DataType,
+};
 use calibscope::runtime::{self, infer::Model};
 
 #[test]
@@ -16,17 +18,7 @@ fn runtime_is_found_and_runs_a_model_built_in_rust() {
     println!("ONNX Runtime from {:?}: {}", loc.source, loc.path.display());
 
     // y = x * 2 + 1, built with the ONNX editing API and run in ONNX Runtime.
-    let mut x = make_value_info("x", DataType::Float);
-    if let Some(proto::type_proto::Value::TensorType(t)) =
-        x.r#type.as_mut().and_then(|t| t.value.as_mut())
-    {
-        t.shape = Some(proto::TensorShapeProto {
-            dim: vec![proto::tensor_shape_proto::Dimension {
-                value: Some(proto::tensor_shape_proto::dimension::Value::DimValue(3)),
-                denotation: None,
-            }],
-        });
-    }
+    let x = make_shaped_value_info("x", DataType::Float, &[3]);
     let model = proto::ModelProto {
         ir_version: Some(7),
         opset_import: vec![proto::OperatorSetIdProto {

@@ -6,7 +6,7 @@
 use super::app::{open_folder, CalibApp};
 use super::ptq_tasks;
 use super::quantize::{self, RuntimeStatus, SetSource};
-use crate::onnx::{Dim, ModelSummary};
+use crate::onnx::ModelSummary;
 use crate::preprocess::{ChannelOrder, PreprocessSettings, ResizeFilter};
 use crate::progress::{format_eta, Progress};
 use crate::quantize::{ActivationType, RangeMethod};
@@ -175,17 +175,6 @@ fn model_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     });
 }
 
-fn dims_text(d: &[Dim]) -> String {
-    d.iter()
-        .map(|d| match d {
-            Dim::Fixed(v) => v.to_string(),
-            Dim::Symbolic(s) => s.clone(),
-            Dim::Unknown => "?".into(),
-        })
-        .collect::<Vec<_>>()
-        .join("×")
-}
-
 fn summary_ui(ui: &mut egui::Ui, s: &ModelSummary) {
     egui::Grid::new("model_summary")
         .num_columns(2)
@@ -193,12 +182,12 @@ fn summary_ui(ui: &mut egui::Ui, s: &ModelSummary) {
         .show(ui, |ui| {
             for i in &s.inputs {
                 ui.weak("input");
-                ui.label(format!("{} [{}]", i.name, dims_text(&i.dims)));
+                ui.label(i.to_string());
                 ui.end_row();
             }
             for o in &s.outputs {
                 ui.weak("output");
-                ui.label(format!("{} [{}]", o.name, dims_text(&o.dims)));
+                ui.label(o.to_string());
                 ui.end_row();
             }
             ui.weak("graph");

@@ -190,6 +190,25 @@ pub fn make_value_info(name: &str, elem_type: DataType) -> ValueInfoProto {
     }
 }
 
+/// A value info with a fixed shape, e.g. a graph input `[1, 3, H, W]`.
+pub fn make_shaped_value_info(name: &str, elem_type: DataType, dims: &[i64]) -> ValueInfoProto {
+    let mut v = make_value_info(name, elem_type);
+    if let Some(proto::type_proto::Value::TensorType(t)) =
+        v.r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        t.shape = Some(proto::TensorShapeProto {
+            dim: dims
+                .iter()
+                .map(|&d| proto::tensor_shape_proto::Dimension {
+                    value: Some(proto::tensor_shape_proto::dimension::Value::DimValue(d)),
+                    denotation: None,
+                })
+                .collect(),
+        });
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,20 +216,7 @@ mod tests {
     pub(crate) fn tiny_model() -> ModelProto {
         let w = tensor_from_f32("w", &[2, 1, 1, 1], &[0.5, -2.0]);
         let node = make_node("Conv", &["x", "w"], &["y"], "conv0", vec![]);
-        let mut inp = make_value_info("x", DataType::Float);
-        if let Some(proto::type_proto::Value::TensorType(t)) =
-            inp.r#type.as_mut().and_then(|t| t.value.as_mut())
-        {
-            t.shape = Some(proto::TensorShapeProto {
-                dim: [1, 1, 4, 4]
-                    .iter()
-                    .map(|&d| proto::tensor_shape_proto::Dimension {
-                        value: Some(proto::tensor_shape_proto::dimension::Value::DimValue(d)),
-                        denotation: None,
-                    })
-                    .collect(),
-            });
-        }
+        let inp = make_shaped_value_info("x", DataType::Float, &[1, 1, 4, 4]);
         ModelProto {
             ir_version: Some(7),
             opset_import: vec![OperatorSetIdProto {

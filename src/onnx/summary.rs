@@ -108,18 +108,24 @@ pub fn summarize(model: &ModelProto) -> ModelSummary {
     }
 }
 
+/// `name [1×3×H×W]`: symbolic dimensions by name, unknown ones as `?`.
+impl std::fmt::Display for IoInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dims: Vec<String> = self
+            .dims
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(v) => v.to_string(),
+                Dim::Symbolic(s) => s.clone(),
+                Dim::Unknown => "?".into(),
+            })
+            .collect();
+        write!(f, "{} [{}]", self.name, dims.join("×"))
+    }
+}
+
 impl std::fmt::Display for ModelSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let dims = |d: &[Dim]| {
-            d.iter()
-                .map(|d| match d {
-                    Dim::Fixed(v) => v.to_string(),
-                    Dim::Symbolic(s) => s.clone(),
-                    Dim::Unknown => "?".into(),
-                })
-                .collect::<Vec<_>>()
-                .join("×")
-        };
         writeln!(
             f,
             "opset {} · IR {} · {}",
@@ -128,10 +134,10 @@ impl std::fmt::Display for ModelSummary {
             self.producer
         )?;
         for i in &self.inputs {
-            writeln!(f, "input  {} [{}]", i.name, dims(&i.dims))?;
+            writeln!(f, "input  {i}")?;
         }
         for o in &self.outputs {
-            writeln!(f, "output {} [{}]", o.name, dims(&o.dims))?;
+            writeln!(f, "output {o}")?;
         }
         writeln!(
             f,
