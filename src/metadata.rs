@@ -339,9 +339,10 @@ pub fn read_any(path: &Path) -> Result<Vec<SampleMeta>, MetadataError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A plausible row with every statistic set; tests override what they need.
     pub(crate) fn row(root: &str, stem: &str, mean: f64) -> SampleMeta {
         SampleMeta {
             dataset_root: root.into(),

@@ -353,25 +353,10 @@ mod tests {
     #[test]
     fn counts_split_by_membership() {
         let mk = |mean: f64, scene: &str| SampleMeta {
-            dataset_root: "r".into(),
-            filename: format!("{mean}"),
-            image_path: String::new(),
-            depth_path: String::new(),
-            depth_variant: "d".into(),
-            mean_depth: mean,
-            median_depth: mean,
-            min_depth: 0.0,
-            max_depth: 0.0,
-            std_depth: 0.0,
-            p50: 0.0,
-            p90: 0.0,
-            p95: 0.0,
-            width: 1,
-            height: 1,
             scene_type: scene.into(),
             valid_pixels: 1,
             total_pixels: 2,
-            depth_hist: vec![],
+            ..crate::metadata::tests::row("r", &format!("{mean}"), mean)
         };
         let rows = vec![
             mk(1.0, "indoor"),

@@ -243,26 +243,12 @@ mod tests {
 
     fn rows(n: usize) -> Vec<SampleMeta> {
         (0..n)
-            .map(|i| SampleMeta {
-                dataset_root: format!("seq{}", i % 2),
-                filename: format!("{:010}", i / 2),
-                image_path: String::new(),
-                depth_path: String::new(),
-                depth_variant: "d".into(),
-                mean_depth: i as f64,
-                median_depth: 0.0,
-                min_depth: 0.0,
-                max_depth: 0.0,
-                std_depth: 0.0,
-                p50: 0.0,
-                p90: 0.0,
-                p95: 0.0,
-                width: 1,
-                height: 1,
-                scene_type: "indoor".into(),
-                valid_pixels: 1,
-                total_pixels: 1,
-                depth_hist: vec![],
+            .map(|i| {
+                crate::metadata::tests::row(
+                    &format!("seq{}", i % 2),
+                    &format!("{:010}", i / 2),
+                    i as f64,
+                )
             })
             .collect()
     }

@@ -97,25 +97,12 @@ mod tests {
 
     fn row(root: &str, stem: &str, mean: f64, scene: &str, folder: &str) -> SampleMeta {
         SampleMeta {
-            dataset_root: root.into(),
-            filename: stem.into(),
-            image_path: String::new(),
-            depth_path: String::new(),
             depth_variant: folder.into(),
-            mean_depth: mean,
-            median_depth: mean,
-            min_depth: 0.0,
+            scene_type: scene.into(),
             max_depth: mean * 2.0,
-            std_depth: 1.0,
-            p50: mean,
             p90: mean,
             p95: mean,
-            width: 640,
-            height: 384,
-            scene_type: scene.into(),
-            valid_pixels: 10,
-            total_pixels: 100,
-            depth_hist: vec![],
+            ..crate::metadata::tests::row(root, stem, mean)
         }
     }
 

@@ -220,29 +220,7 @@ pub fn default_project_path(projects_dir: &Path, root: &Path, split: Option<&Pat
 mod tests {
     use super::*;
 
-    fn row(root: &str, stem: &str, mean: f64) -> SampleMeta {
-        SampleMeta {
-            dataset_root: root.into(),
-            filename: stem.into(),
-            image_path: String::new(),
-            depth_path: String::new(),
-            depth_variant: "d".into(),
-            mean_depth: mean,
-            median_depth: mean,
-            min_depth: 0.0,
-            max_depth: 0.0,
-            std_depth: 0.0,
-            p50: 0.0,
-            p90: 0.0,
-            p95: 0.0,
-            width: 1,
-            height: 1,
-            scene_type: "indoor".into(),
-            valid_pixels: 5,
-            total_pixels: 10,
-            depth_hist: vec![],
-        }
-    }
+    use crate::metadata::tests::row;
 
     #[test]
     fn round_trip_and_changes() {
