@@ -241,22 +241,7 @@ fn zoo(dir: &Path) -> std::path::PathBuf {
 /// graph input, on a small opset-13 model the script builds.
 #[test]
 fn every_op_kind_matches_onnxruntime_quantize_static() {
-    setup();
-    if let Err(why) = python_ready() {
-        skip_or_fail(&why);
-        return;
-    }
-    let t = tempfile::tempdir().unwrap();
-    let model = zoo(t.path());
-    let ours = t.path().join("zoo_int8.onnx");
-    quantize(
-        &model,
-        &t.path().join("calib"),
-        &ours,
-        RangeMethod::MinMax,
-        false,
-    );
-    check_against_ort(&model, &ours, t.path(), 2, "minmax", false);
+    zoo_matches_onnxruntime(false);
 }
 
 /// Per-channel weights (Conv axis 0, ConvTranspose axis 1, Gemm transB=1
@@ -264,6 +249,11 @@ fn every_op_kind_matches_onnxruntime_quantize_static() {
 /// same scales as `quantize_static(per_channel=True)`.
 #[test]
 fn per_channel_weight_scales_match_onnxruntime() {
+    zoo_matches_onnxruntime(true);
+}
+
+/// The script's small all-ops model, MinMax, ours against ORT's.
+fn zoo_matches_onnxruntime(per_channel: bool) {
     setup();
     if let Err(why) = python_ready() {
         skip_or_fail(&why);
@@ -271,13 +261,10 @@ fn per_channel_weight_scales_match_onnxruntime() {
     }
     let t = tempfile::tempdir().unwrap();
     let model = zoo(t.path());
-    let ours = t.path().join("zoo_int8_pc.onnx");
-    quantize(
-        &model,
-        &t.path().join("calib"),
-        &ours,
-        RangeMethod::MinMax,
-        true,
-    );
-    check_against_ort(&model, &ours, t.path(), 2, "minmax", true);
+    let ours = t
+        .path()
+        .join(format!("zoo_int8_pc{}.onnx", u8::from(per_channel)));
+    let calib = t.path().join("calib");
+    quantize(&model, &calib, &ours, RangeMethod::MinMax, per_channel);
+    check_against_ort(&model, &ours, t.path(), 2, "minmax", per_channel);
 }
