@@ -6,6 +6,8 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use rayon::prelude::*;
+
 use super::{DatasetSettings, SkipReason, SplitEntry};
 use crate::metadata::SampleKey;
 
@@ -173,27 +175,29 @@ impl FolderListings {
             .collect();
         bases.sort();
         bases.dedup();
-        let mut folders = HashMap::new();
-        for base in bases {
-            let names = std::iter::once(&settings.image_folder).chain(&settings.depth_folders);
-            for folder in names {
-                let dir = base.join(folder);
-                if folders.contains_key(&dir) {
-                    continue;
+        let mut dirs: Vec<PathBuf> = bases
+            .iter()
+            .flat_map(|base| {
+                std::iter::once(&settings.image_folder)
+                    .chain(&settings.depth_folders)
+                    .map(|folder| base.join(folder))
+            })
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        // Listed in parallel: a scan waits for all of them before starting.
+        let folders = dirs
+            .into_par_iter()
+            .filter_map(|dir| match fs::read_dir(&dir) {
+                Ok(it) => {
+                    let set = it.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
+                    Some((dir, set))
                 }
-                match fs::read_dir(&dir) {
-                    Ok(it) => {
-                        let set = it.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
-                        folders.insert(dir, set);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        folders.insert(dir, HashSet::new());
-                    }
-                    // Unreadable folder: leave it to per-file probes.
-                    Err(_) => {}
-                }
-            }
-        }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some((dir, HashSet::new())),
+                // Unreadable folder: leave it to per-file probes.
+                Err(_) => None,
+            })
+            .collect();
         Self { folders }
     }
 
