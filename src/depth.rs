@@ -209,27 +209,41 @@ fn decode<'a>(path: &Path, file: &[u8], pixels: &'a mut Vec<u8>) -> Result<Raw<'
     })
 }
 
-/// Reads a whole file into `buf`. With the size already known (the scan
-/// stat-ed the file) it skips the extra size queries `read_to_end` makes,
-/// and still reads on if the file has grown since.
-fn read_into(path: &Path, buf: &mut Vec<u8>, size_hint: Option<u64>) -> Result<(), DepthError> {
+/// Reads a whole file into `buf` and returns its length: the file is
+/// `buf[..len]` (bytes past it are left from earlier files, so a reused
+/// buffer is never cleared or zero-filled again). With the size already
+/// known (the scan stat-ed the file) one `read` of size + 1 bytes does it:
+/// getting exactly the size means the file is whole, and the extra byte
+/// shows a file that has grown since, which is then read on to its end.
+fn read_into(path: &Path, buf: &mut Vec<u8>, size_hint: Option<u64>) -> Result<usize, DepthError> {
     use std::io::Read;
-    let read = |buf: &mut Vec<u8>| -> std::io::Result<()> {
+    let read = |buf: &mut Vec<u8>| -> std::io::Result<usize> {
         let mut f = std::fs::File::open(path)?;
-        buf.clear();
         let Some(n) = size_hint.and_then(|n| usize::try_from(n).ok()) else {
-            return f.read_to_end(buf).map(|_| ());
+            buf.clear();
+            return f.read_to_end(buf);
         };
-        // Through `take`: no zero-filling of the buffer, no size queries.
-        let got = (&mut f).take(n as u64).read_to_end(buf)?;
-        if got == n {
-            let mut more = [0u8; 1];
-            if f.read(&mut more)? == 1 {
-                buf.push(more[0]);
-                f.read_to_end(buf)?;
+        if buf.len() <= n {
+            buf.resize(n + 1, 0);
+        }
+        let mut got = 0;
+        loop {
+            match f.read(&mut buf[got..=n]) {
+                Ok(0) => return Ok(got),
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if got >= n {
+                break;
             }
         }
-        Ok(())
+        if got > n {
+            buf.truncate(got);
+            f.read_to_end(buf)?;
+            return Ok(buf.len());
+        }
+        Ok(got)
     };
     read(buf).map_err(|source| DepthError::Io {
         path: path.display().to_string(),
@@ -239,11 +253,8 @@ fn read_into(path: &Path, buf: &mut Vec<u8>, size_hint: Option<u64>) -> Result<(
 
 /// Decodes a depth PNG to metres.
 pub fn load_depth(path: &Path, encoding: DepthEncoding) -> Result<DepthMap, DepthError> {
-    let file = {
-        let mut buf = Vec::new();
-        read_into(path, &mut buf, None)?;
-        buf
-    };
+    let mut file = Vec::new();
+    read_into(path, &mut file, None)?;
     let mut pixels = Vec::new();
     let raw = decode(path, &file, &mut pixels)?;
     let values: Vec<u16> = if raw.sixteen {
@@ -286,8 +297,8 @@ pub fn analyse_file_sized(
 ) -> Result<Option<DepthStats>, DepthError> {
     SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
-        read_into(path, &mut s.file, size)?;
-        let result = count_png(path, &s.file, &mut s.pixels, &mut s.counts);
+        let len = read_into(path, &mut s.file, size)?;
+        let result = count_png(path, &s.file[..len], &mut s.pixels, &mut s.counts);
         match result {
             Ok((w, h)) => Ok(s.counts.finish(encoding, w, h)),
             Err(e) => {
@@ -392,6 +403,10 @@ pub struct DepthCounts {
     total: u64,
     /// Pixels put into `counts` (bin 0 included).
     counted: u64,
+    /// Sum and sum of squares of the stored values added (zeros add
+    /// nothing), kept while adding: there the values are at hand, while
+    /// `finish` would multiply every bin of every touched run.
+    sums: BlockSums,
 }
 
 impl Default for DepthCounts {
@@ -424,6 +439,129 @@ fn any_nonzero(bytes: &[u8]) -> bool {
     }) != 0
 }
 
+/// Σv and Σv² over blocks of eight big-endian u16 values, exact.
+///
+/// With v = 256·h + l: Σv = 256·Σh + Σl and Σv² = 65536·Σh² + 512·Σh·l + Σl².
+/// Bytes fit signed 16-bit lanes, so SSE2's multiply-add (`pmaddwd`) forms
+/// the products eight at a time, where plain code multiplies value by value
+/// (x86-64 has no packed 32-bit multiply without SSE4.1).
+struct BlockSums {
+    #[cfg(target_arch = "x86_64")]
+    lanes: [std::arch::x86_64::__m128i; 5],
+    #[cfg(target_arch = "x86_64")]
+    blocks: u32,
+    /// Σv and Σv² folded so far.
+    sum: u64,
+    sumsq: u64,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl BlockSums {
+    /// Blocks per fold: each i32 lane grows by at most 2·255² per block.
+    const FOLD: u32 = 8192;
+
+    fn new() -> Self {
+        // SAFETY: SSE2 is part of every x86-64 CPU (the baseline target).
+        let zero = unsafe { std::arch::x86_64::_mm_setzero_si128() };
+        Self {
+            lanes: [zero; 5],
+            blocks: 0,
+            sum: 0,
+            sumsq: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn add(&mut self, block: &[u8; 16]) {
+        use std::arch::x86_64::*;
+        let [sh, sl, hh, hl, ll] = &mut self.lanes;
+        // SAFETY: SSE2 is part of every x86-64 CPU; the load reads exactly
+        // the 16 bytes of `block`.
+        unsafe {
+            let x = _mm_loadu_si128(block.as_ptr().cast());
+            // Little-endian lanes: each value's first (high) byte is its
+            // lane's low byte.
+            let h = _mm_and_si128(x, _mm_set1_epi16(0xff));
+            let l = _mm_srli_epi16::<8>(x);
+            let ones = _mm_set1_epi16(1);
+            *sh = _mm_add_epi32(*sh, _mm_madd_epi16(h, ones));
+            *sl = _mm_add_epi32(*sl, _mm_madd_epi16(l, ones));
+            *hh = _mm_add_epi32(*hh, _mm_madd_epi16(h, h));
+            *hl = _mm_add_epi32(*hl, _mm_madd_epi16(h, l));
+            *ll = _mm_add_epi32(*ll, _mm_madd_epi16(l, l));
+        }
+        self.blocks += 1;
+        if self.blocks == Self::FOLD {
+            self.fold();
+        }
+    }
+
+    fn fold(&mut self) {
+        let lane_sum = |v: std::arch::x86_64::__m128i| {
+            let mut a = [0u32; 4];
+            // SAFETY: SSE2 is part of every x86-64 CPU; `a` is 16 bytes.
+            unsafe { std::arch::x86_64::_mm_storeu_si128(a.as_mut_ptr().cast(), v) };
+            a.iter().map(|&x| x as u64).sum::<u64>()
+        };
+        let [sh, sl, hh, hl, ll] = self.lanes.map(lane_sum);
+        self.sum += 256 * sh + sl;
+        self.sumsq += 65536 * hh + 512 * hl + ll;
+        *self = Self {
+            sum: self.sum,
+            sumsq: self.sumsq,
+            ..Self::new()
+        };
+    }
+
+    /// The sums so far, and a fresh start.
+    fn take(&mut self) -> (u64, u64) {
+        self.fold();
+        let out = (self.sum, self.sumsq);
+        *self = Self::new();
+        out
+    }
+
+    fn add_one(&mut self, v: u64) {
+        self.sum += v;
+        self.sumsq += v * v;
+    }
+}
+
+/// Σv and Σv² of one block, value by value: the code off x86-64, and the
+/// reference the SSE2 code is tested against.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn block_sums_plain(block: &[u8; 16]) -> (u64, u64) {
+    block.chunks_exact(2).fold((0, 0), |(s, q), b| {
+        let v = u16::from_be_bytes([b[0], b[1]]) as u64;
+        (s + v, q + v * v)
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl BlockSums {
+    fn new() -> Self {
+        Self { sum: 0, sumsq: 0 }
+    }
+
+    #[inline(always)]
+    fn add(&mut self, block: &[u8; 16]) {
+        let (s, q) = block_sums_plain(block);
+        self.sum += s;
+        self.sumsq += q;
+    }
+
+    fn take(&mut self) -> (u64, u64) {
+        let out = (self.sum, self.sumsq);
+        *self = Self::new();
+        out
+    }
+
+    fn add_one(&mut self, v: u64) {
+        self.sum += v;
+        self.sumsq += v * v;
+    }
+}
+
 impl DepthCounts {
     pub fn new() -> Self {
         Self {
@@ -435,6 +573,7 @@ impl DepthCounts {
                 .expect("chunk flags"),
             total: 0,
             counted: 0,
+            sums: BlockSums::new(),
         }
     }
 
@@ -446,6 +585,7 @@ impl DepthCounts {
                 self.counts[v as usize] += 1;
                 self.touched[v as usize / CHUNK] = 1;
                 self.counted += 1;
+                self.sums.add_one(v as u64);
             }
         }
     }
@@ -457,7 +597,9 @@ impl DepthCounts {
         let odd = &mut *self.odd;
         let touched = &mut *self.touched;
         let mut counted = 0u64;
+        let sums = &mut self.sums;
         let mut count_block = |block: &[u8]| {
+            sums.add(block.try_into().expect("16-byte block"));
             for b in block.chunks_exact(4) {
                 let v0 = u16::from_be_bytes([b[0], b[1]]) as usize;
                 let v1 = u16::from_be_bytes([b[2], b[3]]) as usize;
@@ -492,6 +634,7 @@ impl DepthCounts {
             counts[v] += 1;
             touched[v / CHUNK] = 1;
             counted += 1;
+            sums.add_one(v as u64);
         }
         self.counted += counted;
     }
@@ -503,6 +646,7 @@ impl DepthCounts {
                 self.counts[v as usize] += 1;
                 self.touched[v as usize / CHUNK] = 1;
                 self.counted += 1;
+                self.sums.add_one(v as u64);
             }
         }
     }
@@ -518,11 +662,17 @@ impl DepthCounts {
         }
         self.total = 0;
         self.counted = 0;
+        self.sums.take();
     }
 
     /// Computes the statistics and clears the counts for the next map.
-    /// `None` when no value was valid. One pass over the touched runs of
-    /// stored values gives sums, order statistics and the histogram.
+    /// `None` when no value was valid.
+    ///
+    /// The sums come from adding. One pass over the touched runs of stored
+    /// values finds the order statistics and the histogram: a run that
+    /// holds no wanted rank, no histogram edge and not the minimum adds its
+    /// count (a vectorised sum) to one histogram bin, and only the few
+    /// others are read bin by bin.
     pub fn finish(
         &mut self,
         encoding: DepthEncoding,
@@ -530,34 +680,23 @@ impl DepthCounts {
         height: u32,
     ) -> Option<DepthStats> {
         let total = self.total;
-        // Merge the odd table (a plain element-wise add: vectorised) and
-        // find the highest stored value.
-        let mut top = None;
-        for (c, &t) in self.touched.iter().enumerate() {
-            if t != 0 {
-                let counts = &mut self.counts[c * CHUNK..][..CHUNK];
-                let odd = &mut self.odd[c * CHUNK..][..CHUNK];
-                for (a, o) in counts.iter_mut().zip(odd.iter_mut()) {
-                    *a += *o;
-                    *o = 0;
-                }
-                top = Some(c);
-            }
-        }
-        let n = self.counted - self.counts[0] as u64;
+        let n = self.counted - (self.counts[0] as u64 + self.odd[0] as u64);
+        let (sum, sumsq) = self.sums.take();
         self.counts[0] = 0;
+        self.odd[0] = 0;
         self.total = 0;
         self.counted = 0;
-        if n == 0 {
-            // Only bin 0 can have been touched.
+        let Some(top) = self.touched.iter().rposition(|&t| t != 0).filter(|_| n > 0) else {
+            // Only bin 0 can have been touched, and it is cleared.
             self.touched.fill(0);
             return None;
-        }
-        let top = top.expect("n > 0 means some run was touched");
+        };
+        let top_counts = self.counts[top * CHUNK..][..CHUNK].iter();
+        let top_odd = self.odd[top * CHUNK..][..CHUNK].iter();
         let max = top * CHUNK
-            + self.counts[top * CHUNK..][..CHUNK]
-                .iter()
-                .rposition(|&c| c != 0)
+            + top_counts
+                .zip(top_odd)
+                .rposition(|(&a, &o)| a + o != 0)
                 .expect("the top touched run holds a count");
         let div = encoding.divisor(max as u16);
 
@@ -577,8 +716,7 @@ impl DepthCounts {
         order.sort_by_key(|&i| ranks[i]);
         let mut values = [0usize; 6];
         // Histogram bins as ranges of stored values: v/div >= m <=> v >= ceil(m·div).
-        // `bounds[b]` is the first stored value past bin b; the last bin is
-        // open (the top run may go past max, with zero counts).
+        // `bounds[b]` is the first stored value past bin b; the last bin is open.
         let mut bounds = [usize::MAX; DEPTH_HIST_BINS];
         for (b, m) in bounds.iter_mut().zip(DEPTH_HIST_EDGES) {
             *b = ((m * div).ceil() as usize).clamp(1, max + 1);
@@ -587,8 +725,6 @@ impl DepthCounts {
         let mut bin = 0usize;
         let (mut seen, mut next) = (0u64, 0usize);
         let mut next_rank = ranks[order[0]];
-        // Counts are u32 and n < 2^32, so v²·count sums stay below 2^64.
-        let (mut sum, mut sumsq) = (0u64, 0u64);
         let mut min = 0usize;
         for c in 0..=top {
             if self.touched[c] == 0 {
@@ -596,29 +732,36 @@ impl DepthCounts {
             }
             self.touched[c] = 0;
             let base = c * CHUNK;
-            for (k, block) in self.counts[base..][..CHUNK].chunks_mut(8).enumerate() {
-                // Most stored values never occur: skip empty runs eight at a time.
-                if block.iter().fold(0, |a, &c| a | c) == 0 {
-                    continue;
-                }
-                let first = base + k * 8;
-                if min == 0 {
-                    min = first + block.iter().position(|&c| c != 0).unwrap_or(0);
-                }
-                // Branch-free over the block (bar the rarely taken ones):
-                // which of its bins are empty is unpredictable, and an empty
-                // bin adds nothing anyway.
-                for (j, cnt) in block.iter_mut().enumerate() {
-                    let v = first + j;
-                    let c64 = *cnt as u64;
-                    *cnt = 0;
+            let counts = &mut self.counts[base..][..CHUNK];
+            let odd = &mut self.odd[base..][..CHUNK];
+            // u32 lanes cannot overflow: a run's count is at most n < 2^32.
+            let run = counts
+                .iter()
+                .zip(odd.iter())
+                .map(|(a, o)| a + o)
+                .sum::<u32>() as u64;
+            while base >= bounds[bin] {
+                bin += 1;
+            }
+            let edge_inside = bounds[bin] < base + CHUNK;
+            if min != 0 && !edge_inside && seen + run <= next_rank {
+                hist[bin] += run;
+                seen += run;
+            } else {
+                for (j, (&a, &o)) in counts.iter().zip(odd.iter()).enumerate() {
+                    let cnt = (a + o) as u64;
+                    if cnt == 0 {
+                        continue;
+                    }
+                    let v = base + j;
+                    if min == 0 {
+                        min = v;
+                    }
                     while v >= bounds[bin] {
                         bin += 1;
                     }
-                    hist[bin] += c64;
-                    sum += v as u64 * c64;
-                    sumsq += (v * v) as u64 * c64;
-                    seen += c64;
+                    hist[bin] += cnt;
+                    seen += cnt;
                     if seen > next_rank {
                         while next < order.len() && ranks[order[next]] < seen {
                             values[order[next]] = v;
@@ -628,12 +771,16 @@ impl DepthCounts {
                     }
                 }
             }
+            counts.fill(0);
+            odd.fill(0);
         }
         let lerp = |i: usize| {
             let (a, b) = (values[2 * i] as f64, values[2 * i + 1] as f64);
             (a + (b - a) * gammas[i]) / div
         };
         let nf = n as f64;
+        // n·Σv² - (Σv)² in u128: exact, then one rounding to f64. n < 2^32
+        // values below 2^16 keep Σv² below 2^64.
         let (sum, sumsq) = (sum as u128, sumsq as u128);
         let var_num = (n as u128 * sumsq - sum * sum) as f64;
         Some(DepthStats {
@@ -780,6 +927,70 @@ mod tests {
     }
 
     #[test]
+    fn block_sums_are_exact_across_folds() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut sums = BlockSums::new();
+        let (mut want_s, mut want_q) = (0u64, 0u64);
+        // More blocks than one fold holds, the extremes included.
+        for i in 0..20_000u32 {
+            let mut block = [0u8; 16];
+            match i % 4 {
+                0 => block = [0xff; 16],
+                1 => rng.fill(&mut block[..]),
+                2 => block[rng.random_range(0..16)] = 0x80,
+                _ => {}
+            }
+            let (s, q) = block_sums_plain(&block);
+            want_s += s;
+            want_q += q;
+            sums.add(&block);
+        }
+        assert_eq!(sums.take(), (want_s, want_q));
+        assert_eq!(sums.take(), (0, 0));
+    }
+
+    #[test]
+    fn clustered_and_dense_maps_match_the_reference() {
+        // Values packed into a few runs of stored values, so ranks and
+        // histogram edges fall inside runs holding many counts, and maps
+        // big enough for the block sums to fold.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let (mut a, mut b) = (DepthCounts::new(), DepthCounts::new());
+        for case in 0..24 {
+            let len = [1000usize, 70_000, 245_760][case % 3];
+            let centre: u16 = rng.random_range(200..60_000);
+            let spread: u16 = [0, 3, 70, 900][case % 4];
+            let valid = [1.0, 0.5, 0.08][case % 3];
+            let values: Vec<u16> = (0..len)
+                .map(|_| {
+                    if rng.random_bool(valid) {
+                        centre.saturating_add(rng.random_range(0..=spread)).max(1)
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let enc = DepthEncoding::ALL[case % 4];
+            a.add(&values);
+            let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
+            // In rows, as a decoder hands them over.
+            for row in be.chunks(1280) {
+                b.add_be16(row);
+            }
+            let (ga, gb) = (a.finish(enc, 1, 1), b.finish(enc, 1, 1));
+            assert_eq!(ga, gb, "case {case}");
+            let (Some(r), Some(g)) = (reference(&values, enc), ga) else {
+                assert!(reference(&values, enc).is_none(), "case {case}");
+                continue;
+            };
+            let g8 = [g.mean, g.median, g.min, g.max, g.std, g.p50, g.p90, g.p95];
+            for (k, (x, y)) in g8.iter().zip(r).enumerate() {
+                assert!(close(*x, y), "case {case} stat {k}: {x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
     fn discard_and_finish_leave_no_count_behind() {
         let mut c = DepthCounts::new();
         // Values in many 64-value runs, through the PNG byte path, then dropped.
@@ -807,10 +1018,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         std::fs::write(&p, b"0123456789").unwrap();
-        for hint in [None, Some(10), Some(3), Some(50)] {
-            let mut buf = Vec::new();
-            read_into(&p, &mut buf, hint).unwrap();
-            assert_eq!(buf, b"0123456789", "{hint:?}");
+        // A reused buffer holding a longer file's bytes, as in a scan.
+        let mut buf = b"stale bytes from a longer file".to_vec();
+        for hint in [None, Some(10), Some(3), Some(50), Some(0), Some(9)] {
+            let len = read_into(&p, &mut buf, hint).unwrap();
+            assert_eq!(&buf[..len], b"0123456789", "{hint:?}");
+            buf.extend_from_slice(b"more stale bytes");
         }
     }
 
