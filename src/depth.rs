@@ -213,8 +213,9 @@ fn decode<'a>(path: &Path, file: &[u8], pixels: &'a mut Vec<u8>) -> Result<Raw<'
 /// `buf[..len]` (bytes past it are left from earlier files, so a reused
 /// buffer is never cleared or zero-filled again). With the size already
 /// known (the scan stat-ed the file) one `read` of size + 1 bytes does it:
-/// getting exactly the size means the file is whole, and the extra byte
-/// shows a file that has grown since, which is then read on to its end.
+/// a single read returning exactly the size means the file is whole, and
+/// the extra byte shows a file that has grown since, which is then read on
+/// to its end. After short reads, one more read makes sure of the end.
 fn read_into(path: &Path, buf: &mut Vec<u8>, size_hint: Option<u64>) -> Result<usize, DepthError> {
     use std::io::Read;
     let read = |buf: &mut Vec<u8>| -> std::io::Result<usize> {
@@ -226,7 +227,7 @@ fn read_into(path: &Path, buf: &mut Vec<u8>, size_hint: Option<u64>) -> Result<u
         if buf.len() <= n {
             buf.resize(n + 1, 0);
         }
-        let mut got = 0;
+        let (mut got, mut reads) = (0, 0);
         loop {
             match f.read(&mut buf[got..=n]) {
                 Ok(0) => return Ok(got),
@@ -234,7 +235,10 @@ fn read_into(path: &Path, buf: &mut Vec<u8>, size_hint: Option<u64>) -> Result<u
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            if got >= n {
+            reads += 1;
+            // Exactly the size from one read: whole. Reached through short
+            // reads (network file systems): read once more, to the end.
+            if got > n || (got == n && reads == 1) {
                 break;
             }
         }
@@ -1025,6 +1029,31 @@ mod tests {
             assert_eq!(&buf[..len], b"0123456789", "{hint:?}");
             buf.extend_from_slice(b"more stale bytes");
         }
+    }
+
+    /// A pipe hands data over in short reads, like a network file system;
+    /// the file grows past the size it was stat-ed with.
+    #[cfg(unix)]
+    #[test]
+    fn short_reads_then_growth_past_the_size_hint() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&p).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let wp = p.clone();
+        let writer = std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&wp).unwrap();
+            for part in [&b"01234"[..], b"56789", b"X"] {
+                f.write_all(part).unwrap();
+                f.flush().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let mut buf = Vec::new();
+        let len = read_into(&p, &mut buf, Some(10)).unwrap();
+        writer.join().unwrap();
+        assert_eq!(&buf[..len], b"0123456789X");
     }
 
     #[test]
