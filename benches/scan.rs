@@ -282,12 +282,12 @@ fn main() {
         scn.as_secs_f64()
     );
     println!(
-        "RATIO scan / decode-only ({dec_name}, the faster) = {:.2} (wall clock, best of {rounds})",
+        "RATIO scan / decode-only ({dec_name}, the faster) = {:.3} (wall clock, best of {rounds})",
         scan_rate / dec_rate
     );
     let (dc, sc) = (per(dec_cpu, files.len()), per(scn_cpu, split.len()));
     println!(
-        "CPU time per sample: decode-only ({dec_name}) {dc:.0} µs, scan {sc:.0} µs; RATIO (CPU) = {:.2}",
+        "CPU time per sample: decode-only ({dec_name}) {dc:.0} µs, scan {sc:.0} µs; RATIO (CPU) = {:.3}",
         dc / sc
     );
 
