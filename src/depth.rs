@@ -596,6 +596,37 @@ impl DepthCounts {
 
     /// Adds big-endian 16-bit samples as a PNG stores them.
     fn add_be16(&mut self, bytes: &[u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { self.add_be16_avx2(bytes) };
+        }
+        self.add_be16_with(bytes, |span| any_nonzero(span))
+    }
+
+    /// [`Self::add_be16`] with each span's zero test done in two 32-byte
+    /// AVX2 loads and one test (about 3 µs less per 640×384 map here).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_be16_avx2(&mut self, bytes: &[u8]) {
+        use std::arch::x86_64::*;
+        self.add_be16_with(bytes, |span: &[u8; SPAN]| {
+            // SAFETY: the two loads read the span's 64 bytes; AVX2 is
+            // enabled for this function.
+            unsafe {
+                let p = span.as_ptr();
+                let a = _mm256_loadu_si256(p.cast());
+                let b = _mm256_loadu_si256(p.add(32).cast());
+                let any = _mm256_or_si256(a, b);
+                _mm256_testz_si256(any, any) == 0
+            }
+        })
+    }
+
+    /// The body of [`Self::add_be16`]; `span_nonzero` tells whether a span
+    /// holds any non-zero byte.
+    #[inline(always)]
+    fn add_be16_with(&mut self, bytes: &[u8], span_nonzero: impl Fn(&[u8; SPAN]) -> bool) {
         self.total += (bytes.len() / 2) as u64;
         let counts = &mut *self.counts;
         let odd = &mut *self.odd;
@@ -618,7 +649,7 @@ impl DepthCounts {
         // branch, then only its non-zero blocks.
         let mut spans = bytes.chunks_exact(SPAN);
         for span in &mut spans {
-            if !any_nonzero(span) {
+            if !span_nonzero(span.try_into().expect("a whole span")) {
                 continue;
             }
             for block in span.chunks_exact(BLOCK) {
@@ -959,7 +990,7 @@ mod tests {
         // histogram edges fall inside runs holding many counts, and maps
         // big enough for the block sums to fold.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-        let (mut a, mut b) = (DepthCounts::new(), DepthCounts::new());
+        let (mut a, mut b, mut c) = (DepthCounts::new(), DepthCounts::new(), DepthCounts::new());
         for case in 0..24 {
             let len = [1000usize, 70_000, 245_760][case % 3];
             let centre: u16 = rng.random_range(200..60_000);
@@ -977,12 +1008,15 @@ mod tests {
             let enc = DepthEncoding::ALL[case % 4];
             a.add(&values);
             let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
-            // In rows, as a decoder hands them over.
+            // In rows, as a decoder hands them over; the plain span test
+            // too, whichever one `add_be16` picks on this CPU.
             for row in be.chunks(1280) {
                 b.add_be16(row);
+                c.add_be16_with(row, |span| any_nonzero(span));
             }
             let (ga, gb) = (a.finish(enc, 1, 1), b.finish(enc, 1, 1));
             assert_eq!(ga, gb, "case {case}");
+            assert_eq!(c.finish(enc, 1, 1), gb, "case {case}");
             let (Some(r), Some(g)) = (reference(&values, enc), ga) else {
                 assert!(reference(&values, enc).is_none(), "case {case}");
                 continue;
