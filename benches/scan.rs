@@ -5,7 +5,8 @@
 //!    physical limit of a scan. Timed two ways, whole frame into a reused
 //!    buffer and row by row into a reused row (the png crate's two output
 //!    paths, default decoder options as the scan uses); the ratio is taken
-//!    against whichever is faster in the run;
+//!    against whichever is faster in the run: best wall time of each, total
+//!    CPU time of each, and the median of the rounds' paired ratios;
 //! 2. the seed script `create_ncdb_metadata.py` (its `analyze_split` timed
 //!    in-process, so Python's start-up is not counted against it).
 //!
@@ -106,6 +107,10 @@ fn decode_only(files: &[PathBuf]) -> usize {
         )
         .sum()
 }
+
+/// One round's (wall seconds, CPU seconds) of the whole-frame loop, the
+/// row-by-row loop and the scan.
+type Round = [(f64, f64); 3];
 
 fn seed_dir() -> Option<PathBuf> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed");
@@ -228,13 +233,21 @@ fn main() {
             .count()
     };
     let mut rows = 0;
+    // Per round, (wall, CPU) of whole frame, row by row and scan: the
+    // paired ratios' median is barely moved by a noisy moment on a shared
+    // machine, which can hit one loop of a round and not the other.
+    let mut paired: Vec<Round> = Vec::new();
     for _ in 0..rounds {
         let c = cpu_seconds();
-        frame = frame.min(best_of(1, || decode_only(&files)).0);
-        frame_cpu += cpu_seconds() - c;
+        let t_frame = best_of(1, || decode_only(&files)).0;
+        frame = frame.min(t_frame);
+        let c_frame = cpu_seconds() - c;
+        frame_cpu += c_frame;
         let c = cpu_seconds();
-        rows_t = rows_t.min(best_of(1, || decode_only_rows(&files)).0);
-        rows_cpu += cpu_seconds() - c;
+        let t_rows = best_of(1, || decode_only_rows(&files)).0;
+        rows_t = rows_t.min(t_rows);
+        let c_rows = cpu_seconds() - c;
+        rows_cpu += c_rows;
         let c = cpu_seconds();
         stats_t = stats_t.min(best_of(1, stats_only).0);
         stats_cpu += cpu_seconds() - c;
@@ -242,14 +255,20 @@ fn main() {
         let (t, out) = best_of(1, || {
             scan::scan(&root, &split, &settings, None, &Progress::new())
         });
-        scn_cpu += cpu_seconds() - c;
+        let c_scan = cpu_seconds() - c;
+        scn_cpu += c_scan;
         scn = scn.min(t);
         rows = out.rows.len();
+        paired.push([
+            (t_frame.as_secs_f64(), c_frame),
+            (t_rows.as_secs_f64(), c_rows),
+            (t.as_secs_f64(), c_scan),
+        ]);
     }
-    let (dec, dec_cpu, dec_name) = if rows_cpu <= frame_cpu {
-        (rows_t, rows_cpu, "row by row")
+    let (dec, dec_cpu, dec_name, dec_at) = if rows_cpu <= frame_cpu {
+        (rows_t, rows_cpu, "row by row", 1)
     } else {
-        (frame, frame_cpu, "whole frame")
+        (frame, frame_cpu, "whole frame", 0)
     };
     let scan_rate = split.len() as f64 / scn.as_secs_f64();
     let dec_rate = files.len() as f64 / dec.as_secs_f64();
@@ -289,6 +308,18 @@ fn main() {
     println!(
         "CPU time per sample: decode-only ({dec_name}) {dc:.0} µs, scan {sc:.0} µs; RATIO (CPU) = {:.3}",
         dc / sc
+    );
+    let median = |f: &dyn Fn(&Round) -> f64| {
+        let mut v: Vec<f64> = paired.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    // Time per sample of each loop in a round; ratio = decode time / scan time.
+    let (nd, ns) = (files.len() as f64, split.len() as f64);
+    let wall = median(&|r| (r[dec_at].0 / nd) / (r[2].0 / ns));
+    let cpu = median(&|r| (r[dec_at].1 / nd) / (r[2].1 / ns));
+    println!(
+        "RATIO scan / decode-only ({dec_name}), median of {rounds} paired rounds: wall {wall:.3}, CPU {cpu:.3}"
     );
 
     match seed_dir() {
