@@ -98,7 +98,6 @@ fn curate_from_metadata_then_reopen_the_project() {
     let mut h = harness(app);
     h.run();
     h.get_by_label("Open metadata file").click();
-    h.run();
     settle(&mut h);
     assert_eq!(h.state().ds.as_ref().unwrap().cur.rows.len(), 12);
     h.get_by_label_contains("Loaded 12 samples");
@@ -170,7 +169,6 @@ fn curate_from_metadata_then_reopen_the_project() {
     h.run();
     let name = project.file_name().unwrap().to_string_lossy().into_owned();
     h.get_by_label(&name).click();
-    h.run();
     settle(&mut h);
     let ds = h.state().ds.as_ref().unwrap();
     let set: Vec<String> = ds.cur.set_keys().iter().map(|k| k.to_string()).collect();

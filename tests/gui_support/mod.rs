@@ -7,9 +7,14 @@ use egui_kittest::Harness;
 
 use calibscope::gui::app::CalibApp;
 
+/// `run` may take a few more frames than egui_kittest's default of 4: a
+/// scroll area that gets new content (rows a background job just loaded)
+/// animates for up to ~6 frames, and whether the job lands inside a `run`
+/// is a matter of timing.
 pub fn harness(app: CalibApp, size: egui::Vec2) -> Harness<'static, CalibApp> {
     Harness::builder()
         .with_size(size)
+        .with_max_steps(16)
         .build_ui_state(|ui, app: &mut CalibApp| app.show(ui), app)
 }
 
