@@ -69,6 +69,29 @@ impl ProgressSnapshot {
             (self.done as f64 / self.total as f64).min(1.0) as f32
         }
     }
+
+    /// `stage: done / total unit (n skipped) · rate/s · ETA 12s` for a
+    /// status line; the rate once something is done, with a decimal while
+    /// it is below 10 per second.
+    pub fn status_line(&self, unit: &str) -> String {
+        let mut text = format!("{}: {} / {}", self.stage, self.done, self.total);
+        if !unit.is_empty() {
+            text.push(' ');
+            text.push_str(unit);
+        }
+        if self.skipped > 0 {
+            text.push_str(&format!(" ({} skipped)", self.skipped));
+        }
+        if self.done > 0 {
+            let rate = self.rate();
+            let digits = if rate < 10.0 { 1 } else { 0 };
+            text.push_str(&format!(" · {rate:.digits$}/s"));
+        }
+        if let Some(eta) = self.eta() {
+            text.push_str(&format!(" · ETA {}", format_eta(eta)));
+        }
+        text
+    }
 }
 
 impl Progress {
@@ -164,6 +187,30 @@ mod tests {
         let q = p.clone();
         q.cancel();
         assert!(p.is_cancelled());
+    }
+
+    #[test]
+    fn status_line_parts() {
+        let mut s = ProgressSnapshot {
+            stage: "scan".into(),
+            done: 0,
+            total: 300,
+            skipped: 0,
+            elapsed: Duration::from_secs(2),
+            cancelled: false,
+        };
+        assert_eq!(s.status_line(""), "scan: 0 / 300");
+        s.done = 9;
+        assert_eq!(
+            s.status_line("images"),
+            "scan: 9 / 300 images · 4.5/s · ETA 1m04s"
+        );
+        s.done = 100;
+        s.skipped = 3;
+        assert_eq!(
+            s.status_line(""),
+            "scan: 100 / 300 (3 skipped) · 50/s · ETA 4s"
+        );
     }
 
     #[test]

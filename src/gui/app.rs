@@ -12,14 +12,13 @@ use super::columns::Column;
 use super::curation::{Curation, GridSource};
 use super::filters::Filter;
 use super::inspector::Inspector;
-use super::jobs::Job;
+use super::jobs::{self, Job};
 use super::project::{self, DatasetChanges, Project};
 use super::thumbs::Thumbs;
 use crate::dataset::DatasetSettings;
 use crate::distribution::DistributionReport;
 use crate::fsutil::AppDirs;
 use crate::metadata::SampleMeta;
-use crate::progress::format_eta;
 use crate::select::{Bins, Selection};
 
 /// What the user keeps between runs (eframe persistence).
@@ -995,25 +994,7 @@ impl CalibApp {
                 let mut running = false;
                 if let Some((_, progress)) = self.jobs.running() {
                     running = true;
-                    let s = progress.snapshot();
-                    let mut text = format!("{}: {} / {}", s.stage, s.done, s.total);
-                    if s.skipped > 0 {
-                        text.push_str(&format!(" ({} skipped)", s.skipped));
-                    }
-                    text.push_str(&format!(" · {:.0}/s", s.rate()));
-                    if let Some(eta) = s.eta() {
-                        text.push_str(&format!(" · ETA {}", format_eta(eta)));
-                    }
-                    ui.add(
-                        egui::ProgressBar::new(s.fraction())
-                            .desired_width(260.0)
-                            .text(text),
-                    );
-                    if s.cancelled {
-                        ui.label("cancelling…");
-                    } else if ui.button("Cancel").clicked() {
-                        progress.cancel();
-                    }
+                    jobs::progress_bar(ui, progress, "", 260.0);
                 }
                 if !running {
                     match &self.ds {

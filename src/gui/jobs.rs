@@ -64,6 +64,23 @@ impl<T: Send + 'static> Job<T> {
     }
 }
 
+/// A running job's bar, its status line (see
+/// [`crate::progress::ProgressSnapshot::status_line`]) and Cancel, laid out
+/// in the caller's row.
+pub fn progress_bar(ui: &mut egui::Ui, p: &Progress, unit: &str, width: f32) {
+    let s = p.snapshot();
+    ui.add(
+        egui::ProgressBar::new(s.fraction())
+            .desired_width(width)
+            .text(s.status_line(unit)),
+    );
+    if s.cancelled {
+        ui.label("cancelling…");
+    } else if ui.button("Cancel").clicked() {
+        p.cancel();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,11 +4,11 @@
 //! vendor's toolchain with the same set.
 
 use super::app::{open_folder, CalibApp};
+use super::jobs;
 use super::ptq_tasks;
 use super::quantize::{self, RuntimeStatus, SetSource};
 use crate::onnx::ModelSummary;
 use crate::preprocess::{ChannelOrder, PreprocessSettings, ResizeFilter};
-use crate::progress::{format_eta, Progress};
 use crate::quantize::{ActivationType, RangeMethod};
 use crate::toolchain::{LogLine, PLACEHOLDERS};
 
@@ -438,29 +438,6 @@ fn set_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     });
 }
 
-fn progress_ui(ui: &mut egui::Ui, p: &Progress, what: &str) {
-    let s = p.snapshot();
-    let mut text = format!("{}: {} / {} {what}", s.stage, s.done, s.total);
-    if s.done > 0 {
-        text.push_str(&format!(" · {:.1}/s", s.rate()));
-    }
-    if let Some(eta) = s.eta() {
-        text.push_str(&format!(" · ETA {}", format_eta(eta)));
-    }
-    ui.horizontal(|ui| {
-        ui.add(
-            egui::ProgressBar::new(s.fraction())
-                .desired_width(360.0)
-                .text(text),
-        );
-        if s.cancelled {
-            ui.label("cancelling…");
-        } else if ui.button("Cancel").clicked() {
-            p.cancel();
-        }
-    });
-}
-
 fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     let Some(ds) = &app.ds else {
         return;
@@ -535,7 +512,7 @@ fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
             }
         });
         if let Some(job) = &app.jobs.ptq {
-            progress_ui(ui, &job.progress, "images");
+            ui.horizontal(|ui| jobs::progress_bar(ui, &job.progress, "images", 360.0));
         }
     });
     if run {
