@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use calibscope::onnx::{
-    self, make_attr_int, make_node, make_shaped_value_info, make_value_info, tensor_from_f32,
-    tensor_to_f32, DataType, GraphProto, ModelProto, OperatorSetIdProto, TensorProto,
+    self, make_attr_int, make_model, make_node, make_shaped_value_info, make_value_info,
+    tensor_from_f32, tensor_to_f32, DataType, GraphProto, ModelProto, TensorProto,
 };
 use calibscope::preprocess::write_npy_f32;
 use calibscope::progress::Progress;
@@ -96,22 +96,15 @@ fn model(opset: i64) -> ModelProto {
         make_node("Sigmoid", &["g2"], &["y"], "sig", vec![]),
     ];
     let inp = make_shaped_value_info("x", DataType::Float, &[1, 3, 4, 4]);
-    ModelProto {
-        ir_version: Some(7),
-        opset_import: vec![OperatorSetIdProto {
-            domain: Some(String::new()),
-            version: Some(opset),
-        }],
-        graph: Some(GraphProto {
-            node: nodes,
-            name: Some("fc_zoo".into()),
-            initializer: inits,
-            input: vec![inp],
-            output: vec![make_value_info("y", DataType::Float)],
-            ..Default::default()
-        }),
+    let graph = GraphProto {
+        node: nodes,
+        name: Some("fc_zoo".into()),
+        initializer: inits,
+        input: vec![inp],
+        output: vec![make_value_info("y", DataType::Float)],
         ..Default::default()
-    }
+    };
+    make_model(graph, opset)
 }
 
 fn write_inputs(dir: &Path, n: usize, seed: u64) -> Vec<Vec<f32>> {

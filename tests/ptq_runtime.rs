@@ -4,7 +4,8 @@
 mod ptq_support;
 
 use calibscope::onnx::{
-    self, make_node, make_shaped_value_info, make_value_info, proto, tensor_from_f32, DataType,
+    self, make_model, make_node, make_shaped_value_info, make_value_info, proto, tensor_from_f32,
+    DataType,
 };
 use calibscope::runtime::{self, infer::Model};
 
@@ -19,28 +20,21 @@ fn runtime_is_found_and_runs_a_model_built_in_rust() {
 
     // y = x * 2 + 1, built with the ONNX editing API and run in ONNX Runtime.
     let x = make_shaped_value_info("x", DataType::Float, &[3]);
-    let model = proto::ModelProto {
-        ir_version: Some(7),
-        opset_import: vec![proto::OperatorSetIdProto {
-            domain: Some(String::new()),
-            version: Some(13),
-        }],
-        graph: Some(proto::GraphProto {
-            name: Some("affine".into()),
-            node: vec![
-                make_node("Mul", &["x", "two"], &["x2"], "mul", vec![]),
-                make_node("Add", &["x2", "one"], &["y"], "add", vec![]),
-            ],
-            initializer: vec![
-                tensor_from_f32("two", &[], &[2.0]),
-                tensor_from_f32("one", &[], &[1.0]),
-            ],
-            input: vec![x],
-            output: vec![make_value_info("y", DataType::Float)],
-            ..Default::default()
-        }),
+    let graph = proto::GraphProto {
+        name: Some("affine".into()),
+        node: vec![
+            make_node("Mul", &["x", "two"], &["x2"], "mul", vec![]),
+            make_node("Add", &["x2", "one"], &["y"], "add", vec![]),
+        ],
+        initializer: vec![
+            tensor_from_f32("two", &[], &[2.0]),
+            tensor_from_f32("one", &[], &[1.0]),
+        ],
+        input: vec![x],
+        output: vec![make_value_info("y", DataType::Float)],
         ..Default::default()
     };
+    let model = make_model(graph, 13);
     let mut m = Model::from_bytes(&onnx::encode(&model)).unwrap();
     let y = m.run_one("x", &[3], vec![0.0, 1.5, -2.0], "y").unwrap();
     assert_eq!(y, vec![1.0, 4.0, -3.0]);

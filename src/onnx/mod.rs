@@ -155,6 +155,20 @@ pub fn opset_version(model: &ModelProto) -> Option<i64> {
         .map(|o| o.version())
 }
 
+/// A model of `graph` in the default operator domain at `opset`, IR
+/// version 7 (what ONNX Runtime reads for every opset used here).
+pub fn make_model(graph: GraphProto, opset: i64) -> ModelProto {
+    ModelProto {
+        ir_version: Some(7),
+        opset_import: vec![OperatorSetIdProto {
+            domain: Some(String::new()),
+            version: Some(opset),
+        }],
+        graph: Some(graph),
+        ..Default::default()
+    }
+}
+
 /// Makes a node.
 pub fn make_node(
     op_type: &str,
@@ -217,22 +231,15 @@ mod tests {
         let w = tensor_from_f32("w", &[2, 1, 1, 1], &[0.5, -2.0]);
         let node = make_node("Conv", &["x", "w"], &["y"], "conv0", vec![]);
         let inp = make_shaped_value_info("x", DataType::Float, &[1, 1, 4, 4]);
-        ModelProto {
-            ir_version: Some(7),
-            opset_import: vec![OperatorSetIdProto {
-                domain: Some(String::new()),
-                version: Some(13),
-            }],
-            graph: Some(GraphProto {
-                node: vec![node],
-                name: Some("g".into()),
-                initializer: vec![w],
-                input: vec![inp],
-                output: vec![make_value_info("y", DataType::Float)],
-                ..Default::default()
-            }),
+        let graph = GraphProto {
+            node: vec![node],
+            name: Some("g".into()),
+            initializer: vec![w],
+            input: vec![inp],
+            output: vec![make_value_info("y", DataType::Float)],
             ..Default::default()
-        }
+        };
+        make_model(graph, 13)
     }
 
     #[test]

@@ -546,28 +546,21 @@ pub fn quantize_weight(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::onnx::{make_value_info, proto, DataType, GraphProto, OperatorSetIdProto};
+    use crate::onnx::{make_model, make_value_info, proto, DataType, GraphProto};
 
     /// x → Conv(w from `weight_node`) → Relu → y, opset `opset`.
     fn conv_model(opset: i64, weight: Vec<NodeProto>, inits: Vec<TensorProto>) -> ModelProto {
         let mut nodes = weight;
         nodes.push(make_node("Conv", &["x", "w", "b"], &["c"], "conv", vec![]));
         nodes.push(make_node("Relu", &["c"], &["y"], "relu", vec![]));
-        ModelProto {
-            ir_version: Some(7),
-            opset_import: vec![OperatorSetIdProto {
-                domain: Some(String::new()),
-                version: Some(opset),
-            }],
-            graph: Some(GraphProto {
-                node: nodes,
-                initializer: inits,
-                input: vec![make_value_info("x", DataType::Float)],
-                output: vec![make_value_info("y", DataType::Float)],
-                ..Default::default()
-            }),
+        let graph = GraphProto {
+            node: nodes,
+            initializer: inits,
+            input: vec![make_value_info("x", DataType::Float)],
+            output: vec![make_value_info("y", DataType::Float)],
             ..Default::default()
-        }
+        };
+        make_model(graph, opset)
     }
 
     fn ranges() -> HashMap<String, (f32, f32)> {
