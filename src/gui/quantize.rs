@@ -254,10 +254,7 @@ pub fn calibration_samples(
     };
     let samples = idx
         .iter()
-        .map(|&i| ExportSample {
-            key: ds.cur.rows[i].key(),
-            image: ds.image_path(&ds.cur.rows[i]),
-        })
+        .map(|&i| ExportSample::from_row(&ds.root, &ds.cur.rows[i]))
         .collect();
     Ok((samples, what))
 }

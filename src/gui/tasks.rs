@@ -222,10 +222,7 @@ fn samples(app: &CalibApp) -> Option<(PathBuf, Vec<ExportSample>, Vec<usize>)> {
     let idx = ds.cur.set_indices();
     let s = idx
         .iter()
-        .map(|&i| ExportSample {
-            key: ds.cur.rows[i].key(),
-            image: ds.image_path(&ds.cur.rows[i]),
-        })
+        .map(|&i| ExportSample::from_row(&ds.root, &ds.cur.rows[i]))
         .collect();
     Some((ds.root.clone(), s, idx))
 }
