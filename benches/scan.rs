@@ -59,6 +59,17 @@ fn depth_files(root: &Path, settings: &DatasetSettings, split: &Path) -> Vec<Pat
         .collect()
 }
 
+/// Reads `p` whole into `file` (reused) and reads the PNG header.
+fn read_png<'a>(p: &Path, file: &'a mut Vec<u8>) -> png::Reader<std::io::Cursor<&'a [u8]>> {
+    file.clear();
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_to_end(file))
+        .expect("read depth");
+    png::Decoder::new(std::io::Cursor::new(&file[..]))
+        .read_info()
+        .expect("png header")
+}
+
 /// Read + decode every depth PNG row by row into one reused row buffer
 /// (the decoded rows stay in the CPU cache), nothing else.
 fn decode_only_rows(files: &[PathBuf]) -> usize {
@@ -67,13 +78,7 @@ fn decode_only_rows(files: &[PathBuf]) -> usize {
         .map_init(
             || (Vec::new(), Vec::new()),
             |(file, row): &mut (Vec<u8>, Vec<u8>), p| {
-                file.clear();
-                std::fs::File::open(p)
-                    .and_then(|mut f| f.read_to_end(file))
-                    .expect("read depth");
-                let mut r = png::Decoder::new(std::io::Cursor::new(&file[..]))
-                    .read_info()
-                    .expect("png header");
+                let mut r = read_png(p, file);
                 let line = r.output_line_size(r.info().width).expect("size");
                 row.resize(line, 0);
                 let mut touched = 0usize;
@@ -93,13 +98,7 @@ fn decode_only(files: &[PathBuf]) -> usize {
         .map_init(
             || (Vec::new(), Vec::new()),
             |(file, pixels): &mut (Vec<u8>, Vec<u8>), p| {
-                file.clear();
-                std::fs::File::open(p)
-                    .and_then(|mut f| f.read_to_end(file))
-                    .expect("read depth");
-                let mut r = png::Decoder::new(std::io::Cursor::new(&file[..]))
-                    .read_info()
-                    .expect("png header");
+                let mut r = read_png(p, file);
                 pixels.resize(r.output_buffer_size().expect("size"), 0);
                 r.next_frame(pixels).expect("png data");
                 pixels[pixels.len() / 2] as usize
