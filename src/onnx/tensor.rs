@@ -89,7 +89,7 @@ pub fn tensor_to_f32(t: &TensorProto) -> Result<Vec<f32>, String> {
     let dt = t.data_type();
     let chunks = |n: usize| -> Result<std::slice::ChunksExact<'_, u8>, String> {
         let r = raw.unwrap_or(&[]);
-        if r.len() % n != 0 {
+        if !r.len().is_multiple_of(n) {
             return Err(format!(
                 "tensor {}: raw data length {} is not a multiple of {n}",
                 t.name(),
