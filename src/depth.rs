@@ -894,7 +894,7 @@ impl DepthCounts {
                 .map(|(a, o)| a + o)
                 .sum::<u32>() as u64;
             if run == 0 {
-                // Marked but empty (runs below a row's lowest value).
+                // Marked by a row's range but holding no value.
                 continue;
             }
             while base >= bounds[bin] {
