@@ -388,29 +388,37 @@ pub fn stats_from_raw(
     c.finish(encoding, width, height)
 }
 
-/// A count of each stored depth value over one map. Zeros that fall inside
-/// a block with measurements are counted in bin 0 too (cheaper than a branch
-/// per pixel); bin 0 is dropped when the statistics are made.
+/// A count of each stored depth value over one map (zeros, no measurement,
+/// are never counted: the valid values of each piece added are first packed
+/// together, then counted).
 pub struct DepthCounts {
-    /// Fixed size, so indexing by a u16 needs no bounds check.
-    counts: Box<[u32; 65536]>,
-    /// Odd pixels of dense blocks are counted here: neighbouring pixels
-    /// often hold the same value, and two tables halve the chains of
-    /// increments to one counter. Merged into `counts` by `finish`.
-    odd: Box<[u32; 65536]>,
-    /// Which runs of [`CHUNK`] stored values may hold a count (a run not
-    /// marked holds none): `finish` and `discard` visit only those, so a
-    /// map of near depths does not sweep (and evict from cache) both whole
-    /// tables. The plain paths store one flag per pixel; the AVX2 path
-    /// marks every run up to each row's highest value once per row.
-    touched: Box<[u8; CHUNKS]>,
+    /// Counts since the last spill. Fixed size, so indexing by a u16 needs
+    /// no bounds check; u16 bins halve the table's cache footprint, which
+    /// the decoder running alongside shares.
+    counts: Box<[u16; 65536]>,
+    /// Counts moved out of `counts` before a bin could pass `u16::MAX`
+    /// (only maps of more than 65,535 valid pixels spill).
+    spilled: Box<[u32; 65536]>,
+    /// Whether `spilled` holds counts of this map.
+    spills: bool,
+    /// Values counted into `counts` since the last spill: no bin holds more.
+    since_spill: u32,
+    /// Runs of [`CHUNK`] stored values that may hold a count: every run
+    /// below this (each piece marks the runs up to its highest value), so
+    /// `finish` and `discard` visit only those and a map of near depths
+    /// does not sweep (and evict from cache) the whole table.
+    runs: usize,
+    /// The valid values of the piece being added, packed together. The
+    /// vector stores of a full piece end at `PIECE` (see
+    /// [`Self::add_be16_avx2`]); the 16 spare values are only a margin.
+    packed: Box<[u16; PIECE + 16]>,
     /// Every pixel seen, valid or not.
     total: u64,
-    /// Pixels put into `counts` (bin 0 included).
+    /// Valid pixels counted.
     counted: u64,
     /// Sum and sum of squares of the stored values added (zeros add
     /// nothing), kept while adding: there the values are at hand, while
-    /// `finish` would multiply every bin of every touched run.
+    /// `finish` would multiply every bin of every run.
     sums: BlockSums,
 }
 
@@ -420,21 +428,42 @@ impl Default for DepthCounts {
     }
 }
 
-fn table() -> Box<[u32; 65536]> {
-    vec![0u32; 65536]
+fn boxed<T: Copy + Default, const N: usize>() -> Box<[T; N]> {
+    vec![T::default(); N]
         .into_boxed_slice()
         .try_into()
-        .expect("65536 bins")
+        .unwrap_or_else(|_| unreachable!("a vector of N elements"))
 }
 
+/// Values packed and counted per piece: a decoded row of a few thousand
+/// pixels is one piece.
+const PIECE: usize = 2048;
 /// Sparse maps are mostly zeros: blocks of this many bytes holding only
-/// zeros are skipped with one test.
+/// zeros are skipped with one test (plain path).
 const BLOCK: usize = 16;
-/// Zero runs are first tested this many bytes at a time.
-const SPAN: usize = 64;
-/// Stored values per entry of [`DepthCounts::touched`].
+/// Stored values per run (see [`DepthCounts::runs`]).
 const CHUNK: usize = 64;
-const CHUNKS: usize = 65536 / CHUNK;
+
+/// `pshufb` controls that move the non-zero u16 lanes of eight (bit i of
+/// the index set = lane i non-zero) to the front, in order.
+#[cfg(target_arch = "x86_64")]
+static PACK: [[u8; 16]; 256] = {
+    let mut t = [[0x80u8; 16]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut i, mut j) = (0, 0);
+        while i < 8 {
+            if m >> i & 1 == 1 {
+                t[m][2 * j] = 2 * i as u8;
+                t[m][2 * j + 1] = 2 * i as u8 + 1;
+                j += 1;
+            }
+            i += 1;
+        }
+        m += 1;
+    }
+    t
+};
 
 /// True when any byte is non-zero; `bytes.len()` a multiple of 16.
 #[inline(always)]
@@ -587,15 +616,24 @@ impl BlockSums {
     }
 }
 
+/// Packs one value: it is written either way and kept only when valid, so
+/// packing needs no branch per pixel.
+#[inline(always)]
+fn pack(packed: &mut [u16; PIECE + 16], len: &mut usize, high: &mut u16, v: u16) {
+    packed[*len] = v;
+    *len += (v != 0) as usize;
+    *high = (*high).max(v);
+}
+
 impl DepthCounts {
     pub fn new() -> Self {
         Self {
-            counts: table(),
-            odd: table(),
-            touched: vec![0u8; CHUNKS]
-                .into_boxed_slice()
-                .try_into()
-                .expect("chunk flags"),
+            counts: boxed(),
+            spilled: boxed(),
+            spills: false,
+            since_spill: 0,
+            runs: 0,
+            packed: boxed(),
             total: 0,
             counted: 0,
             sums: BlockSums::new(),
@@ -605,41 +643,76 @@ impl DepthCounts {
     /// Adds stored values (0 = invalid, counted only in the total).
     pub fn add(&mut self, values: &[u16]) {
         self.total += values.len() as u64;
-        for &v in values {
-            if v != 0 {
-                self.counts[v as usize] += 1;
-                self.touched[v as usize / CHUNK] = 1;
-                self.counted += 1;
+        for piece in values.chunks(PIECE) {
+            let (mut len, mut high) = (0, 0);
+            for &v in piece {
+                pack(&mut self.packed, &mut len, &mut high, v);
                 self.sums.add_one(v as u64);
             }
+            self.count_packed(len, high);
+        }
+    }
+
+    fn add_u8(&mut self, bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        for piece in bytes.chunks(PIECE) {
+            let (mut len, mut high) = (0, 0);
+            for &v in piece {
+                pack(&mut self.packed, &mut len, &mut high, v as u16);
+                self.sums.add_one(v as u64);
+            }
+            self.count_packed(len, high);
         }
     }
 
     /// Adds big-endian 16-bit samples as a PNG stores them.
     fn add_be16(&mut self, bytes: &[u8]) {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, checked just above.
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU has AVX2 and POPCNT, checked just above.
             return unsafe { self.add_be16_avx2(bytes) };
         }
-        self.add_be16_with(bytes, |span| any_nonzero(span))
+        self.add_be16_plain(bytes)
+    }
+
+    /// [`Self::add_be16`] without AVX2: zero blocks skipped, values packed
+    /// one by one.
+    fn add_be16_plain(&mut self, bytes: &[u8]) {
+        self.total += (bytes.len() / 2) as u64;
+        for piece in bytes.chunks(PIECE * 2) {
+            let (mut len, mut high) = (0, 0);
+            let mut blocks = piece.chunks_exact(BLOCK);
+            for block in &mut blocks {
+                if !any_nonzero(block) {
+                    continue;
+                }
+                self.sums.add(block.try_into().expect("16-byte block"));
+                for b in block.chunks_exact(2) {
+                    let v = u16::from_be_bytes([b[0], b[1]]);
+                    pack(&mut self.packed, &mut len, &mut high, v);
+                }
+            }
+            // An odd last byte is no value and is dropped.
+            for b in blocks.remainder().chunks_exact(2) {
+                let v = u16::from_be_bytes([b[0], b[1]]);
+                pack(&mut self.packed, &mut len, &mut high, v);
+                self.sums.add_one(v as u64);
+            }
+            self.count_packed(len, high);
+        }
     }
 
     /// [`Self::add_be16`] 16 values at a time. Zero runs are tested 128
     /// bytes per branch; a non-zero 32-byte chunk is byte-swapped into its
-    /// values with one shuffle, summed in vector lanes and counted from a
-    /// small array. Instead of one touched-flag store per pixel, the row's
-    /// maximum is kept in a vector and the runs up to it are marked once at
-    /// the end of the row (`finish` skips empty runs cheaply). Per 640×384
-    /// map this runs about half the instructions of the 8-value blocks.
+    /// values with one shuffle, summed in vector lanes, and its non-zero
+    /// values are packed with one shuffle per half (a mask of eight lanes
+    /// picks the shuffle), so zeros are never counted and no branch is
+    /// taken per pixel. The piece's maximum is kept in a vector.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     fn add_be16_avx2(&mut self, bytes: &[u8]) {
         use std::arch::x86_64::*;
         self.total += (bytes.len() / 2) as u64;
-        let counts = &mut *self.counts;
-        let odd = &mut *self.odd;
-        let sums = &mut self.sums;
         let swap = _mm256_setr_epi8(
             1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11,
             10, 13, 12, 15, 14,
@@ -652,13 +725,14 @@ impl DepthCounts {
             unsafe { _mm256_loadu_si256(c.as_ptr().cast()) }
         };
         let nonzero = |x: __m256i| _mm256_testz_si256(x, x) == 0;
-        let mut top = zero;
-        let mut chunks = 0u64;
-        // Segments short enough for one set of wide lanes.
-        for segment in bytes.chunks(BlockSums::WIDE_MAX as usize * 32) {
+        // A piece is far shorter than one set of wide lanes may hold.
+        const { assert!(PIECE * 2 <= BlockSums::WIDE_MAX as usize * 32) };
+        for piece in bytes.chunks(PIECE * 2) {
             // Σh, Σl, Σh², Σh·l, Σl² per lane, as in [`BlockSums`].
             let (mut sh, mut sl, mut hh, mut hl, mut ll) = (zero, zero, zero, zero, zero);
-            let mut in_segment = 0u32;
+            let mut top = zero;
+            let (mut chunks, mut len) = (0u32, 0usize);
+            let packed = self.packed.as_mut_ptr();
             let mut count_chunk = |x: __m256i| {
                 let v = _mm256_shuffle_epi8(x, swap);
                 top = _mm256_max_epu16(top, v);
@@ -669,26 +743,30 @@ impl DepthCounts {
                 hh = _mm256_add_epi32(hh, _mm256_madd_epi16(h, h));
                 hl = _mm256_add_epi32(hl, _mm256_madd_epi16(h, l));
                 ll = _mm256_add_epi32(ll, _mm256_madd_epi16(l, l));
-                let mut values = [0u16; 16];
-                // SAFETY: writes exactly the 32 bytes of `values`.
-                unsafe { _mm256_storeu_si256(values.as_mut_ptr().cast(), v) };
-                for k in (0..16).step_by(2) {
-                    // Volatile, so each value is one plain load from the
-                    // array: the compiler would otherwise extract lanes,
-                    // two micro-ops each on the ports the shuffles need.
-                    // SAFETY: `k + 1 < 16`, inside `values`.
-                    let (a, b) = unsafe {
-                        (
-                            std::ptr::read_volatile(values.as_ptr().add(k)),
-                            std::ptr::read_volatile(values.as_ptr().add(k + 1)),
-                        )
-                    };
-                    counts[a as usize] += 1;
-                    odd[b as usize] += 1;
+                // One bit per lane: packs turns each u16 mask into a byte,
+                // the low half's eight in bits 0-7, the high half's in 16-23.
+                let z = _mm256_cmpeq_epi16(v, zero);
+                let valid = !(_mm256_movemask_epi8(_mm256_packs_epi16(z, z)) as u32);
+                let (lo, hi) = ((valid & 0xff) as usize, (valid >> 16 & 0xff) as usize);
+                let pick = |m: usize| {
+                    // SAFETY: reads exactly the 16 bytes of one control.
+                    unsafe { _mm_loadu_si128(PACK[m].as_ptr().cast()) }
+                };
+                let a = _mm_shuffle_epi8(_mm256_castsi256_si128(v), pick(lo));
+                let b = _mm_shuffle_epi8(_mm256_extracti128_si256::<1>(v), pick(hi));
+                // SAFETY: `len` counts the values of this piece packed so
+                // far, at most the chunk's start, at most PIECE - 16; the
+                // second 8-value store starts at most 8 further, so both
+                // end by PIECE, inside `packed`.
+                unsafe {
+                    _mm_storeu_si128(packed.add(len).cast(), a);
+                    len += lo.count_ones() as usize;
+                    _mm_storeu_si128(packed.add(len).cast(), b);
                 }
-                in_segment += 1;
+                len += hi.count_ones() as usize;
+                chunks += 1;
             };
-            let mut groups = segment.chunks_exact(4 * 32);
+            let mut groups = piece.chunks_exact(4 * 32);
             for group in &mut groups {
                 let (group, _) = group.as_chunks::<32>();
                 let [a, b, c, d] = [0, 1, 2, 3].map(|i| load(&group[i]));
@@ -698,9 +776,7 @@ impl DepthCounts {
                     continue;
                 }
                 for x in [a, b, c, d] {
-                    if nonzero(x) {
-                        count_chunk(x);
-                    }
+                    count_chunk(x);
                 }
             }
             let (whole, rest) = groups.remainder().as_chunks::<32>();
@@ -711,8 +787,8 @@ impl DepthCounts {
                 }
             }
             if !rest.is_empty() {
-                // The row's last values, padded with zeros (bin 0 is not a
-                // depth); an odd last byte is no value and is dropped.
+                // The last values, padded with zeros (never counted); an
+                // odd last byte is no value and is dropped.
                 let mut padded = [0u8; 32];
                 let even = rest.len() & !1;
                 padded[..even].copy_from_slice(&rest[..even]);
@@ -721,98 +797,59 @@ impl DepthCounts {
                     count_chunk(x);
                 }
             }
-            if in_segment > 0 {
-                sums.add_wide([sh, sl, hh, hl, ll], in_segment);
-                chunks += in_segment as u64;
-            }
-        }
-        if chunks == 0 {
-            return;
-        }
-        self.counted += 16 * chunks;
-        // Every count of this row, its zeros in bin 0 included, lies in the
-        // runs up to its highest value.
-        let top = _mm_max_epu16(
-            _mm256_castsi256_si128(top),
-            _mm256_extracti128_si256::<1>(top),
-        );
-        let flipped = _mm_xor_si128(top, _mm_set1_epi16(-1));
-        let high = 0xffff - _mm_extract_epi16::<0>(_mm_minpos_epu16(flipped)) as usize;
-        self.touched[..=high / CHUNK].fill(1);
-    }
-
-    /// The body of [`Self::add_be16`]; `span_nonzero` tells whether a span
-    /// holds any non-zero byte.
-    #[inline(always)]
-    fn add_be16_with(&mut self, bytes: &[u8], span_nonzero: impl Fn(&[u8; SPAN]) -> bool) {
-        self.total += (bytes.len() / 2) as u64;
-        let counts = &mut *self.counts;
-        let odd = &mut *self.odd;
-        let touched = &mut *self.touched;
-        let mut counted = 0u64;
-        let sums = &mut self.sums;
-        let mut count_block = |block: &[u8]| {
-            sums.add(block.try_into().expect("16-byte block"));
-            for b in block.chunks_exact(4) {
-                let v0 = u16::from_be_bytes([b[0], b[1]]) as usize;
-                let v1 = u16::from_be_bytes([b[2], b[3]]) as usize;
-                counts[v0] += 1;
-                odd[v1] += 1;
-                touched[v0 / CHUNK] = 1;
-                touched[v1 / CHUNK] = 1;
-            }
-            counted += (BLOCK / 2) as u64;
-        };
-        // Most of a sparse map is long zero runs: test a whole span with one
-        // branch, then only its non-zero blocks.
-        let mut spans = bytes.chunks_exact(SPAN);
-        for span in &mut spans {
-            if !span_nonzero(span.try_into().expect("a whole span")) {
+            if chunks == 0 {
                 continue;
             }
-            for block in span.chunks_exact(BLOCK) {
-                if any_nonzero(block) {
-                    count_block(block);
-                }
-            }
+            self.sums.add_wide([sh, sl, hh, hl, ll], chunks);
+            let top = _mm_max_epu16(
+                _mm256_castsi256_si128(top),
+                _mm256_extracti128_si256::<1>(top),
+            );
+            let flipped = _mm_xor_si128(top, _mm_set1_epi16(-1));
+            let high = 0xffff - _mm_extract_epi16::<0>(_mm_minpos_epu16(flipped)) as u16;
+            self.count_packed(len, high);
         }
-        let mut blocks = spans.remainder().chunks_exact(BLOCK);
-        for block in &mut blocks {
-            if any_nonzero(block) {
-                count_block(block);
-            }
-        }
-        for b in blocks.remainder().chunks_exact(2) {
-            let v = u16::from_be_bytes([b[0], b[1]]) as usize;
-            counts[v] += 1;
-            touched[v / CHUNK] = 1;
-            counted += 1;
-            sums.add_one(v as u64);
-        }
-        self.counted += counted;
     }
 
-    fn add_u8(&mut self, bytes: &[u8]) {
-        self.total += bytes.len() as u64;
-        for &v in bytes {
-            if v != 0 {
-                self.counts[v as usize] += 1;
-                self.touched[v as usize / CHUNK] = 1;
-                self.counted += 1;
-                self.sums.add_one(v as u64);
-            }
+    /// Counts `packed[..len]`, whose highest value is `high`.
+    #[inline]
+    fn count_packed(&mut self, len: usize, high: u16) {
+        if len == 0 {
+            return;
         }
+        self.runs = self.runs.max(high as usize / CHUNK + 1);
+        if self.since_spill as usize + len > u16::MAX as usize {
+            self.spill();
+        }
+        let counts = &mut *self.counts;
+        for &v in &self.packed[..len] {
+            counts[v as usize] += 1;
+        }
+        self.since_spill += len as u32;
+        self.counted += len as u64;
+    }
+
+    /// Moves every count into `spilled`, so `counts` takes 65,535 more.
+    fn spill(&mut self) {
+        let end = self.runs * CHUNK;
+        for (wide, narrow) in self.spilled[..end].iter_mut().zip(&mut self.counts[..end]) {
+            *wide += *narrow as u32;
+            *narrow = 0;
+        }
+        self.spills = true;
+        self.since_spill = 0;
     }
 
     /// Forgets what was added (after a decode error part-way).
     pub fn discard(&mut self) {
-        for (c, t) in self.touched.iter_mut().enumerate() {
-            if *t != 0 {
-                *t = 0;
-                self.counts[c * CHUNK..][..CHUNK].fill(0);
-                self.odd[c * CHUNK..][..CHUNK].fill(0);
-            }
+        let end = self.runs * CHUNK;
+        self.counts[..end].fill(0);
+        if self.spills {
+            self.spilled[..end].fill(0);
         }
+        self.runs = 0;
+        self.spills = false;
+        self.since_spill = 0;
         self.total = 0;
         self.counted = 0;
         self.sums.take();
@@ -820,120 +857,33 @@ impl DepthCounts {
 
     /// Computes the statistics and clears the counts for the next map.
     /// `None` when no value was valid.
-    ///
-    /// The sums come from adding. One pass over the touched runs of stored
-    /// values finds the order statistics and the histogram: a run that
-    /// holds no wanted rank, no histogram edge and not the minimum adds its
-    /// count (a vectorised sum) to one histogram bin, and only the few
-    /// others are read bin by bin.
     pub fn finish(
         &mut self,
         encoding: DepthEncoding,
         width: u32,
         height: u32,
     ) -> Option<DepthStats> {
-        let total = self.total;
-        let n = self.counted - (self.counts[0] as u64 + self.odd[0] as u64);
+        let (total, n, end) = (self.total, self.counted, self.runs * CHUNK);
         let (sum, sumsq) = self.sums.take();
-        self.counts[0] = 0;
-        self.odd[0] = 0;
         self.total = 0;
         self.counted = 0;
-        let Some(top) = self.touched.iter().rposition(|&t| t != 0).filter(|_| n > 0) else {
-            // Only bin 0 can have been touched, and it is cleared.
-            self.touched.fill(0);
+        if n == 0 {
+            // Nothing was counted, so no run was marked either.
             return None;
+        }
+        let ranked = if self.spills {
+            self.spill();
+            self.spills = false;
+            read_counts(&mut self.spilled[..end], n, encoding)
+        } else {
+            read_counts(&mut self.counts[..end], n, encoding)
         };
-        let top_counts = self.counts[top * CHUNK..][..CHUNK].iter();
-        let top_odd = self.odd[top * CHUNK..][..CHUNK].iter();
-        let max = top * CHUNK
-            + top_counts
-                .zip(top_odd)
-                .rposition(|(&a, &o)| a + o != 0)
-                .expect("the top touched run holds a count");
-        let div = encoding.divisor(max as u16);
-
-        // numpy's linear method reads ranks floor(h) and floor(h)+1 with
-        // h = (n-1)·q; the median is the 50th percentile.
-        let qs = [0.5f64, 0.9, 0.95];
-        let mut ranks = [0u64; 6];
-        let mut gammas = [0f64; 3];
-        for (i, q) in qs.iter().enumerate() {
-            let h = (n - 1) as f64 * q;
-            let lo = h.floor();
-            gammas[i] = h - lo;
-            ranks[2 * i] = (lo as u64).min(n - 1);
-            ranks[2 * i + 1] = (lo as u64 + 1).min(n - 1);
-        }
-        let mut order: [usize; 6] = [0, 1, 2, 3, 4, 5];
-        order.sort_by_key(|&i| ranks[i]);
-        let mut values = [0usize; 6];
-        // Histogram bins as ranges of stored values: v/div >= m <=> v >= ceil(m·div).
-        // `bounds[b]` is the first stored value past bin b; the last bin is open.
-        let mut bounds = [usize::MAX; DEPTH_HIST_BINS];
-        for (b, m) in bounds.iter_mut().zip(DEPTH_HIST_EDGES) {
-            *b = ((m * div).ceil() as usize).clamp(1, max + 1);
-        }
-        let mut hist = [0u64; DEPTH_HIST_BINS];
-        let mut bin = 0usize;
-        let (mut seen, mut next) = (0u64, 0usize);
-        let mut next_rank = ranks[order[0]];
-        let mut min = 0usize;
-        for c in 0..=top {
-            if self.touched[c] == 0 {
-                continue;
-            }
-            self.touched[c] = 0;
-            let base = c * CHUNK;
-            let counts = &mut self.counts[base..][..CHUNK];
-            let odd = &mut self.odd[base..][..CHUNK];
-            // u32 lanes cannot overflow: a run's count is at most n < 2^32.
-            let run = counts
-                .iter()
-                .zip(odd.iter())
-                .map(|(a, o)| a + o)
-                .sum::<u32>() as u64;
-            if run == 0 {
-                // Marked by a row's range but holding no value.
-                continue;
-            }
-            while base >= bounds[bin] {
-                bin += 1;
-            }
-            let edge_inside = bounds[bin] < base + CHUNK;
-            if min != 0 && !edge_inside && seen + run <= next_rank {
-                hist[bin] += run;
-                seen += run;
-            } else {
-                for (j, (&a, &o)) in counts.iter().zip(odd.iter()).enumerate() {
-                    let cnt = (a + o) as u64;
-                    if cnt == 0 {
-                        continue;
-                    }
-                    let v = base + j;
-                    if min == 0 {
-                        min = v;
-                    }
-                    while v >= bounds[bin] {
-                        bin += 1;
-                    }
-                    hist[bin] += cnt;
-                    seen += cnt;
-                    if seen > next_rank {
-                        while next < order.len() && ranks[order[next]] < seen {
-                            values[order[next]] = v;
-                            next += 1;
-                        }
-                        next_rank = order.get(next).map_or(u64::MAX, |&i| ranks[i]);
-                    }
-                }
-            }
-            counts.fill(0);
-            odd.fill(0);
-        }
+        self.runs = 0;
+        self.since_spill = 0;
+        let div = ranked.div;
         let lerp = |i: usize| {
-            let (a, b) = (values[2 * i] as f64, values[2 * i + 1] as f64);
-            (a + (b - a) * gammas[i]) / div
+            let (a, b) = (ranked.ranks[2 * i] as f64, ranked.ranks[2 * i + 1] as f64);
+            (a + (b - a) * ranked.gammas[i]) / div
         };
         let nf = n as f64;
         // n·Σv² - (Σv)² in u128: exact, then one rounding to f64. n < 2^32
@@ -943,8 +893,8 @@ impl DepthCounts {
         Some(DepthStats {
             mean: sum as f64 / nf / div,
             median: lerp(0),
-            min: min as f64 / div,
-            max: max as f64 / div,
+            min: ranked.min as f64 / div,
+            max: ranked.max as f64 / div,
             std: var_num.sqrt() / nf / div,
             p50: lerp(0),
             p90: lerp(1),
@@ -953,8 +903,128 @@ impl DepthCounts {
             total_pixels: total,
             width,
             height,
-            hist: hist.iter().map(|&h| (h as f64 / nf) as f32).collect(),
+            hist: ranked
+                .hist
+                .iter()
+                .map(|&h| (h as f64 / nf) as f32)
+                .collect(),
         })
+    }
+}
+
+/// What [`read_counts`] finds: stored values, before the divisor.
+struct Ranked {
+    min: usize,
+    max: usize,
+    div: f64,
+    /// The stored values at ranks floor(h) and floor(h)+1 of each wanted
+    /// percentile (50, 90, 95), and each one's interpolation weight.
+    ranks: [usize; 6],
+    gammas: [f64; 3],
+    hist: [u64; DEPTH_HIST_BINS],
+}
+
+/// Order statistics and histogram of the `n > 0` values counted in
+/// `table` (a count per stored value, whole runs of [`CHUNK`]), clearing
+/// the table on the way.
+///
+/// One pass over the runs: a run that holds no wanted rank, no histogram
+/// edge and not the minimum adds its count (a vectorised sum) to one
+/// histogram bin, and only the few others are read bin by bin.
+fn read_counts<T: Copy + Default + Into<u32>>(
+    table: &mut [T],
+    n: u64,
+    encoding: DepthEncoding,
+) -> Ranked {
+    // u32 lanes cannot overflow: a run's count is at most n < 2^32.
+    let run_count = |run: &[T]| run.iter().map(|&c| c.into()).sum::<u32>() as u64;
+    let top = (0..table.len() / CHUNK)
+        .rev()
+        .find(|&c| run_count(&table[c * CHUNK..][..CHUNK]) != 0)
+        .expect("n > 0 values are counted in the marked runs");
+    let max = top * CHUNK
+        + table[top * CHUNK..][..CHUNK]
+            .iter()
+            .rposition(|&c| c.into() != 0)
+            .expect("the top run holds a count");
+    let div = encoding.divisor(max as u16);
+
+    // numpy's linear method reads ranks floor(h) and floor(h)+1 with
+    // h = (n-1)·q; the median is the 50th percentile.
+    let qs = [0.5f64, 0.9, 0.95];
+    let mut ranks = [0u64; 6];
+    let mut gammas = [0f64; 3];
+    for (i, q) in qs.iter().enumerate() {
+        let h = (n - 1) as f64 * q;
+        let lo = h.floor();
+        gammas[i] = h - lo;
+        ranks[2 * i] = (lo as u64).min(n - 1);
+        ranks[2 * i + 1] = (lo as u64 + 1).min(n - 1);
+    }
+    let mut order: [usize; 6] = [0, 1, 2, 3, 4, 5];
+    order.sort_by_key(|&i| ranks[i]);
+    let mut values = [0usize; 6];
+    // Histogram bins as ranges of stored values: v/div >= m <=> v >= ceil(m·div).
+    // `bounds[b]` is the first stored value past bin b; the last bin is open.
+    let mut bounds = [usize::MAX; DEPTH_HIST_BINS];
+    for (b, m) in bounds.iter_mut().zip(DEPTH_HIST_EDGES) {
+        *b = ((m * div).ceil() as usize).clamp(1, max + 1);
+    }
+    let mut hist = [0u64; DEPTH_HIST_BINS];
+    let mut bin = 0usize;
+    let (mut seen, mut next) = (0u64, 0usize);
+    let mut next_rank = ranks[order[0]];
+    let mut min = 0usize;
+    for (c, run) in table[..(top + 1) * CHUNK]
+        .chunks_exact_mut(CHUNK)
+        .enumerate()
+    {
+        let count = run_count(run);
+        if count == 0 {
+            // Below a piece's highest value but holding no value.
+            continue;
+        }
+        let base = c * CHUNK;
+        while base >= bounds[bin] {
+            bin += 1;
+        }
+        let edge_inside = bounds[bin] < base + CHUNK;
+        if min != 0 && !edge_inside && seen + count <= next_rank {
+            hist[bin] += count;
+            seen += count;
+        } else {
+            for (j, &cnt) in run.iter().enumerate() {
+                let cnt = cnt.into() as u64;
+                if cnt == 0 {
+                    continue;
+                }
+                let v = base + j;
+                if min == 0 {
+                    min = v;
+                }
+                while v >= bounds[bin] {
+                    bin += 1;
+                }
+                hist[bin] += cnt;
+                seen += cnt;
+                if seen > next_rank {
+                    while next < order.len() && ranks[order[next]] < seen {
+                        values[order[next]] = v;
+                        next += 1;
+                    }
+                    next_rank = order.get(next).map_or(u64::MAX, |&i| ranks[i]);
+                }
+            }
+        }
+        run.fill(T::default());
+    }
+    Ranked {
+        min,
+        max,
+        div,
+        ranks: values,
+        gammas,
+        hist,
     }
 }
 
@@ -1160,11 +1230,11 @@ mod tests {
             let enc = DepthEncoding::ALL[case % 4];
             a.add(&values);
             let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
-            // In rows, as a decoder hands them over; the plain span test
-            // too, whichever one `add_be16` picks on this CPU.
+            // In rows, as a decoder hands them over; the plain path too,
+            // whichever one `add_be16` picks on this CPU.
             for row in be.chunks(1280) {
                 b.add_be16(row);
-                c.add_be16_with(row, |span| any_nonzero(span));
+                c.add_be16_plain(row);
             }
             let (ga, gb) = (a.finish(enc, 1, 1), b.finish(enc, 1, 1));
             assert_eq!(ga, gb, "case {case}");
@@ -1184,7 +1254,7 @@ mod tests {
     fn discard_and_finish_leave_no_count_behind() {
         let mut c = DepthCounts::new();
         // Values in many 64-value runs, through the PNG byte path, then dropped.
-        // Every third value 0: zeros inside counted chunks land in bin 0.
+        // Every third value 0: zeros inside counted chunks are packed away.
         let spread: Vec<u16> = (0..6000u32)
             .map(|i| if i % 3 == 2 { 0 } else { (i * 11 + 1) as u16 })
             .collect();
@@ -1204,6 +1274,37 @@ mod tests {
         c.add(&[7]);
         let s = c.finish(DepthEncoding::Metres8bit, 1, 1).unwrap();
         assert_eq!((s.valid_pixels, s.mean, s.max), (1, 7.0, 7.0));
+    }
+
+    #[test]
+    fn counts_past_u16_spill_exactly_and_leave_nothing_behind() {
+        // More than 65,535 of one value: the narrow bins spill, mid-row too.
+        let mut c = DepthCounts::new();
+        let many = |v: u16, n: usize| -> Vec<u8> { (0..n).flat_map(|_| v.to_be_bytes()).collect() };
+        c.add_be16(&many(500, 70_000));
+        c.discard();
+        c.add(&[300]);
+        let s = c.finish(DepthEncoding::Kitti, 1, 1).unwrap();
+        assert_eq!(
+            (s.valid_pixels, s.min, s.max),
+            (1, 300.0 / 256.0, 300.0 / 256.0)
+        );
+        for row in many(9, 200_001).chunks(1282) {
+            c.add_be16(row);
+        }
+        c.add_u8(&[9; 70_000]);
+        // Above the discarded 500s: their runs are read again.
+        c.add(&[600]);
+        let s = c.finish(DepthEncoding::Metres8bit, 1, 1).unwrap();
+        assert_eq!(s.valid_pixels, 270_002);
+        assert_eq!((s.min, s.p95, s.max), (9.0, 9.0, 600.0));
+        assert_eq!(s.mean, (9.0 * 270_001.0 + 600.0) / 270_002.0);
+        assert_eq!(s.hist[DEPTH_HIST_BINS - 1], (1.0 / 270_002.0f64) as f32);
+        // And after a finish that spilled, both tables are clean.
+        c.add_be16(&many(7, 3));
+        c.add(&[900]);
+        let s = c.finish(DepthEncoding::Metres8bit, 1, 1).unwrap();
+        assert_eq!((s.valid_pixels, s.min, s.p50, s.max), (4, 7.0, 7.0, 900.0));
     }
 
     #[test]
