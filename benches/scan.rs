@@ -6,7 +6,8 @@
 //!    buffer and row by row into a reused row (the png crate's two output
 //!    paths, default decoder options as the scan uses); the ratio is taken
 //!    against whichever is faster in the run: best wall time of each, total
-//!    CPU time of each, and the median of the rounds' paired ratios;
+//!    CPU time of each, and the median of the rounds' paired ratios. The
+//!    three loops run in turn, in reverse order every other round;
 //! 2. the seed script `create_ncdb_metadata.py` (its `analyze_split` timed
 //!    in-process, so Python's start-up is not counted against it).
 //!
@@ -218,7 +219,7 @@ fn main() {
     // Warm the page cache, then interleave the three loops.
     decode_only(&files);
     decode_only_rows(&files);
-    let rounds = 9;
+    let rounds = 12;
     let (mut frame, mut rows_t, mut scn) = (Duration::MAX, Duration::MAX, Duration::MAX);
     let (mut frame_cpu, mut rows_cpu, mut scn_cpu) = (0.0, 0.0, 0.0);
     // Decode + statistics only (no path resolution, no image header, no
@@ -236,28 +237,47 @@ fn main() {
     // paired ratios' median is barely moved by a noisy moment on a shared
     // machine, which can hit one loop of a round and not the other.
     let mut paired: Vec<Round> = Vec::new();
-    for _ in 0..rounds {
-        let c = cpu_seconds();
-        let t_frame = best_of(1, || decode_only(&files)).0;
+    let timed = |f: &mut dyn FnMut()| {
+        let (c, t) = (cpu_seconds(), Instant::now());
+        f();
+        (t.elapsed(), cpu_seconds() - c)
+    };
+    for round in 0..rounds {
+        // Loops 0, 1, 2 = whole frame, row by row, scan; every other round
+        // in reverse, so a machine speeding up or slowing down during a
+        // round favours no loop.
+        let mut order = [0, 1, 2];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        let mut this = [(Duration::ZERO, 0.0); 3];
+        for &k in &order {
+            this[k] = match k {
+                0 => timed(&mut || {
+                    decode_only(&files);
+                }),
+                1 => timed(&mut || {
+                    decode_only_rows(&files);
+                }),
+                _ => timed(&mut || {
+                    rows = scan::scan(&root, &split, &settings, None, &Progress::new())
+                        .rows
+                        .len();
+                }),
+            };
+        }
+        let [(t_frame, c_frame), (t_rows, c_rows), (t, c_scan)] = this;
         frame = frame.min(t_frame);
-        let c_frame = cpu_seconds() - c;
         frame_cpu += c_frame;
-        let c = cpu_seconds();
-        let t_rows = best_of(1, || decode_only_rows(&files)).0;
         rows_t = rows_t.min(t_rows);
-        let c_rows = cpu_seconds() - c;
         rows_cpu += c_rows;
-        let c = cpu_seconds();
-        stats_t = stats_t.min(best_of(1, stats_only).0);
-        stats_cpu += cpu_seconds() - c;
-        let c = cpu_seconds();
-        let (t, out) = best_of(1, || {
-            scan::scan(&root, &split, &settings, None, &Progress::new())
-        });
-        let c_scan = cpu_seconds() - c;
-        scn_cpu += c_scan;
         scn = scn.min(t);
-        rows = out.rows.len();
+        scn_cpu += c_scan;
+        let (t_stats, c_stats) = timed(&mut || {
+            stats_only();
+        });
+        stats_t = stats_t.min(t_stats);
+        stats_cpu += c_stats;
         paired.push([
             (t_frame.as_secs_f64(), c_frame),
             (t_rows.as_secs_f64(), c_rows),
