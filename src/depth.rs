@@ -642,23 +642,20 @@ impl DepthCounts {
 
     /// Adds stored values (0 = invalid, counted only in the total).
     pub fn add(&mut self, values: &[u16]) {
+        self.add_plain(values)
+    }
+
+    fn add_u8(&mut self, bytes: &[u8]) {
+        self.add_plain(bytes)
+    }
+
+    fn add_plain<T: Copy + Into<u16>>(&mut self, values: &[T]) {
         self.total += values.len() as u64;
         for piece in values.chunks(PIECE) {
             let (mut len, mut high) = (0, 0);
             for &v in piece {
+                let v = v.into();
                 pack(&mut self.packed, &mut len, &mut high, v);
-                self.sums.add_one(v as u64);
-            }
-            self.count_packed(len, high);
-        }
-    }
-
-    fn add_u8(&mut self, bytes: &[u8]) {
-        self.total += bytes.len() as u64;
-        for piece in bytes.chunks(PIECE) {
-            let (mut len, mut high) = (0, 0);
-            for &v in piece {
-                pack(&mut self.packed, &mut len, &mut high, v as u16);
                 self.sums.add_one(v as u64);
             }
             self.count_packed(len, high);
@@ -938,15 +935,13 @@ fn read_counts<T: Copy + Default + Into<u32>>(
 ) -> Ranked {
     // u32 lanes cannot overflow: a run's count is at most n < 2^32.
     let run_count = |run: &[T]| run.iter().map(|&c| c.into()).sum::<u32>() as u64;
-    let top = (0..table.len() / CHUNK)
-        .rev()
-        .find(|&c| run_count(&table[c * CHUNK..][..CHUNK]) != 0)
+    // The last marked run holds the highest value added, so this search
+    // stops inside it.
+    let max = table
+        .iter()
+        .rposition(|&c| c.into() != 0)
         .expect("n > 0 values are counted in the marked runs");
-    let max = top * CHUNK
-        + table[top * CHUNK..][..CHUNK]
-            .iter()
-            .rposition(|&c| c.into() != 0)
-            .expect("the top run holds a count");
+    let top = max / CHUNK;
     let div = encoding.divisor(max as u16);
 
     // numpy's linear method reads ranks floor(h) and floor(h)+1 with
