@@ -389,8 +389,8 @@ pub fn stats_from_raw(
 }
 
 /// A count of each stored depth value over one map (zeros, no measurement,
-/// are never counted: the valid values of each piece added are first packed
-/// together, then counted).
+/// are never counted: the valid values added are first packed together,
+/// then counted a few thousand at a time).
 pub struct DepthCounts {
     /// Counts since the last spill. Fixed size, so indexing by a u16 needs
     /// no bounds check; u16 bins halve the table's cache footprint, which
@@ -408,18 +408,20 @@ pub struct DepthCounts {
     /// `finish` and `discard` visit only those and a map of near depths
     /// does not sweep (and evict from cache) the whole table.
     runs: usize,
-    /// The valid values of the piece being added, packed together. The
-    /// vector stores of a full piece end at `PIECE` (see
-    /// [`Self::add_be16_avx2`]); the 16 spare values are only a margin.
-    packed: Box<[u16; PIECE + 16]>,
+    /// Valid values packed together, waiting to be counted: those of
+    /// `packed[..pending]`. Vector stores and loads may pass `PIECE` by up
+    /// to [`MARGIN`] values.
+    packed: Box<[u16; PIECE + MARGIN]>,
+    pending: usize,
     /// Every pixel seen, valid or not.
     total: u64,
     /// Valid pixels counted.
     counted: u64,
-    /// Sum and sum of squares of the stored values added (zeros add
-    /// nothing), kept while adding: there the values are at hand, while
-    /// `finish` would multiply every bin of every run.
-    sums: BlockSums,
+    /// Sum and sum of squares of the values counted, formed as they are
+    /// counted: there the values are at hand, while `finish` would
+    /// multiply every bin of every run.
+    sum: u64,
+    sumsq: u64,
 }
 
 impl Default for DepthCounts {
@@ -435,9 +437,12 @@ fn boxed<T: Copy + Default, const N: usize>() -> Box<[T; N]> {
         .unwrap_or_else(|_| unreachable!("a vector of N elements"))
 }
 
-/// Values packed and counted per piece: a decoded row of a few thousand
-/// pixels is one piece.
+/// Values packed per piece of what is added (a decoded row of a few
+/// thousand pixels is one piece), and the most waiting to be counted.
 const PIECE: usize = 2048;
+/// Values a vector store of packed values may write past `PIECE`: one
+/// AVX-512 register of 32.
+const MARGIN: usize = 32;
 /// Sparse maps are mostly zeros: blocks of this many bytes holding only
 /// zeros are skipped with one test (plain path).
 const BLOCK: usize = 16;
@@ -473,156 +478,114 @@ fn any_nonzero(bytes: &[u8]) -> bool {
     }) != 0
 }
 
-/// Σv and Σv² over blocks of eight big-endian u16 values, exact.
-///
-/// With v = 256·h + l: Σv = 256·Σh + Σl and Σv² = 65536·Σh² + 512·Σh·l + Σl².
-/// Bytes fit signed 16-bit lanes, so SSE2's multiply-add (`pmaddwd`) forms
-/// the products eight at a time, where plain code multiplies value by value
-/// (x86-64 has no packed 32-bit multiply without SSE4.1).
-struct BlockSums {
+/// Σv, Σv² and the maximum of `packed[..len]` (`len <= PIECE`), exact.
+fn packed_sums(packed: &[u16; PIECE + MARGIN], len: usize) -> (u64, u64, u16) {
     #[cfg(target_arch = "x86_64")]
-    lanes: [std::arch::x86_64::__m128i; 5],
-    #[cfg(target_arch = "x86_64")]
-    blocks: u32,
-    /// Σv and Σv² folded so far.
-    sum: u64,
-    sumsq: u64,
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { packed_sums_avx2(packed, len) };
+    }
+    packed_sums_plain(&packed[..len])
 }
 
-#[cfg(target_arch = "x86_64")]
-impl BlockSums {
-    /// Blocks per fold: each i32 lane grows by at most 2·255² per block.
-    const FOLD: u32 = 8192;
-
-    fn new() -> Self {
-        // SAFETY: SSE2 is part of every x86-64 CPU (the baseline target).
-        let zero = unsafe { std::arch::x86_64::_mm_setzero_si128() };
-        Self {
-            lanes: [zero; 5],
-            blocks: 0,
-            sum: 0,
-            sumsq: 0,
-        }
-    }
-
-    #[inline(always)]
-    fn add(&mut self, block: &[u8; 16]) {
-        use std::arch::x86_64::*;
-        let [sh, sl, hh, hl, ll] = &mut self.lanes;
-        // SAFETY: SSE2 is part of every x86-64 CPU; the load reads exactly
-        // the 16 bytes of `block`.
-        unsafe {
-            let x = _mm_loadu_si128(block.as_ptr().cast());
-            // Little-endian lanes: each value's first (high) byte is its
-            // lane's low byte.
-            let h = _mm_and_si128(x, _mm_set1_epi16(0xff));
-            let l = _mm_srli_epi16::<8>(x);
-            let ones = _mm_set1_epi16(1);
-            *sh = _mm_add_epi32(*sh, _mm_madd_epi16(h, ones));
-            *sl = _mm_add_epi32(*sl, _mm_madd_epi16(l, ones));
-            *hh = _mm_add_epi32(*hh, _mm_madd_epi16(h, h));
-            *hl = _mm_add_epi32(*hl, _mm_madd_epi16(h, l));
-            *ll = _mm_add_epi32(*ll, _mm_madd_epi16(l, l));
-        }
-        self.blocks += 1;
-        if self.blocks == Self::FOLD {
-            self.fold();
-        }
-    }
-
-    fn fold(&mut self) {
-        let lane_sum = |v: std::arch::x86_64::__m128i| {
-            let mut a = [0u32; 4];
-            // SAFETY: SSE2 is part of every x86-64 CPU; `a` is 16 bytes.
-            unsafe { std::arch::x86_64::_mm_storeu_si128(a.as_mut_ptr().cast(), v) };
-            a.iter().map(|&x| x as u64).sum::<u64>()
-        };
-        let [sh, sl, hh, hl, ll] = self.lanes.map(lane_sum);
-        self.sum += 256 * sh + sl;
-        self.sumsq += 65536 * hh + 512 * hl + ll;
-        *self = Self {
-            sum: self.sum,
-            sumsq: self.sumsq,
-            ..Self::new()
-        };
-    }
-
-    /// The sums so far, and a fresh start.
-    fn take(&mut self) -> (u64, u64) {
-        self.fold();
-        let out = (self.sum, self.sumsq);
-        *self = Self::new();
-        out
-    }
-
-    fn add_one(&mut self, v: u64) {
-        self.sum += v;
-        self.sumsq += v * v;
-    }
-
-    /// Most 32-byte chunks one set of wide lanes may hold before
-    /// [`Self::add_wide`]: its halves then add two blocks per chunk, and
-    /// with fewer than `FOLD` blocks before, no lane passes 2^31.
-    const WIDE_MAX: u32 = Self::FOLD / 2;
-
-    /// Adds AVX2 lanes (Σh, Σl, Σh², Σh·l, Σl², laid out as in
-    /// [`Self::add`]) summed over `chunks` 32-byte chunks.
-    #[target_feature(enable = "avx2")]
-    fn add_wide(&mut self, wide: [std::arch::x86_64::__m256i; 5], chunks: u32) {
-        use std::arch::x86_64::*;
-        for (lane, w) in self.lanes.iter_mut().zip(wide) {
-            let halves = _mm_add_epi32(_mm256_castsi256_si128(w), _mm256_extracti128_si256::<1>(w));
-            *lane = _mm_add_epi32(*lane, halves);
-        }
-        self.blocks += 2 * chunks;
-        if self.blocks >= Self::FOLD {
-            self.fold();
-        }
-    }
-}
-
-/// Σv and Σv² of one block, value by value: the code off x86-64, and the
-/// reference the SSE2 code is tested against.
-#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
-fn block_sums_plain(block: &[u8; 16]) -> (u64, u64) {
-    block.chunks_exact(2).fold((0, 0), |(s, q), b| {
-        let v = u16::from_be_bytes([b[0], b[1]]) as u64;
-        (s + v, q + v * v)
+/// [`packed_sums`] value by value: the code without AVX2, and the
+/// reference the AVX2 code is tested against.
+fn packed_sums_plain(values: &[u16]) -> (u64, u64, u16) {
+    values.iter().fold((0, 0, 0), |(s, q, m), &v| {
+        let w = v as u64;
+        (s + w, q + w * w, m.max(v))
     })
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-impl BlockSums {
-    fn new() -> Self {
-        Self { sum: 0, sumsq: 0 }
+/// [`packed_sums`] 16 values at a time.
+///
+/// With v = 256·h + l: Σv = 256·Σh + Σl and Σv² = 65536·Σh² + 512·Σh·l + Σl².
+/// Bytes fit signed 16-bit lanes, so the multiply-add (`vpmaddwd`) forms
+/// the products sixteen at a time and sums pairs into i32 lanes. Each lane
+/// grows by at most 2·255² per 16 values, so PIECE values cannot carry it
+/// past 2^31.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn packed_sums_avx2(packed: &[u16; PIECE + MARGIN], len: usize) -> (u64, u64, u16) {
+    use std::arch::x86_64::*;
+    const { assert!(PIECE / 16 * 2 * 255 * 255 < i32::MAX as usize) };
+    let zero = _mm256_setzero_si256();
+    let (ones, low_bytes) = (_mm256_set1_epi16(1), _mm256_set1_epi16(0xff));
+    let lanes = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let (mut sh, mut sl, mut hh, mut hl, mut ll, mut top) = (zero, zero, zero, zero, zero, zero);
+    for at in (0..len.min(PIECE)).step_by(16) {
+        let sixteen: &[u16; 16] = packed[at..at + 16].try_into().expect("16 values");
+        // SAFETY: reads exactly the 32 bytes of `sixteen`.
+        let v = unsafe { _mm256_loadu_si256(sixteen.as_ptr().cast()) };
+        // Lanes at `len` and past hold leftovers of earlier pieces: zeroed.
+        let keep = _mm256_cmpgt_epi16(_mm256_set1_epi16((len - at).min(16) as i16), lanes);
+        let v = _mm256_and_si256(v, keep);
+        top = _mm256_max_epu16(top, v);
+        let h = _mm256_srli_epi16::<8>(v);
+        let l = _mm256_and_si256(v, low_bytes);
+        sh = _mm256_add_epi32(sh, _mm256_madd_epi16(h, ones));
+        sl = _mm256_add_epi32(sl, _mm256_madd_epi16(l, ones));
+        hh = _mm256_add_epi32(hh, _mm256_madd_epi16(h, h));
+        hl = _mm256_add_epi32(hl, _mm256_madd_epi16(h, l));
+        ll = _mm256_add_epi32(ll, _mm256_madd_epi16(l, l));
     }
+    let total = |w: __m256i| {
+        let mut a = [0u32; 8];
+        // SAFETY: `a` is exactly 32 bytes.
+        unsafe { _mm256_storeu_si256(a.as_mut_ptr().cast(), w) };
+        a.iter().map(|&x| x as u64).sum::<u64>()
+    };
+    let [sh, sl, hh, hl, ll] = [sh, sl, hh, hl, ll].map(total);
+    let top = _mm_max_epu16(
+        _mm256_castsi256_si128(top),
+        _mm256_extracti128_si256::<1>(top),
+    );
+    let flipped = _mm_xor_si128(top, _mm_set1_epi16(-1));
+    let high = 0xffff - _mm_extract_epi16::<0>(_mm_minpos_epu16(flipped)) as u16;
+    (256 * sh + sl, 65536 * hh + 512 * hl + ll, high)
+}
 
-    #[inline(always)]
-    fn add(&mut self, block: &[u8; 16]) {
-        let (s, q) = block_sums_plain(block);
-        self.sum += s;
-        self.sumsq += q;
-    }
+/// The ways of adding big-endian samples, fastest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+enum Be16Path {
+    Avx512,
+    Avx2,
+    Plain,
+}
 
-    fn take(&mut self) -> (u64, u64) {
-        let out = (self.sum, self.sumsq);
-        *self = Self::new();
-        out
-    }
+impl Be16Path {
+    #[cfg_attr(not(test), allow(dead_code))]
+    const ALL: [Self; 3] = [Self::Avx512, Self::Avx2, Self::Plain];
 
-    fn add_one(&mut self, v: u64) {
-        self.sum += v;
-        self.sumsq += v * v;
+    /// Whether this CPU can take the path.
+    #[inline]
+    fn supported(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => {
+                std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512bw")
+                    && std::is_x86_feature_detected!("avx512vbmi2")
+                    && std::is_x86_feature_detected!("popcnt")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => {
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt")
+            }
+            Self::Plain => true,
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
     }
 }
 
 /// Packs one value: it is written either way and kept only when valid, so
 /// packing needs no branch per pixel.
 #[inline(always)]
-fn pack(packed: &mut [u16; PIECE + 16], len: &mut usize, high: &mut u16, v: u16) {
+fn pack(packed: &mut [u16; PIECE + MARGIN], len: &mut usize, v: u16) {
     packed[*len] = v;
     *len += (v != 0) as usize;
-    *high = (*high).max(v);
 }
 
 impl DepthCounts {
@@ -634,9 +597,11 @@ impl DepthCounts {
             since_spill: 0,
             runs: 0,
             packed: boxed(),
+            pending: 0,
             total: 0,
             counted: 0,
-            sums: BlockSums::new(),
+            sum: 0,
+            sumsq: 0,
         }
     }
 
@@ -652,24 +617,101 @@ impl DepthCounts {
     fn add_plain<T: Copy + Into<u16>>(&mut self, values: &[T]) {
         self.total += values.len() as u64;
         for piece in values.chunks(PIECE) {
-            let (mut len, mut high) = (0, 0);
+            self.make_room(piece.len());
+            let mut len = self.pending;
             for &v in piece {
-                let v = v.into();
-                pack(&mut self.packed, &mut len, &mut high, v);
-                self.sums.add_one(v as u64);
+                pack(&mut self.packed, &mut len, v.into());
             }
-            self.count_packed(len, high);
+            self.pending = len;
         }
     }
 
-    /// Adds big-endian 16-bit samples as a PNG stores them.
+    /// Adds big-endian 16-bit samples as a PNG stores them, by the fastest
+    /// path this CPU has.
     fn add_be16(&mut self, bytes: &[u8]) {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the CPU has AVX2 and POPCNT, checked just above.
-            return unsafe { self.add_be16_avx2(bytes) };
+        {
+            if Be16Path::Avx512.supported() {
+                // SAFETY: the CPU has the features, checked just above.
+                return unsafe { self.add_be16_avx512(bytes) };
+            }
+            if Be16Path::Avx2.supported() {
+                // SAFETY: the CPU has the features, checked just above.
+                return unsafe { self.add_be16_avx2(bytes) };
+            }
         }
         self.add_be16_plain(bytes)
+    }
+
+    /// [`Self::add_be16`] by the given path, which the CPU must have.
+    #[cfg(test)]
+    fn add_be16_by(&mut self, path: Be16Path, bytes: &[u8]) {
+        assert!(path.supported(), "{path:?} on this CPU");
+        match path {
+            // SAFETY: the CPU has the features, asserted just above.
+            #[cfg(target_arch = "x86_64")]
+            Be16Path::Avx512 => unsafe { self.add_be16_avx512(bytes) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Be16Path::Avx2 => unsafe { self.add_be16_avx2(bytes) },
+            _ => self.add_be16_plain(bytes),
+        }
+    }
+
+    /// [`Self::add_be16`] 32 values at a time with AVX-512: zero runs are
+    /// tested 128 bytes per branch, and each 64-byte half of a non-zero
+    /// group is byte-swapped with one shuffle and its non-zero values
+    /// packed with one compress (`vpcompressw`).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt")]
+    fn add_be16_avx512(&mut self, bytes: &[u8]) {
+        use std::arch::x86_64::*;
+        self.total += (bytes.len() / 2) as u64;
+        // Swaps the two bytes of every u16 lane.
+        let pairs = 0x0e0f_0c0d_0a0b_0809_i64;
+        let (hi, lo) = (pairs, 0x0607_0405_0203_0001_i64);
+        let swap = _mm512_set_epi64(hi, lo, hi, lo, hi, lo, hi, lo);
+        let load = |c: &[u8; 64]| {
+            // SAFETY: reads exactly the 64 bytes of `c`.
+            unsafe { _mm512_loadu_si512(c.as_ptr().cast()) }
+        };
+        for piece in bytes.chunks(PIECE * 2) {
+            self.make_room(piece.len() / 2);
+            let mut len = self.pending;
+            let packed = self.packed.as_mut_ptr();
+            let mut pack_half = |x: __m512i| {
+                let v = _mm512_shuffle_epi8(x, swap);
+                let valid = _mm512_test_epi16_mask(v, v);
+                let kept = _mm512_maskz_compress_epi16(valid, v);
+                // SAFETY: `len` is at most the pending values plus this
+                // piece's values before these 32, and those with the
+                // piece's rest come to at most PIECE (`make_room`); so the
+                // 32-value store ends by PIECE, or for a padded tail of
+                // fewer values by PIECE + MARGIN, inside `packed`.
+                unsafe { _mm512_storeu_si512(packed.add(len).cast(), kept) };
+                len += valid.count_ones() as usize;
+            };
+            let (groups, tail) = piece.as_chunks::<128>();
+            for group in groups {
+                let (halves, _) = group.as_chunks::<64>();
+                let (a, b) = (load(&halves[0]), load(&halves[1]));
+                let any = _mm512_or_si512(a, b);
+                // Most of a sparse map is long zero runs: one test per group.
+                if _mm512_test_epi64_mask(any, any) == 0 {
+                    continue;
+                }
+                pack_half(a);
+                pack_half(b);
+            }
+            // The last values, padded with zeros (never counted); an odd
+            // last byte is no value and is dropped.
+            for part in tail[..tail.len() & !1].chunks(64) {
+                let mut padded = [0u8; 64];
+                padded[..part.len()].copy_from_slice(part);
+                pack_half(load(&padded));
+            }
+            self.pending = len;
+        }
     }
 
     /// [`Self::add_be16`] without AVX2: zero blocks skipped, values packed
@@ -677,34 +719,30 @@ impl DepthCounts {
     fn add_be16_plain(&mut self, bytes: &[u8]) {
         self.total += (bytes.len() / 2) as u64;
         for piece in bytes.chunks(PIECE * 2) {
-            let (mut len, mut high) = (0, 0);
+            self.make_room(piece.len() / 2);
+            let mut len = self.pending;
             let mut blocks = piece.chunks_exact(BLOCK);
             for block in &mut blocks {
                 if !any_nonzero(block) {
                     continue;
                 }
-                self.sums.add(block.try_into().expect("16-byte block"));
                 for b in block.chunks_exact(2) {
-                    let v = u16::from_be_bytes([b[0], b[1]]);
-                    pack(&mut self.packed, &mut len, &mut high, v);
+                    pack(&mut self.packed, &mut len, u16::from_be_bytes([b[0], b[1]]));
                 }
             }
             // An odd last byte is no value and is dropped.
             for b in blocks.remainder().chunks_exact(2) {
-                let v = u16::from_be_bytes([b[0], b[1]]);
-                pack(&mut self.packed, &mut len, &mut high, v);
-                self.sums.add_one(v as u64);
+                pack(&mut self.packed, &mut len, u16::from_be_bytes([b[0], b[1]]));
             }
-            self.count_packed(len, high);
+            self.pending = len;
         }
     }
 
     /// [`Self::add_be16`] 16 values at a time. Zero runs are tested 128
     /// bytes per branch; a non-zero 32-byte chunk is byte-swapped into its
-    /// values with one shuffle, summed in vector lanes, and its non-zero
-    /// values are packed with one shuffle per half (a mask of eight lanes
-    /// picks the shuffle), so zeros are never counted and no branch is
-    /// taken per pixel. The piece's maximum is kept in a vector.
+    /// values with one shuffle and its non-zero values are packed with one
+    /// shuffle per half (a mask of eight lanes picks the shuffle), so zeros
+    /// are never counted and no branch is taken per pixel.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,popcnt")]
     fn add_be16_avx2(&mut self, bytes: &[u8]) {
@@ -714,32 +752,18 @@ impl DepthCounts {
             1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11,
             10, 13, 12, 15, 14,
         );
-        let low_bytes = _mm256_set1_epi16(0xff);
-        let ones = _mm256_set1_epi16(1);
         let zero = _mm256_setzero_si256();
         let load = |c: &[u8; 32]| {
             // SAFETY: reads exactly the 32 bytes of `c`.
             unsafe { _mm256_loadu_si256(c.as_ptr().cast()) }
         };
         let nonzero = |x: __m256i| _mm256_testz_si256(x, x) == 0;
-        // A piece is far shorter than one set of wide lanes may hold.
-        const { assert!(PIECE * 2 <= BlockSums::WIDE_MAX as usize * 32) };
         for piece in bytes.chunks(PIECE * 2) {
-            // Σh, Σl, Σh², Σh·l, Σl² per lane, as in [`BlockSums`].
-            let (mut sh, mut sl, mut hh, mut hl, mut ll) = (zero, zero, zero, zero, zero);
-            let mut top = zero;
-            let (mut chunks, mut len) = (0u32, 0usize);
+            self.make_room(piece.len() / 2);
+            let mut len = self.pending;
             let packed = self.packed.as_mut_ptr();
-            let mut count_chunk = |x: __m256i| {
+            let mut pack_chunk = |x: __m256i| {
                 let v = _mm256_shuffle_epi8(x, swap);
-                top = _mm256_max_epu16(top, v);
-                let h = _mm256_and_si256(x, low_bytes);
-                let l = _mm256_srli_epi16::<8>(x);
-                sh = _mm256_add_epi32(sh, _mm256_madd_epi16(h, ones));
-                sl = _mm256_add_epi32(sl, _mm256_madd_epi16(l, ones));
-                hh = _mm256_add_epi32(hh, _mm256_madd_epi16(h, h));
-                hl = _mm256_add_epi32(hl, _mm256_madd_epi16(h, l));
-                ll = _mm256_add_epi32(ll, _mm256_madd_epi16(l, l));
                 // One bit per lane: packs turns each u16 mask into a byte,
                 // the low half's eight in bits 0-7, the high half's in 16-23.
                 let z = _mm256_cmpeq_epi16(v, zero);
@@ -751,17 +775,17 @@ impl DepthCounts {
                 };
                 let a = _mm_shuffle_epi8(_mm256_castsi256_si128(v), pick(lo));
                 let b = _mm_shuffle_epi8(_mm256_extracti128_si256::<1>(v), pick(hi));
-                // SAFETY: `len` counts the values of this piece packed so
-                // far, at most the chunk's start, at most PIECE - 16; the
-                // second 8-value store starts at most 8 further, so both
-                // end by PIECE, inside `packed`.
+                // SAFETY: `len` is at most the pending values plus this
+                // piece's values before the chunk, and those with the
+                // piece's rest come to at most PIECE (`make_room`); so the
+                // two 8-value stores end by PIECE, or for a padded last
+                // chunk of fewer values by PIECE + 16, inside `packed`.
                 unsafe {
                     _mm_storeu_si128(packed.add(len).cast(), a);
                     len += lo.count_ones() as usize;
                     _mm_storeu_si128(packed.add(len).cast(), b);
                 }
                 len += hi.count_ones() as usize;
-                chunks += 1;
             };
             let mut groups = piece.chunks_exact(4 * 32);
             for group in &mut groups {
@@ -773,14 +797,14 @@ impl DepthCounts {
                     continue;
                 }
                 for x in [a, b, c, d] {
-                    count_chunk(x);
+                    pack_chunk(x);
                 }
             }
             let (whole, rest) = groups.remainder().as_chunks::<32>();
             for c in whole {
                 let x = load(c);
                 if nonzero(x) {
-                    count_chunk(x);
+                    pack_chunk(x);
                 }
             }
             if !rest.is_empty() {
@@ -791,29 +815,32 @@ impl DepthCounts {
                 padded[..even].copy_from_slice(&rest[..even]);
                 let x = load(&padded);
                 if nonzero(x) {
-                    count_chunk(x);
+                    pack_chunk(x);
                 }
             }
-            if chunks == 0 {
-                continue;
-            }
-            self.sums.add_wide([sh, sl, hh, hl, ll], chunks);
-            let top = _mm_max_epu16(
-                _mm256_castsi256_si128(top),
-                _mm256_extracti128_si256::<1>(top),
-            );
-            let flipped = _mm_xor_si128(top, _mm_set1_epi16(-1));
-            let high = 0xffff - _mm_extract_epi16::<0>(_mm_minpos_epu16(flipped)) as u16;
-            self.count_packed(len, high);
+            self.pending = len;
         }
     }
 
-    /// Counts `packed[..len]`, whose highest value is `high`.
+    /// Counts the packed values first if `values` more might not fit.
     #[inline]
-    fn count_packed(&mut self, len: usize, high: u16) {
+    fn make_room(&mut self, values: usize) {
+        if self.pending + values > PIECE {
+            self.flush();
+        }
+    }
+
+    /// Counts the values waiting in `packed`, and adds their sums. Rows of
+    /// a sparse map pack a few dozen values each, so many rows are counted
+    /// at once: fewer, longer loops.
+    fn flush(&mut self) {
+        let len = std::mem::take(&mut self.pending);
         if len == 0 {
             return;
         }
+        let (sum, sumsq, high) = packed_sums(&self.packed, len);
+        self.sum += sum;
+        self.sumsq += sumsq;
         self.runs = self.runs.max(high as usize / CHUNK + 1);
         if self.since_spill as usize + len > u16::MAX as usize {
             self.spill();
@@ -847,9 +874,11 @@ impl DepthCounts {
         self.runs = 0;
         self.spills = false;
         self.since_spill = 0;
+        self.pending = 0;
         self.total = 0;
         self.counted = 0;
-        self.sums.take();
+        self.sum = 0;
+        self.sumsq = 0;
     }
 
     /// Computes the statistics and clears the counts for the next map.
@@ -860,10 +889,13 @@ impl DepthCounts {
         width: u32,
         height: u32,
     ) -> Option<DepthStats> {
+        self.flush();
         let (total, n, end) = (self.total, self.counted, self.runs * CHUNK);
-        let (sum, sumsq) = self.sums.take();
+        let (sum, sumsq) = (self.sum, self.sumsq);
         self.total = 0;
         self.counted = 0;
+        self.sum = 0;
+        self.sumsq = 0;
         if n == 0 {
             // Nothing was counted, so no run was marked either.
             return None;
@@ -1125,8 +1157,9 @@ mod tests {
     #[test]
     fn png_byte_path_counts_like_the_plain_one() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
-        let (mut a, mut b) = (DepthCounts::new(), DepthCounts::new());
-        for len in [1usize, 31, 32, 33, 500, 4099] {
+        let mut a = DepthCounts::new();
+        let mut b: Vec<_> = supported_paths().map(|p| (p, DepthCounts::new())).collect();
+        for len in [1usize, 31, 32, 33, 63, 64, 65, 127, 128, 129, 500, 4099] {
             // Runs of zeros with scattered values, as in a LiDAR map.
             let values: Vec<u16> = (0..len)
                 .map(|i| {
@@ -1139,13 +1172,30 @@ mod tests {
                 .collect();
             let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
             a.add(&values);
-            b.add_be16(&be);
-            assert_eq!(
-                a.finish(DepthEncoding::Auto, 1, 1),
-                b.finish(DepthEncoding::Auto, 1, 1),
-                "len {len}"
-            );
+            let want = a.finish(DepthEncoding::Auto, 1, 1);
+            for (path, b) in &mut b {
+                // Whole, and with an odd byte left over (no value).
+                b.add_be16_by(*path, &be);
+                assert_eq!(
+                    b.finish(DepthEncoding::Auto, 1, 1),
+                    want,
+                    "{path:?} len {len}"
+                );
+                let mut odd = be.clone();
+                odd.push(0xff);
+                b.add_be16_by(*path, &odd);
+                assert_eq!(
+                    b.finish(DepthEncoding::Auto, 1, 1),
+                    want,
+                    "{path:?} len {len} + 1 byte"
+                );
+            }
         }
+    }
+
+    /// The ways of adding PNG bytes that this CPU can take.
+    fn supported_paths() -> impl Iterator<Item = Be16Path> {
+        Be16Path::ALL.into_iter().filter(|p| p.supported())
     }
 
     #[test]
@@ -1154,7 +1204,8 @@ mod tests {
         // squares fill the lanes fastest, repeated so the folds cross row
         // ends; some rows end part-way into a chunk.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        let (mut a, mut b) = (DepthCounts::new(), DepthCounts::new());
+        let mut a = DepthCounts::new();
+        let mut b: Vec<_> = supported_paths().map(|p| (p, DepthCounts::new())).collect();
         for (i, len) in [600_000usize, 65_536, 65_537, 131_075, 9]
             .iter()
             .enumerate()
@@ -1168,37 +1219,35 @@ mod tests {
             let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
             for _ in 0..3 {
                 a.add(&values);
-                b.add_be16(&be);
+                for (path, b) in &mut b {
+                    b.add_be16_by(*path, &be);
+                }
             }
         }
-        let (ga, gb) = (
-            a.finish(DepthEncoding::Kitti, 1, 1),
-            b.finish(DepthEncoding::Kitti, 1, 1),
-        );
-        assert_eq!(ga, gb);
+        let want = a.finish(DepthEncoding::Kitti, 1, 1);
+        assert!(want.is_some());
+        for (path, b) in &mut b {
+            assert_eq!(b.finish(DepthEncoding::Kitti, 1, 1), want, "{path:?}");
+        }
     }
 
     #[test]
-    fn block_sums_are_exact_across_folds() {
+    fn packed_sums_match_value_by_value() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let mut sums = BlockSums::new();
-        let (mut want_s, mut want_q) = (0u64, 0u64);
-        // More blocks than one fold holds, the extremes included.
-        for i in 0..20_000u32 {
-            let mut block = [0u8; 16];
-            match i % 4 {
-                0 => block = [0xff; 16],
-                1 => rng.fill(&mut block[..]),
-                2 => block[rng.random_range(0..16)] = 0x80,
-                _ => {}
+        let mut packed: Box<[u16; PIECE + MARGIN]> = boxed();
+        // Leftovers past `len` must not count: fill the margin too.
+        for len in [0, 1, 15, 16, 17, 700, PIECE - 1, PIECE] {
+            for fill in [0xffffu16, 0x8080, 1] {
+                packed.fill(fill);
+                if fill == 1 {
+                    for v in packed.iter_mut() {
+                        *v = rng.random_range(1..=u16::MAX);
+                    }
+                }
+                let want = packed_sums_plain(&packed[..len]);
+                assert_eq!(packed_sums(&packed, len), want, "len {len}, fill {fill:#x}");
             }
-            let (s, q) = block_sums_plain(&block);
-            want_s += s;
-            want_q += q;
-            sums.add(&block);
         }
-        assert_eq!(sums.take(), (want_s, want_q));
-        assert_eq!(sums.take(), (0, 0));
     }
 
     #[test]
@@ -1207,7 +1256,8 @@ mod tests {
         // histogram edges fall inside runs holding many counts, and maps
         // big enough for the block sums to fold.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-        let (mut a, mut b, mut c) = (DepthCounts::new(), DepthCounts::new(), DepthCounts::new());
+        let mut a = DepthCounts::new();
+        let mut b: Vec<_> = supported_paths().map(|p| (p, DepthCounts::new())).collect();
         for case in 0..24 {
             let len = [1000usize, 70_000, 245_760][case % 3];
             let centre: u16 = rng.random_range(200..60_000);
@@ -1225,15 +1275,14 @@ mod tests {
             let enc = DepthEncoding::ALL[case % 4];
             a.add(&values);
             let be: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
-            // In rows, as a decoder hands them over; the plain path too,
-            // whichever one `add_be16` picks on this CPU.
-            for row in be.chunks(1280) {
-                b.add_be16(row);
-                c.add_be16_plain(row);
+            // In rows, as a decoder hands them over, by every path.
+            let ga = a.finish(enc, 1, 1);
+            for (path, b) in &mut b {
+                for row in be.chunks(1280) {
+                    b.add_be16_by(*path, row);
+                }
+                assert_eq!(b.finish(enc, 1, 1), ga, "{path:?} case {case}");
             }
-            let (ga, gb) = (a.finish(enc, 1, 1), b.finish(enc, 1, 1));
-            assert_eq!(ga, gb, "case {case}");
-            assert_eq!(c.finish(enc, 1, 1), gb, "case {case}");
             let (Some(r), Some(g)) = (reference(&values, enc), ga) else {
                 assert!(reference(&values, enc).is_none(), "case {case}");
                 continue;
