@@ -1,5 +1,6 @@
 //! Finding a split entry's files on disk.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -117,7 +118,7 @@ fn place(root_abs: &Path, spelled: &str) -> Placed {
         }
     }
     Placed {
-        full: root_abs.join(p),
+        full: join(root_abs, p),
         rel: (!escapes).then_some(parts),
     }
 }
@@ -134,6 +135,20 @@ fn is_plain_name(s: &str) -> bool {
     !s.is_empty() && s != "." && s != ".." && !s.contains(['/', '\\'])
 }
 
+/// `base.join(part)`, allocated once at its final size (`join` grows the
+/// buffer as it goes; a scan joins a few paths per sample).
+fn join(base: &Path, part: impl AsRef<Path>) -> PathBuf {
+    let part = part.as_ref();
+    let mut p = PathBuf::with_capacity(base.as_os_str().len() + 1 + part.as_os_str().len());
+    p.push(base);
+    p.push(part);
+    p
+}
+
+fn absolute_root(root: &Path) -> PathBuf {
+    std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf())
+}
+
 /// The names in the folders a scan looks in, each folder listed once,
 /// so resolving a sample needs no `stat` per candidate depth folder and
 /// image extension: a name absent from a listed folder is absent, a present
@@ -143,7 +158,14 @@ fn is_plain_name(s: &str) -> bool {
 /// dataset is assumed not to change while it runs.
 #[derive(Debug, Default, Clone)]
 pub struct FolderListings {
-    folders: HashMap<PathBuf, HashSet<OsString>>,
+    /// Keyed by the folder path's bytes, spelled as [`resolve_sample_listed`]
+    /// joins it: hashing bytes is far cheaper than hashing path components.
+    folders: HashMap<OsString, HashSet<OsString>>,
+    /// The root the listings were made for, as given and made absolute
+    /// (once per scan, not per sample: for a relative root that asks the
+    /// system for the working directory).
+    root: PathBuf,
+    root_abs: PathBuf,
 }
 
 /// Sequences used by fewer entries are probed file by file: listing a big
@@ -159,12 +181,12 @@ impl FolderListings {
     /// Lists the image folder and every depth folder of each sequence
     /// (`dataset_root`) that enough entries use.
     pub fn build(root: &Path, entries: &[SplitEntry], settings: &DatasetSettings) -> Self {
-        let root_abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        let root_abs = absolute_root(root);
         let mut uses: HashMap<&str, usize> = HashMap::new();
         for e in entries {
             *uses.entry(e.dataset_root.as_str()).or_default() += 1;
         }
-        let mut bases: Vec<PathBuf> = uses
+        let bases: Vec<PathBuf> = uses
             .into_iter()
             .filter(|&(_, n)| n >= LIST_FROM_ENTRIES)
             .filter_map(|(spelled, _)| {
@@ -173,14 +195,14 @@ impl FolderListings {
                 (placed.rel.is_some() || settings.allow_absolute_roots).then_some(placed.full)
             })
             .collect();
-        bases.sort();
-        bases.dedup();
-        let mut dirs: Vec<PathBuf> = bases
+        // Deduplicated as spelled (bytes), as they are looked up: two
+        // spellings of one folder are both listed.
+        let mut dirs: Vec<OsString> = bases
             .iter()
             .flat_map(|base| {
                 std::iter::once(&settings.image_folder)
                     .chain(&settings.depth_folders)
-                    .map(|folder| base.join(folder))
+                    .map(|folder| join(base, folder).into_os_string())
             })
             .collect();
         dirs.sort();
@@ -198,7 +220,20 @@ impl FolderListings {
                 Err(_) => None,
             })
             .collect();
-        Self { folders }
+        Self {
+            folders,
+            root: root.to_path_buf(),
+            root_abs,
+        }
+    }
+
+    /// `root` made absolute: remembered when the listings are of `root`.
+    fn root_abs<'a>(&'a self, root: &Path) -> Cow<'a, Path> {
+        if root.as_os_str() == self.root.as_os_str() && !self.root.as_os_str().is_empty() {
+            Cow::Borrowed(&self.root_abs)
+        } else {
+            Cow::Owned(absolute_root(root))
+        }
     }
 
     /// Number of folders listed.
@@ -213,12 +248,12 @@ impl FolderListings {
     /// `folder/name` with its metadata when it exists and is a file
     /// (symbolic links followed, like a plain `stat`).
     fn find_file(&self, folder: &Path, name: &str) -> Option<(PathBuf, fs::Metadata)> {
-        if let Some(names) = self.folders.get(folder) {
+        if let Some(names) = self.folders.get(folder.as_os_str()) {
             if !names.contains(OsStr::new(name)) {
                 return None;
             }
         }
-        let p = folder.join(name);
+        let p = join(folder, name);
         let meta = fs::metadata(&p).ok().filter(|m| m.is_file())?;
         Some((p, meta))
     }
@@ -243,7 +278,7 @@ pub fn resolve_sample_listed(
     settings: &DatasetSettings,
     listings: &FolderListings,
 ) -> Result<ResolvedSample, Skip> {
-    let root_abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    let root_abs = listings.root_abs(root);
     let refused = |what: &str, spelled: &str| {
         Skip::new(
             SkipReason::RefusedPath,
@@ -284,7 +319,7 @@ pub fn resolve_sample_listed(
             (placed.full, rel, meta)
         }
         None => {
-            let folder = base.full.join(&settings.image_folder);
+            let folder = join(&base.full, &settings.image_folder);
             let found = settings.image_extensions.iter().find_map(|ext| {
                 let name = format!("{}.{ext}", entry.stem);
                 listings
@@ -312,7 +347,7 @@ pub fn resolve_sample_listed(
     let name = format!("{}.png", entry.stem);
     let depth = settings.depth_folders.iter().find_map(|folder| {
         listings
-            .find_file(&base.full.join(folder), &name)
+            .find_file(&join(&base.full, folder), &name)
             .map(|(p, m)| (p, folder, m))
     });
     let (depth, folder, depth_meta) = depth.ok_or_else(|| {
@@ -437,14 +472,19 @@ mod tests {
         }
         // A directory named like a depth map in the first folder is not a map.
         fs::create_dir_all(r.join("s/a/newest_depth_maps/0002.png")).unwrap();
+        // One sequence spelled two ways: each spelling is listed and
+        // looked up as spelled.
+        for i in 0..12usize {
+            entries.push(entry("./s/b/", &format!("{i:04}")));
+        }
         // A sequence without any depth folder.
         for i in 0..10 {
             touch(&r.join(format!("s/c/image_a6/{i}.png")));
             entries.push(entry("s/c", &i.to_string()));
         }
         let listings = FolderListings::build(r, &entries, &set);
-        // image_a6 + 4 depth folders for each of the three sequences.
-        assert_eq!(listings.len(), 15);
+        // image_a6 + 4 depth folders for each of the four spellings.
+        assert_eq!(listings.len(), 20);
         let (mut found, mut missing) = (0, 0);
         for e in &entries {
             let probed = resolve_sample(r, e, &set);
