@@ -1200,9 +1200,10 @@ mod tests {
 
     #[test]
     fn long_rows_of_large_values_count_exactly() {
-        // Rows longer than one set of wide lanes holds, of values whose
-        // squares fill the lanes fastest, repeated so the folds cross row
-        // ends; some rows end part-way into a chunk.
+        // Rows far longer than the packed buffer holds, of values whose
+        // squares fill the sums' i32 lanes fastest (a full buffer of them
+        // is the most one lane takes), repeated so counting batches cross
+        // row ends; some rows end part-way into a chunk.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let mut a = DepthCounts::new();
         let mut b: Vec<_> = supported_paths().map(|p| (p, DepthCounts::new())).collect();
@@ -1254,7 +1255,7 @@ mod tests {
     fn clustered_and_dense_maps_match_the_reference() {
         // Values packed into a few runs of stored values, so ranks and
         // histogram edges fall inside runs holding many counts, and maps
-        // big enough for the block sums to fold.
+        // big enough to fill the packed buffer many times and to spill.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let mut a = DepthCounts::new();
         let mut b: Vec<_> = supported_paths().map(|p| (p, DepthCounts::new())).collect();
