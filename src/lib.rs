@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod demo;
 pub mod depth;
 pub mod fsutil;
+pub mod hash;
 pub mod metadata;
 pub mod progress;
 pub mod scan;

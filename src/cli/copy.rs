@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use crate::dataset::{self, DatasetSettings, SplitEntry};
 use crate::export::{self, ExportSample, LinkMode};
-use crate::metadata::{self, SampleKey};
+use crate::metadata;
 use crate::progress::Progress;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -23,12 +24,21 @@ pub struct CopyArgs {
     #[arg(long)]
     pub root: PathBuf,
     /// The calibration split (written by `calibscope select` or the seed script).
+    /// Looked up as given, then relative to the root (as `scan` does).
     #[arg(long, default_value = "calibration_split.json")]
     pub split: PathBuf,
     /// Metadata from `calibscope scan`: gives each sample's exact image path
-    /// (without it, `<dataset_root>/image_a6/<stem>.png|.jpg` is probed).
+    /// (without it, `<dataset_root>/<image folder>/<stem>.<ext>` is looked
+    /// for; a `--json` metadata file also gives the image folder).
     #[arg(long)]
     pub metadata: Option<PathBuf>,
+    /// Folder of RGB images inside each sequence (default: the metadata
+    /// JSON's, else image_a6).
+    #[arg(long)]
+    pub image_folder: Option<String>,
+    /// Image extension to try, in order (repeat the option); default png, jpg, jpeg.
+    #[arg(long = "image-ext", value_name = "EXT")]
+    pub image_exts: Vec<String>,
     /// Output folder (created; must be outside the dataset).
     #[arg(long, default_value = "calibration_images")]
     pub out: PathBuf,
@@ -45,22 +55,37 @@ pub struct CopyArgs {
     pub allow_absolute_roots: bool,
 }
 
-/// Export samples for split keys: image paths from the metadata when given.
+/// The split's entries, strictly (a bad entry is an error naming it): the
+/// split as given, then under the root, as every command finds it.
+pub fn read_split_entries(root: &Path, split: &Path) -> Result<Vec<SplitEntry>, String> {
+    let path = dataset::locate_split(root, split).map_err(|e| e.to_string())?;
+    dataset::read_split_file(&path)
+        .and_then(|s| s.strict())
+        .map_err(|e| e.to_string())
+}
+
+/// Export samples for split entries: image paths from the metadata when
+/// given, else found by the dataset's rules with `settings`. The escape
+/// rule is applied when the samples are exported (refusing the whole run).
 pub fn samples_for(
     root: &Path,
-    keys: &[SampleKey],
+    entries: &[SplitEntry],
     metadata: Option<&Path>,
+    settings: &DatasetSettings,
 ) -> Result<Vec<ExportSample>, String> {
     let rows = match metadata {
         Some(p) => metadata::read_any(p).map_err(|e| e.to_string())?,
         None => Vec::new(),
     };
-    Ok(keys
+    let index = dataset::KeyIndex::new(
+        rows.iter()
+            .map(|r| (r.dataset_root.as_str(), r.filename.as_str())),
+    );
+    Ok(entries
         .iter()
-        .zip(export::match_rows_aligned(&rows, keys))
-        .map(|(k, m)| match m {
+        .map(|e| match index.find(&e.dataset_root, &e.stem) {
             Some(i) => ExportSample::from_row(root, &rows[i]),
-            None => ExportSample::probe(root, k),
+            None => ExportSample::locate(root, e, settings),
         })
         .collect())
 }
@@ -94,8 +119,14 @@ pub fn with_bar<T>(progress: &Progress, f: impl FnOnce() -> T) -> T {
 }
 
 fn go(a: &CopyArgs) -> Result<(), String> {
-    let keys = export::read_split(&a.split).map_err(|e| e.to_string())?;
-    let samples = samples_for(&a.root, &keys, a.metadata.as_deref())?;
+    let entries = read_split_entries(&a.root, &a.split)?;
+    let settings = super::dataset_settings(
+        a.image_folder.as_deref(),
+        &a.image_exts,
+        a.allow_absolute_roots,
+        a.metadata.as_deref(),
+    );
+    let samples = samples_for(&a.root, &entries, a.metadata.as_deref(), &settings)?;
     let mode = match a.mode {
         ModeArg::Copy => LinkMode::Copy,
         ModeArg::Hardlink => LinkMode::Hardlink,

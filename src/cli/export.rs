@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::copy::{samples_for, with_bar};
+use super::copy::{read_split_entries, samples_for, with_bar};
 use crate::export::{self, TensorOptions};
 use crate::metadata;
 use crate::preprocess::{ChannelOrder, Layout, ResizeFilter};
@@ -15,6 +15,7 @@ use crate::progress::Progress;
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The calibration split (written by `calibscope select` or the seed script).
+    /// Looked up as given, then relative to --root when given (as `scan` does).
     #[arg(long, default_value = "calibration_split.json")]
     pub split: PathBuf,
     /// Metadata from `calibscope scan` (.csv or .json).
@@ -49,6 +50,13 @@ pub struct ExportArgs {
     /// or outside --root, as `scan --allow-absolute-roots` does.
     #[arg(long)]
     pub allow_absolute_roots: bool,
+    /// Folder of RGB images inside each sequence, for --tensors (default:
+    /// the metadata JSON's, else image_a6).
+    #[arg(long)]
+    pub image_folder: Option<String>,
+    /// Image extension to try, in order (repeat the option); default png, jpg, jpeg.
+    #[arg(long = "image-ext", value_name = "EXT")]
+    pub image_exts: Vec<String>,
 }
 
 fn parse_size(s: &str) -> Result<TensorOptions, String> {
@@ -76,7 +84,13 @@ fn go(a: &ExportArgs) -> Result<(), String> {
         (true, Some(root)) => Some(root),
         (true, None) => return Err("--tensors needs --root DATASET_ROOT to find the images".into()),
     };
-    let keys = export::read_split(&a.split).map_err(|e| e.to_string())?;
+    let entries = match &a.root {
+        Some(root) => read_split_entries(root, &a.split)?,
+        None => crate::dataset::read_split_file(&a.split)
+            .and_then(|s| s.strict())
+            .map_err(|e| e.to_string())?,
+    };
+    let keys: Vec<_> = entries.iter().map(|e| e.key()).collect();
     let rows = metadata::read_any(&a.metadata).map_err(|e| e.to_string())?;
     match &a.root {
         Some(root) => export::ensure_outside_dataset(root, &a.out),
@@ -109,7 +123,13 @@ fn go(a: &ExportArgs) -> Result<(), String> {
         println!("wrote {} ({} samples)", p.display(), stats.total_samples);
     }
     if let Some(root) = tensor_root {
-        let samples = samples_for(root, &keys, Some(&a.metadata))?;
+        let settings = super::dataset_settings(
+            a.image_folder.as_deref(),
+            &a.image_exts,
+            a.allow_absolute_roots,
+            Some(&a.metadata),
+        );
+        let samples = samples_for(root, &entries, Some(&a.metadata), &settings)?;
         let mut pre = opts.preprocess();
         if a.resize == "lanczos" {
             pre.filter = ResizeFilter::Lanczos;

@@ -6,11 +6,14 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod copy;
+mod dataset_args;
 pub mod demo;
 pub mod export;
 pub mod ptq;
 pub mod scan;
 pub mod select;
+
+pub use dataset_args::dataset_settings;
 
 #[derive(Debug, Parser)]
 #[command(

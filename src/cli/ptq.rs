@@ -24,11 +24,22 @@ pub struct PtqArgs {
     #[arg(long, group = "source")]
     pub image_list: Option<PathBuf>,
     /// Calibration images: a split JSON (e.g. calibration_split.json); needs --root.
+    /// Looked up as given, then relative to the root (as `scan` does).
     #[arg(long, group = "source", requires = "root")]
     pub split: Option<PathBuf>,
     /// Dataset root the split's entries are relative to.
     #[arg(long)]
     pub root: Option<PathBuf>,
+    /// With --split: folder of RGB images inside each sequence (as `scan --image-folder`).
+    #[arg(long, default_value = "image_a6")]
+    pub image_folder: String,
+    /// With --split: image extension to try, in order (repeat the option); default png, jpg, jpeg.
+    #[arg(long = "image-ext", value_name = "EXT")]
+    pub image_exts: Vec<String>,
+    /// With --split: accept entries outside --root (absolute paths elsewhere, `..`,
+    /// symbolic links leading out, e.g. a dataset linked in from another disk).
+    #[arg(long)]
+    pub allow_absolute_roots: bool,
     /// Calibration inputs: a folder of .npy input tensors (or of images).
     #[arg(long, group = "source")]
     pub folder: Option<PathBuf>,
@@ -87,6 +98,12 @@ pub fn run(a: PtqArgs) -> ExitCode {
         CalibrationSource::Split {
             split: s.clone(),
             root: a.root.clone().unwrap_or_default(),
+            dataset: super::dataset_settings(
+                Some(&a.image_folder),
+                &a.image_exts,
+                a.allow_absolute_roots,
+                None,
+            ),
         }
     } else if let Some(f) = &a.folder {
         CalibrationSource::Folder(f.clone())

@@ -64,22 +64,18 @@ pub struct ScanArgs {
 impl ScanArgs {
     fn settings(&self) -> DatasetSettings {
         let mut s = DatasetSettings {
-            image_folder: self.image_folder.clone(),
             depth_encoding: self.depth_encoding,
             indoor_below: self.indoor_below,
             near_below: self.near_below,
-            allow_absolute_roots: self.allow_absolute_roots,
-            ..DatasetSettings::default()
+            ..super::dataset_settings(
+                Some(&self.image_folder),
+                &self.image_exts,
+                self.allow_absolute_roots,
+                None,
+            )
         };
         if !self.depth_folders.is_empty() {
             s.depth_folders = self.depth_folders.clone();
-        }
-        if !self.image_exts.is_empty() {
-            s.image_extensions = self
-                .image_exts
-                .iter()
-                .map(|e| e.trim_start_matches('.').to_owned())
-                .collect();
         }
         s
     }

@@ -7,20 +7,33 @@
 //!   good entries in order plus every malformed entry with its index and why.
 //! - [`resolve_sample`] finds an entry's RGB image and depth map on disk
 //!   (with sizes and modification times, for the scan cache) or says why not
-//!   as a [`SkipReason`].
+//!   as a [`SkipReason`]; [`locate_image`] finds the image alone (copy,
+//!   export, PTQ). Both apply the one path-escape rule: an entry may not
+//!   leave the dataset root by its spelling (`..`, absolute paths) nor by a
+//!   symbolic link ([`check_real_inside`]), unless
+//!   [`DatasetSettings::allow_absolute_roots`].
+//! - [`SampleKey::id`] and [`KeyIndex`]: when two spellings name the same
+//!   sample (`seq/` is `seq`; an unpadded numeric stem finds its padded row).
 //!
 //! The dataset is read-only to us: nothing here writes.
 
+mod key;
 mod resolve;
 mod split;
+
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 pub use crate::depth::DepthEncoding;
+pub use key::{root_id, unpadded, KeyIndex, SampleKey};
 pub use resolve::{
-    resolve_sample, resolve_sample_listed, FileStamp, FolderListings, ResolvedSample, Skip,
+    check_real_inside, locate_image, resolve_sample, resolve_sample_listed, FileStamp,
+    FolderListings, LocatedImage, ResolvedSample, Skip,
 };
-pub use split::{locate_split, read_split, DatasetError, EntryProblem, Split, SplitEntry};
+pub use split::{
+    locate_split, read_split, read_split_file, DatasetError, EntryProblem, Split, SplitEntry,
+};
 
 /// The seed's depth-folder priority list (`create_ncdb_metadata.py`).
 pub const SEED_DEPTH_FOLDERS: [&str; 4] = [
@@ -47,8 +60,25 @@ pub struct DatasetSettings {
     /// Mean depth (m) below which a sample is `outdoor_near` (else `outdoor_far`).
     pub near_below: f64,
     /// Accept entries whose files lie outside the dataset root (absolute
-    /// paths elsewhere, `..`). Off by default: such entries are refused.
+    /// paths elsewhere, `..`, symbolic links leading out). Off by default:
+    /// such entries are refused.
     pub allow_absolute_roots: bool,
+}
+
+impl DatasetSettings {
+    /// The dataset settings a `calibscope scan --json` metadata file was
+    /// made with; `None` for a CSV or a JSON without them.
+    pub fn from_metadata_file(path: &Path) -> Option<Self> {
+        if !path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            return None;
+        }
+        let bytes = std::fs::read(path).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        serde_json::from_value(v.get("settings")?.get("dataset")?.clone()).ok()
+    }
 }
 
 impl Default for DatasetSettings {

@@ -9,8 +9,8 @@ use std::time::UNIX_EPOCH;
 
 use rayon::prelude::*;
 
-use super::{DatasetSettings, SkipReason, SplitEntry};
-use crate::metadata::SampleKey;
+use super::SampleKey;
+use super::{unpadded, DatasetSettings, SkipReason, SplitEntry};
 
 /// Size and modification time of a file: what the scan cache compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -149,6 +149,20 @@ fn absolute_root(root: &Path) -> PathBuf {
     std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf())
 }
 
+/// One listed folder: its names, which of them are symbolic links, and
+/// whether the folder itself (after resolving links) is inside the root.
+#[derive(Debug, Default, Clone)]
+struct Listed {
+    names: HashSet<OsString>,
+    /// Names whose directory entry is a symbolic link (the listing gives
+    /// the type for free): only these need their target checked.
+    links: HashSet<OsString>,
+    /// The folder's real location is inside the root's real location.
+    /// Computed once per folder, so a scan pays one `canonicalize` per
+    /// listed folder, not per file.
+    real_inside: bool,
+}
+
 /// The names in the folders a scan looks in, each folder listed once,
 /// so resolving a sample needs no `stat` per candidate depth folder and
 /// image extension: a name absent from a listed folder is absent, a present
@@ -160,12 +174,15 @@ fn absolute_root(root: &Path) -> PathBuf {
 pub struct FolderListings {
     /// Keyed by the folder path's bytes, spelled as [`resolve_sample_listed`]
     /// joins it: hashing bytes is far cheaper than hashing path components.
-    folders: HashMap<OsString, HashSet<OsString>>,
+    folders: HashMap<OsString, Listed>,
     /// The root the listings were made for, as given and made absolute
     /// (once per scan, not per sample: for a relative root that asks the
     /// system for the working directory).
     root: PathBuf,
     root_abs: PathBuf,
+    /// The root with symbolic links resolved (`None` when it cannot be, or
+    /// when entries may point anywhere).
+    root_real: Option<PathBuf>,
 }
 
 /// Sequences used by fewer entries are probed file by file: listing a big
@@ -182,6 +199,9 @@ impl FolderListings {
     /// (`dataset_root`) that enough entries use.
     pub fn build(root: &Path, entries: &[SplitEntry], settings: &DatasetSettings) -> Self {
         let root_abs = absolute_root(root);
+        let root_real = (!settings.allow_absolute_roots)
+            .then(|| fs::canonicalize(&root_abs).ok())
+            .flatten();
         let mut uses: HashMap<&str, usize> = HashMap::new();
         for e in entries {
             *uses.entry(e.dataset_root.as_str()).or_default() += 1;
@@ -212,10 +232,24 @@ impl FolderListings {
             .into_par_iter()
             .filter_map(|dir| match fs::read_dir(&dir) {
                 Ok(it) => {
-                    let set = it.filter_map(|e| e.ok().map(|e| e.file_name())).collect();
-                    Some((dir, set))
+                    let mut listed = Listed {
+                        real_inside: match &root_real {
+                            Some(real) => fs::canonicalize(&dir).is_ok_and(|d| d.starts_with(real)),
+                            None => true,
+                        },
+                        ..Listed::default()
+                    };
+                    for e in it.flatten() {
+                        if e.file_type().is_ok_and(|t| t.is_symlink()) {
+                            listed.links.insert(e.file_name());
+                        }
+                        listed.names.insert(e.file_name());
+                    }
+                    Some((dir, listed))
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some((dir, HashSet::new())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Some((dir, Listed::default()))
+                }
                 // Unreadable folder: leave it to per-file probes.
                 Err(_) => None,
             })
@@ -224,15 +258,31 @@ impl FolderListings {
             folders,
             root: root.to_path_buf(),
             root_abs,
+            root_real,
         }
     }
 
-    /// `root` made absolute: remembered when the listings are of `root`.
-    fn root_abs<'a>(&'a self, root: &Path) -> Cow<'a, Path> {
+    /// `root` made absolute, and with links resolved when that is needed:
+    /// remembered when the listings are of `root`.
+    fn roots<'a>(&'a self, root: &Path, settings: &DatasetSettings) -> Roots<'a> {
         if root.as_os_str() == self.root.as_os_str() && !self.root.as_os_str().is_empty() {
-            Cow::Borrowed(&self.root_abs)
+            Roots {
+                given: root.to_path_buf(),
+                abs: Cow::Borrowed(&self.root_abs),
+                real: self.root_real.as_deref().map(Cow::Borrowed),
+                allow_outside: settings.allow_absolute_roots,
+            }
         } else {
-            Cow::Owned(absolute_root(root))
+            let abs = absolute_root(root);
+            let real = (!settings.allow_absolute_roots)
+                .then(|| fs::canonicalize(&abs).ok().map(Cow::Owned))
+                .flatten();
+            Roots {
+                given: root.to_path_buf(),
+                abs: Cow::Owned(abs),
+                real,
+                allow_outside: settings.allow_absolute_roots,
+            }
         }
     }
 
@@ -246,22 +296,229 @@ impl FolderListings {
     }
 
     /// `folder/name` with its metadata when it exists and is a file
-    /// (symbolic links followed, like a plain `stat`).
-    fn find_file(&self, folder: &Path, name: &str) -> Option<(PathBuf, fs::Metadata)> {
-        if let Some(names) = self.folders.get(folder.as_os_str()) {
-            if !names.contains(OsStr::new(name)) {
+    /// (symbolic links followed, like a plain `stat`), and whether its
+    /// real location must be checked (a link, in a linked folder, or not
+    /// listed).
+    fn find_file(&self, folder: &Path, name: &str) -> Option<(PathBuf, fs::Metadata, bool)> {
+        let listed = self.folders.get(folder.as_os_str());
+        if let Some(l) = listed {
+            if !l.names.contains(OsStr::new(name)) {
                 return None;
             }
         }
         let p = join(folder, name);
         let meta = fs::metadata(&p).ok().filter(|m| m.is_file())?;
-        Some((p, meta))
+        let check = listed.is_none_or(|l| !l.real_inside || l.links.contains(OsStr::new(name)));
+        Some((p, meta, check))
+    }
+
+    /// The one file in `folder` named `<digits with any zero padding>.<ext>`
+    /// for an image extension: where an unpadded numeric stem's image is.
+    fn find_padded(
+        &self,
+        folder: &Path,
+        digits: &str,
+        exts: &[String],
+    ) -> Option<(PathBuf, fs::Metadata, bool)> {
+        let matches = |name: &OsStr| -> Option<String> {
+            let name = name.to_str()?;
+            let (stem, ext) = name.rsplit_once('.')?;
+            (unpadded(stem) == Some(digits) && exts.iter().any(|e| e == ext))
+                .then(|| name.to_owned())
+        };
+        let mut found: Vec<String> = match self.folders.get(folder.as_os_str()) {
+            Some(l) => l.names.iter().filter_map(|n| matches(n)).collect(),
+            None => fs::read_dir(folder)
+                .ok()?
+                .flatten()
+                .filter_map(|e| matches(&e.file_name()))
+                .collect(),
+        };
+        found.sort();
+        // One stem (several extensions of it are fine: the first in the
+        // settings' order wins, as for exact stems).
+        let stem = |n: &String| n.rsplit_once('.').map(|(s, _)| s.to_owned());
+        let first = found.first().and_then(stem)?;
+        if found.iter().any(|n| stem(n).as_ref() != Some(&first)) {
+            return None;
+        }
+        exts.iter()
+            .find_map(|ext| self.find_file(folder, &format!("{first}.{ext}")))
     }
 }
 
-/// Finds the RGB image (first existing extension in the image folder, or the
-/// entry's own `image_path`) and the depth map (first depth folder holding
-/// `<stem>.png`). Only `stat` calls; nothing is opened.
+/// The dataset root as the rules need it.
+struct Roots<'a> {
+    given: PathBuf,
+    abs: Cow<'a, Path>,
+    /// Set when files must stay inside the root after resolving links.
+    real: Option<Cow<'a, Path>>,
+    allow_outside: bool,
+}
+
+impl Roots<'_> {
+    fn refused(&self, what: &str, spelled: &str) -> Skip {
+        Skip::new(
+            SkipReason::RefusedPath,
+            format!(
+                "{what} {spelled:?} lies outside the dataset root {}; allow absolute roots (--allow-absolute-roots) to accept it",
+                self.given.display()
+            ),
+        )
+    }
+
+    fn check_real(&self, file: &Path) -> Result<(), Skip> {
+        if self.allow_outside {
+            return Ok(());
+        }
+        check_real_inside(&self.given, self.real.as_deref(), file)
+    }
+}
+
+/// The path-escape rule applied to where `file` really is: a symbolic link
+/// (the file's, or a folder's on its way) may not lead out of the dataset
+/// root. `root_real` is the root with links resolved (`None` when it could
+/// not be resolved: nothing is inside it). Callers skip this check when
+/// the user allowed entries outside the root.
+pub fn check_real_inside(root: &Path, root_real: Option<&Path>, file: &Path) -> Result<(), Skip> {
+    let real = fs::canonicalize(file).map_err(|e| {
+        Skip::new(
+            SkipReason::RefusedPath,
+            format!("cannot resolve where {} leads: {e}", file.display()),
+        )
+    })?;
+    match root_real {
+        Some(r) if real.starts_with(r) => Ok(()),
+        _ => Err(Skip::new(
+            SkipReason::RefusedPath,
+            format!(
+                "{} is a symbolic link (or lies in a linked folder) leading to {}, outside the dataset root {}; a dataset linked in from another disk is legitimate: allow absolute roots (--allow-absolute-roots) to read it",
+                file.display(),
+                real.display(),
+                root.display()
+            ),
+        )),
+    }
+}
+
+/// An entry's RGB image, found under the dataset root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocatedImage {
+    /// The sample's key; an unpadded numeric stem becomes the stem of the
+    /// file found (`42` → `0000000042`).
+    pub key: SampleKey,
+    pub path: PathBuf,
+    /// Relative to the dataset root (absolute when outside it).
+    pub rel: String,
+    pub stamp: FileStamp,
+}
+
+/// Finds an entry's RGB image: its own `image_path`, or the first image
+/// extension holding `<stem>` in the sequence's image folder (for a numeric
+/// stem without its zero padding, the one file with those digits). The
+/// path-escape rule applies to the spelling and to where the file really
+/// is. Only `stat` calls (and a folder listing for an unpadded stem).
+pub fn locate_image(
+    root: &Path,
+    entry: &SplitEntry,
+    settings: &DatasetSettings,
+) -> Result<LocatedImage, Skip> {
+    let listings = FolderListings::none();
+    let roots = listings.roots(root, settings);
+    find_image(&roots, entry, settings, &listings).map(|(_, image)| image)
+}
+
+/// The sequence folder placed under the root, and the image.
+fn find_image(
+    roots: &Roots<'_>,
+    entry: &SplitEntry,
+    settings: &DatasetSettings,
+    listings: &FolderListings,
+) -> Result<(Placed, LocatedImage), Skip> {
+    if !is_plain_name(&entry.stem) {
+        return Err(Skip::new(
+            SkipReason::RefusedPath,
+            format!("stem {:?} is not a plain file name", entry.stem),
+        ));
+    }
+    let base = place(&roots.abs, &entry.dataset_root);
+    if base.rel.is_none() && !roots.allow_outside {
+        return Err(roots.refused("dataset_root", &entry.dataset_root));
+    }
+    let mut key = entry.key();
+    let (path, rel, meta) = match &entry.image_path {
+        Some(spelled) => {
+            let placed = place(&roots.abs, spelled);
+            if placed.rel.is_none() && !roots.allow_outside {
+                return Err(roots.refused("image_path", spelled));
+            }
+            let meta = fs::metadata(&placed.full)
+                .ok()
+                .filter(|m| m.is_file())
+                .ok_or_else(|| {
+                    Skip::new(
+                        SkipReason::MissingImage,
+                        format!("image {} does not exist", placed.full.display()),
+                    )
+                })?;
+            roots.check_real(&placed.full)?;
+            let rel =
+                rel_string(&placed.rel, &[]).unwrap_or_else(|| placed.full.display().to_string());
+            (placed.full, rel, meta)
+        }
+        None => {
+            let folder = join(&base.full, &settings.image_folder);
+            let exact = settings.image_extensions.iter().find_map(|ext| {
+                let name = format!("{}.{ext}", entry.stem);
+                listings.find_file(&folder, &name)
+            });
+            // The seed's split lost the zero padding of numeric stems.
+            let found = exact.or_else(|| {
+                let digits = unpadded(&entry.stem)?;
+                listings.find_padded(&folder, digits, &settings.image_extensions)
+            });
+            let (p, meta, check) = found.ok_or_else(|| {
+                Skip::new(
+                    SkipReason::MissingImage,
+                    format!(
+                        "no {}/{}.{{{}}} in {}",
+                        settings.image_folder,
+                        entry.stem,
+                        settings.image_extensions.join(","),
+                        base.full.display()
+                    ),
+                )
+            })?;
+            if check {
+                roots.check_real(&p)?;
+            }
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some((stem, _)) = name.rsplit_once('.') {
+                if stem != key.stem {
+                    key.stem = stem.to_owned();
+                }
+            }
+            let rel = rel_string(&base.rel, &[&settings.image_folder, &name])
+                .unwrap_or_else(|| p.display().to_string());
+            (p, rel, meta)
+        }
+    };
+    Ok((
+        base,
+        LocatedImage {
+            key,
+            path,
+            rel,
+            stamp: FileStamp::of(&meta),
+        },
+    ))
+}
+
+/// Finds the RGB image (see [`locate_image`]) and the depth map (first
+/// depth folder holding `<stem>.png`). Only `stat` calls; nothing is opened.
 pub fn resolve_sample(
     root: &Path,
     entry: &SplitEntry,
@@ -278,79 +535,15 @@ pub fn resolve_sample_listed(
     settings: &DatasetSettings,
     listings: &FolderListings,
 ) -> Result<ResolvedSample, Skip> {
-    let root_abs = listings.root_abs(root);
-    let refused = |what: &str, spelled: &str| {
-        Skip::new(
-            SkipReason::RefusedPath,
-            format!(
-                "{what} {spelled:?} lies outside the dataset root {}; allow absolute roots to accept it",
-                root.display()
-            ),
-        )
-    };
-    if !is_plain_name(&entry.stem) {
-        return Err(Skip::new(
-            SkipReason::RefusedPath,
-            format!("stem {:?} is not a plain file name", entry.stem),
-        ));
-    }
-    let base = place(&root_abs, &entry.dataset_root);
-    if base.rel.is_none() && !settings.allow_absolute_roots {
-        return Err(refused("dataset_root", &entry.dataset_root));
-    }
-
-    let (image, image_rel, image_meta) = match &entry.image_path {
-        Some(spelled) => {
-            let placed = place(&root_abs, spelled);
-            if placed.rel.is_none() && !settings.allow_absolute_roots {
-                return Err(refused("image_path", spelled));
-            }
-            let meta = fs::metadata(&placed.full)
-                .ok()
-                .filter(|m| m.is_file())
-                .ok_or_else(|| {
-                    Skip::new(
-                        SkipReason::MissingImage,
-                        format!("image {} does not exist", placed.full.display()),
-                    )
-                })?;
-            let rel =
-                rel_string(&placed.rel, &[]).unwrap_or_else(|| placed.full.display().to_string());
-            (placed.full, rel, meta)
-        }
-        None => {
-            let folder = join(&base.full, &settings.image_folder);
-            let found = settings.image_extensions.iter().find_map(|ext| {
-                let name = format!("{}.{ext}", entry.stem);
-                listings
-                    .find_file(&folder, &name)
-                    .map(|(p, m)| (p, name, m))
-            });
-            let (p, name, meta) = found.ok_or_else(|| {
-                Skip::new(
-                    SkipReason::MissingImage,
-                    format!(
-                        "no {}/{}.{{{}}} in {}",
-                        settings.image_folder,
-                        entry.stem,
-                        settings.image_extensions.join(","),
-                        base.full.display()
-                    ),
-                )
-            })?;
-            let rel = rel_string(&base.rel, &[&settings.image_folder, &name])
-                .unwrap_or_else(|| p.display().to_string());
-            (p, rel, meta)
-        }
-    };
-
-    let name = format!("{}.png", entry.stem);
+    let roots = listings.roots(root, settings);
+    let (base, image) = find_image(&roots, entry, settings, listings)?;
+    let name = format!("{}.png", image.key.stem);
     let depth = settings.depth_folders.iter().find_map(|folder| {
         listings
             .find_file(&join(&base.full, folder), &name)
-            .map(|(p, m)| (p, folder, m))
+            .map(|(p, m, check)| (p, folder, m, check))
     });
-    let (depth, folder, depth_meta) = depth.ok_or_else(|| {
+    let (depth, folder, depth_meta, check) = depth.ok_or_else(|| {
         Skip::new(
             SkipReason::MissingDepth,
             format!(
@@ -360,14 +553,17 @@ pub fn resolve_sample_listed(
             ),
         )
     })?;
+    if check {
+        roots.check_real(&depth)?;
+    }
     let depth_rel =
         rel_string(&base.rel, &[folder, &name]).unwrap_or_else(|| depth.display().to_string());
     Ok(ResolvedSample {
-        key: entry.key(),
+        key: image.key,
         index: entry.index,
-        image,
-        image_rel,
-        image_stamp: FileStamp::of(&image_meta),
+        image: image.path,
+        image_rel: image.rel,
+        image_stamp: image.stamp,
         depth,
         depth_rel,
         depth_variant: folder.clone(),

@@ -1,5 +1,13 @@
 //! Split files: JSON lists of `{"dataset_root": ..., "new_filename": ...}`
 //! entries, or the older `{"image_path": ...}` form.
+//!
+//! One reader for every command and the app. It is tolerant (bad entries
+//! are kept with their reasons, [`Split::problems`]) and [`Split::strict`]
+//! turns it strict for the commands that must not silently drop a sample.
+//! A `new_filename` written as a JSON number (the seed's
+//! `calibration_split.json`: pandas read the stems as integers) is that
+//! number's digits; [`super::KeyIndex`] and the image search find the
+//! zero-padded file it stands for.
 
 use std::path::{Path, PathBuf};
 
@@ -22,8 +30,8 @@ pub struct SplitEntry {
 }
 
 impl SplitEntry {
-    pub fn key(&self) -> crate::metadata::SampleKey {
-        crate::metadata::SampleKey {
+    pub fn key(&self) -> super::SampleKey {
+        super::SampleKey {
             dataset_root: self.dataset_root.clone(),
             stem: self.stem.clone(),
         }
@@ -60,6 +68,26 @@ impl Split {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The entries, or an error naming the first unusable one: for the
+    /// commands that write what the split lists (copy, export, select's
+    /// pin and exclude lists), where dropping an entry would be silent.
+    pub fn strict(self) -> Result<Vec<SplitEntry>, DatasetError> {
+        match self.problems.first() {
+            None => Ok(self.entries),
+            Some(p) => Err(DatasetError::BadEntry {
+                path: self.path.display().to_string(),
+                index: p.index,
+                detail: p.detail.clone(),
+                raw: p.raw.clone(),
+            }),
+        }
+    }
+
+    /// The usable entries' keys, in file order.
+    pub fn keys(&self) -> Vec<super::SampleKey> {
+        self.entries.iter().map(SplitEntry::key).collect()
+    }
 }
 
 /// Why a dataset or split cannot be read at all.
@@ -76,13 +104,21 @@ pub enum DatasetError {
     },
     #[error("split file {path} is not valid JSON: {reason}")]
     NotJson { path: String, reason: String },
-    #[error("split file {path} holds {found}, expected a JSON list of entries like {{\"dataset_root\": \"...\", \"new_filename\": \"...\"}}")]
+    #[error("{path} is not a split file: it holds {found}, expected a JSON list of entries like {{\"dataset_root\": \"...\", \"new_filename\": \"...\"}}")]
     NotAList { path: String, found: &'static str },
+    #[error("split file {path}, entry {index} ({raw}): {detail}; fix or remove that entry")]
+    BadEntry {
+        path: String,
+        index: usize,
+        raw: String,
+        detail: String,
+    },
 }
 
 /// Where `split_file` is: as given (absolute or relative to the current
 /// folder) if it exists, else relative to the dataset root (as the seed
-/// script reads it).
+/// script reads it). Every command taking `--split` and `--root` finds the
+/// split this way.
 pub fn locate_split(root: &Path, split_file: &Path) -> Result<PathBuf, DatasetError> {
     if split_file.is_file() {
         return Ok(split_file.to_path_buf());
@@ -106,7 +142,13 @@ pub fn read_split(root: &Path, split_file: &Path) -> Result<Split, DatasetError>
     if !root.is_dir() {
         return Err(DatasetError::RootNotFound(root.display().to_string()));
     }
-    let path = locate_split(root, split_file)?;
+    read_split_file(&locate_split(root, split_file)?)
+}
+
+/// Reads the split file at `path` (no dataset root to look under: for
+/// splits given alone, e.g. `select --pin-split`).
+pub fn read_split_file(path: &Path) -> Result<Split, DatasetError> {
+    let path = path.to_path_buf();
     let p = path.display().to_string();
     let bytes = std::fs::read(&path).map_err(|source| DatasetError::Io {
         path: p.clone(),
@@ -175,21 +217,41 @@ fn string_field<'a>(
     }
 }
 
+/// `new_filename` as text; a whole non-negative JSON number (the seed's
+/// split) as its digits.
+fn stem_field(obj: &serde_json::Map<String, Value>) -> Result<Option<String>, String> {
+    match obj.get("new_filename") {
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) => Ok(Some(v.to_string())),
+            None => Err(format!(
+                "\"new_filename\" is the number {n}, expected a string or a whole number"
+            )),
+        },
+        _ => Ok(string_field(obj, "new_filename")?.map(str::to_owned)),
+    }
+}
+
 fn parse_entry(index: usize, v: &Value) -> Result<SplitEntry, String> {
     let obj = v
         .as_object()
         .ok_or_else(|| format!("entry is {}, expected an object", kind(v)))?;
     let root = string_field(obj, "dataset_root")?;
-    if let Some(stem) = string_field(obj, "new_filename")?.filter(|s| !s.is_empty()) {
+    if let Some(stem) = stem_field(obj)?.filter(|s| !s.is_empty()) {
         return Ok(SplitEntry {
             index,
             // As the seed does, a missing dataset_root means the root itself.
             dataset_root: root.unwrap_or("").to_owned(),
-            stem: stem.to_owned(),
+            stem,
             image_path: None,
         });
     }
-    if let Some(ip) = string_field(obj, "image_path")?.filter(|s| !s.is_empty()) {
+    // `copied_path`: the seed's copy manifest (calibration_metadata.json)
+    // names each image by it; read like `image_path`.
+    let image_path = match string_field(obj, "image_path")?.filter(|s| !s.is_empty()) {
+        Some(p) => Some(p),
+        None => string_field(obj, "copied_path")?.filter(|s| !s.is_empty()),
+    };
+    if let Some(ip) = image_path {
         // Old form: <dataset_root>/<image folder>/<stem>.<ext>.
         let p = Path::new(ip);
         let stem = p
@@ -234,22 +296,27 @@ mod tests {
             {"dataset_root": "seq"},
             {"dataset_root": 3, "new_filename": "1"},
             "0000000003",
-            {"new_filename": "0000000004"}
+            {"new_filename": "0000000004"},
+            {"dataset_root": "seq", "new_filename": 42},
+            {"dataset_root": "seq", "new_filename": -1}
         ]"#,
         )
         .unwrap();
-        assert_eq!(s.len(), 6);
-        assert_eq!(s.entries.len(), 3);
+        assert_eq!(s.len(), 8);
+        assert_eq!(s.entries.len(), 4);
+        assert_eq!(s.entries[3].stem, "42");
         assert_eq!(s.entries[0].dataset_root, "synced_data/seq_a");
         assert_eq!(s.entries[1].dataset_root, "recordings/b");
         assert_eq!(s.entries[1].stem, "0000000002");
         assert_eq!(s.entries[1].index, 1);
         assert_eq!(s.entries[2].dataset_root, "");
         let idx: Vec<usize> = s.problems.iter().map(|p| p.index).collect();
-        assert_eq!(idx, [2, 3, 4]);
+        assert_eq!(idx, [2, 3, 4, 7]);
         assert!(s.problems[0].detail.contains("neither"));
         assert!(s.problems[1].detail.contains("dataset_root"));
         assert!(s.problems[2].detail.contains("a string"));
+        let e = s.strict().unwrap_err().to_string();
+        assert!(e.contains("entry 2") && e.contains("s.json"), "{e}");
     }
 
     #[test]

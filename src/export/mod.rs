@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::metadata::{SampleKey, SampleMeta};
 
 pub use copy::{copy_images, CopyOptions, CopyReport, LinkMode};
-pub use split::{read_split, write_split, SplitEntry};
+pub use split::{read_split, write_split};
 pub use stats::{calibration_statistics, write_statistics, CalibrationStatistics};
 pub use tensors::{write_tensors, write_tensors_with, TensorOptions, TensorReport};
 
@@ -66,35 +66,50 @@ impl ExportSample {
         }
     }
 
-    /// From a split entry alone: the first existing
-    /// `<root>/<dataset_root>/image_a6/<stem>.{png,jpg,jpeg,PNG,JPG,JPEG}`,
-    /// or the `.png` path (reported missing later) when none exists. A
-    /// numeric stem shorter than 10 digits (the seed's split loses the zero
-    /// padding) is also tried padded to NCDB's 10 digits, and then keyed so.
+    /// From a split entry alone, found by the dataset's rules
+    /// ([`crate::dataset::locate_image`]: the image folder and extensions
+    /// of `settings`, an unpadded numeric stem finding its zero-padded
+    /// file, then keyed so). When no image is found, the `.png` path in
+    /// the image folder, reported missing when exported. Whether the entry
+    /// may be read (the escape rule) is decided when exporting, so that
+    /// one refused entry refuses the whole run.
+    pub fn locate(
+        root: &Path,
+        entry: &crate::dataset::SplitEntry,
+        settings: &crate::dataset::DatasetSettings,
+    ) -> Self {
+        let anywhere = crate::dataset::DatasetSettings {
+            allow_absolute_roots: true,
+            ..settings.clone()
+        };
+        match crate::dataset::locate_image(root, entry, &anywhere) {
+            Ok(img) => ExportSample {
+                key: img.key,
+                image: img.path,
+            },
+            Err(_) => ExportSample {
+                key: entry.key(),
+                image: match &entry.image_path {
+                    Some(p) => root.join(p),
+                    None => root
+                        .join(&entry.dataset_root)
+                        .join(&settings.image_folder)
+                        .join(format!("{}.png", entry.stem)),
+                },
+            },
+        }
+    }
+
+    /// [`ExportSample::locate`] for a key, with the default dataset
+    /// settings (`image_a6`, png/jpg/jpeg).
     pub fn probe(root: &Path, key: &SampleKey) -> Self {
-        let dir = root.join(&key.dataset_root).join("image_a6");
-        let mut stems = vec![key.stem.clone()];
-        if is_digits(&key.stem) && key.stem.len() < 10 {
-            stems.push(format!("{:0>10}", key.stem));
-        }
-        for stem in &stems {
-            for e in ["png", "jpg", "jpeg", "PNG", "JPG", "JPEG"] {
-                let p = dir.join(format!("{stem}.{e}"));
-                if p.is_file() {
-                    return ExportSample {
-                        key: SampleKey {
-                            dataset_root: key.dataset_root.clone(),
-                            stem: stem.clone(),
-                        },
-                        image: p,
-                    };
-                }
-            }
-        }
-        ExportSample {
-            key: key.clone(),
-            image: dir.join(format!("{}.png", key.stem)),
-        }
+        let entry = crate::dataset::SplitEntry {
+            index: 0,
+            dataset_root: key.dataset_root.clone(),
+            stem: key.stem.clone(),
+            image_path: None,
+        };
+        Self::locate(root, &entry, &crate::dataset::DatasetSettings::default())
     }
 }
 
@@ -132,52 +147,13 @@ pub fn match_rows(rows: &[SampleMeta], keys: &[SampleKey]) -> (Vec<usize>, Vec<S
 /// `"new_filename": 42`) matches the one row of the same dataset_root whose
 /// stem has the same digits after leading zeros.
 pub fn match_rows_aligned(rows: &[SampleMeta], keys: &[SampleKey]) -> Vec<Option<usize>> {
-    use std::collections::HashMap;
-    let mut exact: HashMap<(&str, &str), usize> = HashMap::with_capacity(rows.len());
-    // None marks an ambiguous unpadded stem.
-    let mut unpadded: HashMap<(&str, &str), Option<usize>> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        let root = crate::select::root_id(&r.dataset_root);
-        exact.entry((root, r.filename.as_str())).or_insert(i);
-        if is_digits(&r.filename) {
-            let short = strip_zeros(&r.filename);
-            unpadded
-                .entry((root, short))
-                .and_modify(|e| {
-                    if *e != Some(i) {
-                        *e = None
-                    }
-                })
-                .or_insert(Some(i));
-        }
-    }
+    let index = crate::dataset::KeyIndex::new(
+        rows.iter()
+            .map(|r| (r.dataset_root.as_str(), r.filename.as_str())),
+    );
     keys.iter()
-        .map(|k| {
-            let root = crate::select::root_id(&k.dataset_root);
-            exact.get(&(root, k.stem.as_str())).copied().or_else(|| {
-                if !is_digits(&k.stem) {
-                    return None;
-                }
-                unpadded
-                    .get(&(root, strip_zeros(&k.stem)))
-                    .copied()
-                    .flatten()
-            })
-        })
+        .map(|k| index.find(&k.dataset_root, &k.stem))
         .collect()
-}
-
-fn is_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn strip_zeros(s: &str) -> &str {
-    let t = s.trim_start_matches('0');
-    if t.is_empty() {
-        "0"
-    } else {
-        t
-    }
 }
 
 /// `p` made absolute with symlinks resolved for the part that exists (an
@@ -221,7 +197,7 @@ pub fn ensure_outside_metadata_dataset(rows: &[SampleMeta], out: &Path) -> Resul
     let mut roots: Vec<&str> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for r in rows {
-        let id = crate::select::root_id(&r.dataset_root);
+        let id = crate::dataset::root_id(&r.dataset_root);
         if seen.insert(id) {
             roots.push(id);
             if roots.len() >= 64 {
@@ -255,14 +231,20 @@ pub fn ensure_outside_metadata_dataset(rows: &[SampleMeta], out: &Path) -> Resul
 }
 
 /// Checks every key before anything is written. Unless `allow_absolute`,
-/// a sample whose dataset_root is absolute, or whose image path is not
-/// below `root`, is refused like `calibscope scan` refuses them (a split
-/// could otherwise make us read `/etc`).
+/// a sample whose dataset_root is absolute, whose image path is not
+/// below `root`, or whose image is a symbolic link (or in a linked folder)
+/// leading out of `root`, is refused like `calibscope scan` refuses them
+/// (a split could otherwise make us read `/etc`).
 pub(crate) fn check_all(
     root: &Path,
     samples: &[ExportSample],
     allow_absolute: bool,
 ) -> Result<(), ExportError> {
+    let root_real = if allow_absolute {
+        None
+    } else {
+        std::fs::canonicalize(root).ok()
+    };
     for s in samples {
         names::check_key(&s.key).map_err(|reason| ExportError::UnsafeEntry {
             key: s.key.clone(),
@@ -289,6 +271,15 @@ pub(crate) fn check_all(
                 ),
             });
         }
+        // A missing image is reported when it is exported.
+        if std::fs::symlink_metadata(&s.image).is_ok() {
+            crate::dataset::check_real_inside(root, root_real.as_deref(), &s.image).map_err(
+                |skip| ExportError::UnsafeEntry {
+                    key: s.key.clone(),
+                    reason: skip.detail,
+                },
+            )?;
+        }
     }
     Ok(())
 }
@@ -313,11 +304,7 @@ pub fn dedup_samples(samples: &[ExportSample]) -> (Vec<ExportSample>, Vec<Sample
     let mut unique = Vec::with_capacity(samples.len());
     let mut repeated = Vec::new();
     for s in samples {
-        let id = (
-            crate::select::root_id(&s.key.dataset_root).to_owned(),
-            s.key.stem.clone(),
-        );
-        if seen.insert(id) {
+        if seen.insert(s.key.id()) {
             unique.push(s.clone());
         } else {
             repeated.push(s.key.clone());

@@ -5,8 +5,6 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
-
 use super::pyjson::PyJson;
 use super::ExportError;
 use crate::fsutil;
@@ -32,68 +30,14 @@ pub fn write_split(path: &Path, keys: &[SampleKey]) -> Result<(), ExportError> {
     fsutil::write_atomic(path, split_json(keys).as_bytes()).map_err(|e| ExportError::io(path, e))
 }
 
-/// One entry of a split file as read: extra keys are tolerated; older
-/// entries with only `image_path` take `dataset_root` from the folder above
-/// `image_a6` and the stem from the file name.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SplitEntry {
-    #[serde(default)]
-    pub dataset_root: Option<String>,
-    #[serde(default)]
-    pub new_filename: Option<serde_json::Value>,
-    #[serde(default)]
-    pub image_path: Option<String>,
-}
-
-impl SplitEntry {
-    fn key(&self) -> Option<SampleKey> {
-        let stem = match &self.new_filename {
-            Some(serde_json::Value::String(s)) => Some(s.clone()),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        };
-        match (&self.dataset_root, stem) {
-            (Some(root), Some(stem)) => Some(SampleKey {
-                dataset_root: root.clone(),
-                stem,
-            }),
-            _ => {
-                let p = Path::new(self.image_path.as_ref()?);
-                let stem = p.file_stem()?.to_string_lossy().into_owned();
-                let mut dir = p.parent()?;
-                if dir.file_name().is_some_and(|n| n == "image_a6") {
-                    dir = dir.parent()?;
-                }
-                Some(SampleKey {
-                    dataset_root: dir.to_string_lossy().into_owned(),
-                    stem,
-                })
-            }
-        }
-    }
-}
-
-/// Reads a split file (ours, the seed's or the dataset's own) into keys.
+/// Reads a split file (ours, the seed's or the dataset's own) into keys,
+/// strictly: an unusable entry is an error naming it. The dataset's one
+/// split reader ([`crate::dataset::read_split_file`]) does the reading.
 pub fn read_split(path: &Path) -> Result<Vec<SampleKey>, ExportError> {
-    let bytes = std::fs::read(path).map_err(|e| ExportError::io(path, e))?;
-    let entries: Vec<SplitEntry> = serde_json::from_slice(&bytes).map_err(|e| {
-        ExportError::Invalid(format!(
-            "{} is not a split file (a JSON list of {{\"dataset_root\", \"new_filename\"}}): {e}",
-            path.display()
-        ))
-    })?;
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            e.key().ok_or_else(|| {
-                ExportError::Invalid(format!(
-                    "{}: entry {i} has neither dataset_root + new_filename nor image_path",
-                    path.display()
-                ))
-            })
-        })
-        .collect()
+    let split = crate::dataset::read_split_file(path)
+        .and_then(|s| s.strict())
+        .map_err(|e| ExportError::Invalid(e.to_string()))?;
+    Ok(split.iter().map(|e| e.key()).collect())
 }
 
 #[cfg(test)]

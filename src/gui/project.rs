@@ -208,11 +208,7 @@ pub fn default_project_path(projects_dir: &Path, root: &Path, split: Option<&Pat
         .and_then(|s| s.file_stem())
         .map(|n| format!("-{}", n.to_string_lossy()))
         .unwrap_or_default();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in format!("{}|{:?}", root.display(), split).bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let h = crate::hash::fnv1a(format!("{}|{:?}", root.display(), split).as_bytes());
     projects_dir.join(format!("{name}{split_name}-{:08x}.{PROJECT_EXT}", h as u32))
 }
 

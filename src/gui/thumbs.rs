@@ -286,14 +286,7 @@ fn worker(shared: &Shared, size: [u32; 2], cache_dir: Option<&Path>) {
 }
 
 /// FNV-1a: a hash that stays the same across builds, so the disk cache survives upgrades.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+pub(crate) use crate::hash::fnv1a;
 
 /// Cache file of a thumbnail, or None when the source cannot be stat'ed.
 pub fn cache_path(cache_dir: &Path, src: &Path, size: [u32; 2]) -> Option<PathBuf> {

@@ -6,16 +6,23 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::{self, DatasetSettings};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CalibrationSource {
     /// `image_list.txt`: one path per line (absolute, or relative to the list's folder).
     ImageList(PathBuf),
     /// A split JSON (`calibration_split.json`): entries `{dataset_root, new_filename}`
-    /// or `{image_path}`, resolved under `root`.
+    /// or `{image_path}`, found under `root` as every command finds them
+    /// ([`dataset::locate_split`], [`dataset::locate_image`]): the split
+    /// as given or under the root, the image in `dataset.image_folder`,
+    /// nothing outside the root unless `dataset.allow_absolute_roots`.
     Split {
         split: PathBuf,
         root: PathBuf,
+        #[serde(default)]
+        dataset: DatasetSettings,
     },
     /// All `.npy` files in a folder (sorted), or its images when it has no `.npy`.
     Folder(PathBuf),
@@ -34,7 +41,7 @@ impl CalibrationSource {
     pub fn describe(&self) -> String {
         match self {
             Self::ImageList(p) => format!("image list {}", p.display()),
-            Self::Split { split, root } => {
+            Self::Split { split, root, .. } => {
                 format!("split {} under {}", split.display(), root.display())
             }
             Self::Folder(p) => format!("folder {}", p.display()),
@@ -74,7 +81,11 @@ impl CalibrationSource {
                     npy
                 }
             }
-            Self::Split { split, root } => split_images(split, root)?,
+            Self::Split {
+                split,
+                root,
+                dataset,
+            } => split_images(split, root, dataset)?,
         };
         for f in &files {
             if !f.is_file() {
@@ -89,37 +100,32 @@ impl CalibrationSource {
     }
 }
 
-/// Image paths of a split JSON's entries.
-fn split_images(split: &Path, root: &Path) -> Result<Vec<PathBuf>, String> {
-    let text = std::fs::read_to_string(split)
-        .map_err(|e| format!("cannot read split {}: {e}", split.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", split.display()))?;
-    let entries = v
-        .as_array()
-        .ok_or_else(|| format!("{}: expected a JSON list of samples", split.display()))?;
-    let mut out = Vec::with_capacity(entries.len());
-    for (i, e) in entries.iter().enumerate() {
-        let s = |k: &str| e.get(k).and_then(|x| x.as_str());
-        let path = if let Some(p) = s("image_path").or(s("copied_path")) {
-            root.join(p) // an absolute path replaces root
-        } else if let (Some(dr), Some(stem)) = (s("dataset_root"), s("new_filename")) {
-            let dir = root.join(dr).join("image_a6");
-            let png = dir.join(format!("{stem}.png"));
-            if png.is_file() {
-                png
-            } else {
-                dir.join(format!("{stem}.jpg"))
-            }
-        } else {
-            return Err(format!(
-                "{}: entry {i} has neither image_path nor dataset_root + new_filename",
-                split.display()
-            ));
-        };
-        out.push(path);
-    }
-    Ok(out)
+/// Image paths of a split's entries, by the dataset's rules; an entry
+/// that cannot be used (malformed, outside the root, no image) is an error
+/// naming it: a calibration set is not silently smaller than asked.
+fn split_images(
+    split: &Path,
+    root: &Path,
+    settings: &DatasetSettings,
+) -> Result<Vec<PathBuf>, String> {
+    let sp = dataset::read_split(root, split)
+        .and_then(|s| s.strict())
+        .map_err(|e| e.to_string())?;
+    sp.iter()
+        .map(|e| {
+            dataset::locate_image(root, e, settings)
+                .map(|img| img.path)
+                .map_err(|s| {
+                    format!(
+                        "split {}, entry {} ({}): {}",
+                        split.display(),
+                        e.index,
+                        e.key(),
+                        s.detail
+                    )
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -144,6 +150,7 @@ mod tests {
         let got = CalibrationSource::Split {
             split: split.clone(),
             root: r.to_path_buf(),
+            dataset: DatasetSettings::default(),
         }
         .resolve()
         .unwrap();

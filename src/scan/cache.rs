@@ -156,13 +156,6 @@ pub struct ScanCache {
     warning: Option<String>,
 }
 
-/// FNV-1a: a hash that stays the same across Rust versions, for file names.
-fn fnv64(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 impl ScanCache {
     /// A cache that is never saved.
     pub fn in_memory() -> Self {
@@ -172,7 +165,10 @@ impl ScanCache {
     /// The cache file for `root` under the app's cache folder.
     pub fn default_path(root: &Path) -> io::Result<PathBuf> {
         let abs = std::path::absolute(root)?;
-        let name = format!("{:016x}.json", fnv64(&abs.display().to_string()));
+        let name = format!(
+            "{:016x}.json",
+            crate::hash::fnv1a(abs.display().to_string().as_bytes())
+        );
         Ok(AppDirs::discover()?.cache.join("scan").join(name))
     }
 

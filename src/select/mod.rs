@@ -28,7 +28,6 @@
 //! ```
 
 mod diverse;
-pub(crate) mod fxhash;
 mod plan;
 pub mod rng;
 mod stratified;
@@ -38,8 +37,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hash::{FxHashMap, FxHashSet};
 use crate::metadata::{SampleKey, SampleMeta};
-use fxhash::{FxHashMap, FxHashSet};
 
 pub use diverse::{feature_matrix, FEATURE_NAMES};
 pub use plan::format_plan_table;
@@ -380,16 +379,9 @@ pub(crate) struct Eligibility {
     pub excluded: Vec<bool>,
 }
 
-/// A dataset_root as an identity: `seq_02` and `seq_02/` name the same
-/// folder, so trailing slashes are ignored when comparing samples.
-pub fn root_id(root: &str) -> &str {
-    let t = root.trim_end_matches('/');
-    if t.is_empty() {
-        root
-    } else {
-        t
-    }
-}
+/// A dataset_root as an identity (the dataset's rule, re-exported for
+/// callers of `select`).
+pub use crate::dataset::root_id;
 
 fn eligibility(
     rows: &[SampleMeta],
@@ -404,7 +396,7 @@ fn eligibility(
     // several times faster at 100,000 rows than a map of string pairs.
     fn key_hash(root: &str, stem: &str) -> u64 {
         use std::hash::Hasher;
-        let mut h = fxhash::FxHasher::default();
+        let mut h = crate::hash::FxHasher::default();
         h.write(root_id(root).as_bytes());
         h.write_u8(0xff);
         h.write(stem.as_bytes());
@@ -487,8 +479,8 @@ fn eligibility(
         }
     }
     // Keys with no exact row: a split written by the seed's script lost the
-    // stems' zero padding (`"new_filename": 18`); resolve them as copy and
-    // export do.
+    // stems' zero padding (`"new_filename": 18`); resolve them by the
+    // dataset's key rule, as copy and export do.
     let unmatched =
         |set: &BTreeSet<SampleKey>, found: &FxHashSet<(&str, &str)>| -> Vec<SampleKey> {
             set.iter()
@@ -500,12 +492,13 @@ fn eligibility(
         if keys.is_empty() {
             return keys;
         }
+        let index = crate::dataset::KeyIndex::new(
+            rows.iter()
+                .map(|r| (r.dataset_root.as_str(), r.filename.as_str())),
+        );
         let mut missing = Vec::new();
-        for (k, m) in keys
-            .iter()
-            .zip(crate::export::match_rows_aligned(rows, &keys))
-        {
-            match m {
+        for k in &keys {
+            match index.find(&k.dataset_root, &k.stem) {
                 Some(i) if !duplicate[i] => mark[i] = true,
                 _ => missing.push(k.clone()),
             }
