@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 
-pub use summary::{summarize, Dim, IoInfo, ModelSummary};
+pub use summary::{dims_text, summarize, Dim, IoInfo, ModelSummary};
 pub use tensor::{
     attr_float, attr_int, attr_ints, attr_str, make_attr_int, make_attr_ints, tensor_from_f32,
     tensor_from_i32, tensor_from_i8, tensor_from_u8, tensor_to_f32, tensor_to_i64, DataType,

@@ -17,6 +17,22 @@ pub enum Dim {
     Unknown,
 }
 
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(v) => write!(f, "{v}"),
+            Dim::Symbolic(s) => f.write_str(s),
+            Dim::Unknown => f.write_str("?"),
+        }
+    }
+}
+
+/// A shape as users read it: `[1, 3, 384, 640]`, `[batch, 3, 384, 640]`.
+pub fn dims_text(dims: &[Dim]) -> String {
+    let parts: Vec<String> = dims.iter().map(Dim::to_string).collect();
+    format!("[{}]", parts.join(", "))
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IoInfo {
     pub name: String,

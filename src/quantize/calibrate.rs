@@ -61,6 +61,36 @@ pub fn augment(model: &ModelProto, tensors: &[String]) -> ModelProto {
     m
 }
 
+/// A `.npy` tensor that must have exactly `shape` (a model input whose
+/// every dimension is fixed): its values as they are.
+fn load_npy_exact(
+    path: &PathBuf,
+    shape: [i64; 4],
+) -> Result<(Vec<f32>, Vec<u8>), crate::preprocess::PreprocessError> {
+    use crate::preprocess::PreprocessError;
+    let npy_err = |reason: String| PreprocessError::Npy {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| PreprocessError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let (got, data) = crate::preprocess::parse_npy(&bytes).map_err(npy_err)?;
+    if got.iter().map(|&d| d as i64).ne(shape) {
+        let got: Vec<String> = got.iter().map(usize::to_string).collect();
+        return Err(npy_err(format!(
+            "shape [{}] does not match the model input [{}, {}, {}, {}]",
+            got.join(", "),
+            shape[0],
+            shape[1],
+            shape[2],
+            shape[3]
+        )));
+    }
+    Ok((data, bytes))
+}
+
 /// Calibrates `model` over `inputs` (images or `.npy` tensors). Checks for
 /// cancel before every image; a cancelled run returns what it had.
 pub fn calibrate(
@@ -69,6 +99,24 @@ pub fn calibrate(
     inputs: &[PathBuf],
     source: &str,
     pre: &PreprocessSettings,
+    bins: usize,
+    progress: &Progress,
+) -> Result<Calibration, CalibrationError> {
+    let shape = pre.input_shape();
+    calibrate_shaped(model, tensors, inputs, source, pre, shape, bins, progress)
+}
+
+/// [`calibrate`] feeding tensors of `shape`. A shape other than the
+/// preprocessing's (a model with a fixed batch above 1) takes `.npy`
+/// tensors of exactly that shape, as they are.
+#[allow(clippy::too_many_arguments)]
+pub fn calibrate_shaped(
+    model: &ModelProto,
+    tensors: &[String],
+    inputs: &[PathBuf],
+    source: &str,
+    pre: &PreprocessSettings,
+    shape: [i64; 4],
     bins: usize,
     progress: &Progress,
 ) -> Result<Calibration, CalibrationError> {
@@ -82,12 +130,18 @@ pub fn calibrate(
         .map(|t| (t.clone(), TensorStats::new(bins)))
         .collect();
     let mut hasher = Sha256::new();
-    let shape = pre.input_shape();
+    let load = |p: &PathBuf| {
+        if shape == pre.input_shape() {
+            pre.load_input(p)
+        } else {
+            load_npy_exact(p, shape)
+        }
+    };
     progress.begin("calibration", inputs.len() as u64);
     let mut images = 0;
     let mut cancelled = false;
     // Decode the next input on another thread while ONNX Runtime runs this one.
-    let mut next = Some(pre.load_input(&inputs[0]));
+    let mut next = Some(load(&inputs[0]));
     for i in 0..inputs.len() {
         if progress.is_cancelled() {
             cancelled = true;
@@ -100,7 +154,8 @@ pub fn calibrate(
         let following = inputs.get(i + 1);
         let mut run_result = Ok(());
         std::thread::scope(|s| {
-            let pre_next = following.map(|p| s.spawn(move || pre.load_input(p)));
+            let load = &load;
+            let pre_next = following.map(|p| s.spawn(move || load(p)));
             let mut by_name: BTreeMap<&str, &mut TensorStats> =
                 stats.iter_mut().map(|(k, v)| (k.as_str(), v)).collect();
             run_result = session.run_with(&pre.input_name, &shape, tensor, |all| {

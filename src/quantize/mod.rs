@@ -149,20 +149,41 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
                 .join(", ")
         )));
     };
-    // A fixed model input must get exactly the tensor the preprocessing makes.
+    // A fixed model input must get exactly the tensor it is fed: what the
+    // preprocessing makes, or (for `.npy` tensors) the model's own shape
+    // when every dimension is fixed, e.g. a batch of 2.
     let want = pre.input_shape();
-    let mismatch = input.dims.len() != 4
-        || input
-            .dims
-            .iter()
-            .zip(want)
-            .any(|(d, w)| matches!(d, onnx::Dim::Fixed(v) if *v != w));
-    if mismatch {
-        return Err(PtqError::Source(format!(
-            "preprocessing makes {want:?} but model input {} is {:?}; set the input size to the model's",
-            pre.input_name, input.dims
-        )));
-    }
+    let fits = |shape: [i64; 4]| {
+        input.dims.len() == 4
+            && input
+                .dims
+                .iter()
+                .zip(shape)
+                .all(|(d, w)| !matches!(d, onnx::Dim::Fixed(v) if *v != w))
+    };
+    let model_shape: Option<[i64; 4]> = input
+        .dims
+        .iter()
+        .map(|d| match d {
+            onnx::Dim::Fixed(v) => Some(*v),
+            _ => None,
+        })
+        .collect::<Option<Vec<i64>>>()
+        .and_then(|v| v.try_into().ok());
+    let shape_text = |s: [i64; 4]| format!("[{}, {}, {}, {}]", s[0], s[1], s[2], s[3]);
+    let mismatch = || {
+        PtqError::Source(format!(
+            "preprocessing makes {} but model input {} is {}; set the input size to the model's, or give .npy tensors of exactly the model's shape",
+            shape_text(want),
+            pre.input_name,
+            onnx::dims_text(&input.dims)
+        ))
+    };
+    let feed_shape = if fits(want) {
+        want
+    } else {
+        model_shape.ok_or_else(mismatch)?
+    };
     // Settings the opset cannot express are refused before calibrating.
     qdq::check_opset(&model, &s.qdq)?;
     let info = graph::analyse(&model);
@@ -197,12 +218,17 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
         if let Some(n) = s.max_images {
             inputs.truncate(n);
         }
-        let cal = calibrate::calibrate(
+        let is_npy = |p: &PathBuf| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+        if feed_shape != want && !inputs.iter().all(is_npy) {
+            return Err(mismatch());
+        }
+        let cal = calibrate::calibrate_shaped(
             &model,
             &tensors,
             &inputs,
             &req.calibration.describe(),
             &pre,
+            feed_shape,
             s.method_options.num_bins,
             progress,
         )?;
