@@ -3,6 +3,18 @@
 //! The library holds every pipeline stage as plain data in, plain data out;
 //! the command line (`cli`) and the desktop app are thin layers over it.
 //! Long stages take a [`progress::Progress`] handle for progress and cancel.
+//!
+//! "The seed", in these docs, is the users' original workflow: the Python
+//! scripts `create_ncdb_metadata.py` (split → metadata CSV),
+//! `create_calibration_split.py` (metadata → `calibration_split.json`),
+//! `copy_calibration_images.py` (split → image folder and lists) and
+//! `analyze_calibration_dataset.py` (`calibration_statistics.json`).
+//! calibscope reads and writes their file formats and reproduces their
+//! numbers; where it differs (e.g. JPEG images are scanned), the module says so.
+//!
+//! Where things live: [`dataset`] owns what a sample is called and where
+//! its files are (split reading, key matching, the path-escape rule);
+//! every other module asks it. The README's "Code map" has a line per module.
 
 pub mod dataset;
 pub mod demo;

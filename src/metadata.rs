@@ -36,6 +36,81 @@ pub const CSV_COLUMNS: [&str; 18] = [
     "total_pixels",
 ];
 
+/// A numeric statistic of a sample, named as in the seed's CSV
+/// (`valid_ratio` is derived): the one list the app's table, its filters
+/// and the selection's bins draw from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Stat {
+    MeanDepth,
+    MedianDepth,
+    MinDepth,
+    MaxDepth,
+    StdDepth,
+    P50,
+    P90,
+    P95,
+    Width,
+    Height,
+    ValidPixels,
+    TotalPixels,
+    ValidRatio,
+}
+
+impl Stat {
+    pub const ALL: [Stat; 13] = [
+        Stat::MeanDepth,
+        Stat::MedianDepth,
+        Stat::MinDepth,
+        Stat::MaxDepth,
+        Stat::StdDepth,
+        Stat::P50,
+        Stat::P90,
+        Stat::P95,
+        Stat::Width,
+        Stat::Height,
+        Stat::ValidPixels,
+        Stat::TotalPixels,
+        Stat::ValidRatio,
+    ];
+
+    /// The CSV column's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stat::MeanDepth => "mean_depth",
+            Stat::MedianDepth => "median_depth",
+            Stat::MinDepth => "min_depth",
+            Stat::MaxDepth => "max_depth",
+            Stat::StdDepth => "std_depth",
+            Stat::P50 => "p50",
+            Stat::P90 => "p90",
+            Stat::P95 => "p95",
+            Stat::Width => "width",
+            Stat::Height => "height",
+            Stat::ValidPixels => "valid_pixels",
+            Stat::TotalPixels => "total_pixels",
+            Stat::ValidRatio => "valid_ratio",
+        }
+    }
+
+    pub fn value(self, r: &SampleMeta) -> f64 {
+        match self {
+            Stat::MeanDepth => r.mean_depth,
+            Stat::MedianDepth => r.median_depth,
+            Stat::MinDepth => r.min_depth,
+            Stat::MaxDepth => r.max_depth,
+            Stat::StdDepth => r.std_depth,
+            Stat::P50 => r.p50,
+            Stat::P90 => r.p90,
+            Stat::P95 => r.p95,
+            Stat::Width => r.width as f64,
+            Stat::Height => r.height as f64,
+            Stat::ValidPixels => r.valid_pixels as f64,
+            Stat::TotalPixels => r.total_pixels as f64,
+            Stat::ValidRatio => r.valid_ratio(),
+        }
+    }
+}
+
 /// Upper edges (metres) of the per-sample depth histogram bins; the last bin
 /// is open-ended. Fixed so histograms from different scans compare.
 pub const DEPTH_HIST_EDGES: [f64; 8] = [1.0, 2.0, 3.0, 5.0, 8.0, 15.0, 30.0, 60.0];
@@ -343,6 +418,18 @@ pub fn read_any(path: &Path) -> Result<Vec<SampleMeta>, MetadataError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn every_stat_is_a_csv_column_but_the_derived_ratio() {
+        for s in Stat::ALL {
+            assert_eq!(
+                CSV_COLUMNS.contains(&s.name()),
+                s != Stat::ValidRatio,
+                "{}",
+                s.name()
+            );
+        }
+    }
 
     /// A plausible row with every statistic set; tests override what they need.
     pub(crate) fn row(root: &str, stem: &str, mean: f64) -> SampleMeta {

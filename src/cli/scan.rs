@@ -14,7 +14,7 @@ use clap::Args;
 use crate::dataset::{read_split, DatasetSettings, DepthEncoding};
 use crate::metadata::{self, SampleMeta};
 use crate::progress::Progress;
-use crate::scan::{self, ScanCache, ScanOutcome, SkippedSample};
+use crate::scan::{self, ScanOutcome, SkippedSample};
 
 /// Skipped samples listed on the terminal; the rest go to the file only.
 const SHOW_SKIPPED: usize = 30;
@@ -115,29 +115,14 @@ fn run_inner(args: &ScanArgs) -> Result<ExitCode, String> {
     }
     let bar = BarThread::start(&progress);
 
-    let mut warnings = Vec::new();
-    let mut cache = if args.no_cache {
-        ScanCache::open_default(&args.root)
-            .map(|mut c| {
-                // Keep the file so fresh results are saved, but use no old result.
-                c.clear();
-                c
-            })
-            .unwrap_or_else(|e| {
-                warnings.push(format!("scan cache unavailable: {e}"));
-                ScanCache::in_memory()
-            })
-    } else {
-        ScanCache::open_default(&args.root).unwrap_or_else(|e| {
-            warnings.push(format!("scan cache unavailable, scanning everything: {e}"));
-            ScanCache::in_memory()
-        })
-    };
-    warnings.extend(cache.take_warning());
-    let outcome = scan::scan(&args.root, &split, &settings, Some(&mut cache), &progress);
-    if let Err(e) = cache.save() {
-        warnings.push(format!("could not save the scan cache: {e}"));
-    }
+    let (outcome, warnings) = scan::scan_cached(
+        &args.root,
+        &split,
+        &settings,
+        scan::CacheAt::Default,
+        args.no_cache,
+        &progress,
+    );
     bar.finish();
     for w in &warnings {
         eprintln!("warning: {w}");

@@ -10,8 +10,9 @@
 //!   sequence with the same digits after leading zeros.
 
 use std::collections::HashMap;
+use std::hash::Hasher;
 
-use crate::hash::FxBuild;
+use crate::hash::{FxBuild, FxHasher};
 // The struct lives with the metadata rows (which depend on nothing here);
 // its comparison rule lives here.
 pub use crate::metadata::SampleKey;
@@ -46,52 +47,88 @@ pub fn unpadded(stem: &str) -> Option<&str> {
 
 /// Finds samples by key among a list (metadata rows, scanned samples):
 /// exactly by [`SampleKey::id`] first, then by unpadded numeric stem when
-/// exactly one sample of that dataset_root has those digits.
-pub struct KeyIndex<'a> {
-    exact: HashMap<(&'a str, &'a str), usize, FxBuild>,
-    /// `None` marks an unpadded stem shared by several samples (ambiguous).
-    unpadded: HashMap<(&'a str, &'a str), Option<usize>, FxBuild>,
+/// exactly one sample of that dataset_root has those digits. Owns its
+/// keys, so it can live beside the rows it indexes (the app's curation);
+/// a lookup allocates nothing.
+#[derive(Debug, Default, Clone)]
+pub struct KeyIndex {
+    /// Per position: (dataset_root without trailing slashes, stem).
+    ids: Vec<(Box<str>, Box<str>)>,
+    /// Hash of an id → positions with that hash (first of repeated keys only).
+    exact: HashMap<u64, Vec<u32>, FxBuild>,
+    /// Hash of (root, unpadded digits) → positions of numeric stems.
+    unpadded: HashMap<u64, Vec<u32>, FxBuild>,
 }
 
-impl<'a> KeyIndex<'a> {
+fn id_hash(root: &str, stem: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(root.as_bytes());
+    h.write_u8(0xff);
+    h.write(stem.as_bytes());
+    h.finish()
+}
+
+impl KeyIndex {
     /// Indexes `(dataset_root, stem)` pairs by position; the first of
     /// repeated keys is the one found.
-    pub fn new(keys: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+    pub fn new<'a>(keys: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let keys = keys.into_iter();
-        let mut exact = HashMap::with_capacity_and_hasher(keys.size_hint().0, FxBuild::default());
-        let mut short: HashMap<_, Option<usize>, FxBuild> = HashMap::default();
+        let mut ix = KeyIndex {
+            ids: Vec::with_capacity(keys.size_hint().0),
+            ..Self::default()
+        };
         for (i, (root, stem)) in keys.enumerate() {
             let root = root_id(root);
-            if exact.contains_key(&(root, stem)) {
-                // A repeat: the first is the sample.
+            ix.ids.push((root.into(), stem.into()));
+            if ix.find_exact(root, stem).is_some() {
                 continue;
             }
-            exact.insert((root, stem), i);
+            ix.exact
+                .entry(id_hash(root, stem))
+                .or_default()
+                .push(i as u32);
             if let Some(digits) = unpadded(stem) {
-                short
-                    .entry((root, digits))
-                    .and_modify(|e| *e = None)
-                    .or_insert(Some(i));
+                ix.unpadded
+                    .entry(id_hash(root, digits))
+                    .or_default()
+                    .push(i as u32);
             }
         }
-        Self {
-            exact,
-            unpadded: short,
-        }
+        ix
     }
 
     /// The position of the sample `(dataset_root, stem)` names, if any.
     pub fn find(&self, dataset_root: &str, stem: &str) -> Option<usize> {
-        let root = root_id(dataset_root);
-        self.exact.get(&(root, stem)).copied().or_else(|| {
+        self.find_exact(dataset_root, stem).or_else(|| {
+            let root = root_id(dataset_root);
             let digits = unpadded(stem)?;
-            self.unpadded.get(&(root, digits)).copied().flatten()
+            let mut hits = self
+                .unpadded
+                .get(&id_hash(root, digits))?
+                .iter()
+                .map(|&i| i as usize)
+                .filter(|&i| &*self.ids[i].0 == root && unpadded(&self.ids[i].1) == Some(digits));
+            // Two samples with those digits (`01`, `001`): ambiguous.
+            match (hits.next(), hits.next()) {
+                (Some(i), None) => Some(i),
+                _ => None,
+            }
         })
     }
 
     /// [`KeyIndex::find`] without the unpadded fallback.
     pub fn find_exact(&self, dataset_root: &str, stem: &str) -> Option<usize> {
-        self.exact.get(&(root_id(dataset_root), stem)).copied()
+        let root = root_id(dataset_root);
+        self.exact
+            .get(&id_hash(root, stem))?
+            .iter()
+            .map(|&i| i as usize)
+            .find(|&i| &*self.ids[i].0 == root && &*self.ids[i].1 == stem)
+    }
+
+    /// The key at `position`, as compared.
+    pub fn id(&self, position: usize) -> Option<(&str, &str)> {
+        self.ids.get(position).map(|(r, s)| (&**r, &**s))
     }
 }
 

@@ -701,4 +701,77 @@ mod tests {
         let few = FolderListings::build(r, &entries[..3], &set);
         assert!(few.is_empty());
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_out_of_the_root_are_refused_alike_with_and_without_listings() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path().join("root");
+        let outside = dir.path().join("outside");
+        touch(&outside.join("x.png"));
+        let mut entries = Vec::new();
+        for i in 0..10usize {
+            let stem = format!("{i:04}");
+            touch(&r.join(format!("s/depth_maps/{stem}.png")));
+            let img = r.join(format!("s/image_a6/{stem}.png"));
+            match i {
+                // Out of the root.
+                1 => {
+                    fs::create_dir_all(img.parent().unwrap()).unwrap();
+                    symlink(outside.join("x.png"), &img).unwrap();
+                }
+                // A link that stays inside.
+                2 => {
+                    touch(&r.join("elsewhere/y.png"));
+                    symlink(r.join("elsewhere/y.png"), &img).unwrap();
+                }
+                _ => touch(&img),
+            }
+            entries.push(entry("s", &stem));
+        }
+        let mut set = DatasetSettings::default();
+        for allow in [false, true] {
+            set.allow_absolute_roots = allow;
+            let listings = FolderListings::build(&r, &entries, &set);
+            assert!(!listings.is_empty());
+            for e in &entries {
+                let probed = resolve_sample(&r, e, &set);
+                let listed = resolve_sample_listed(&r, e, &set, &listings);
+                assert_eq!(probed, listed, "{}", e.stem);
+                let refused = probed
+                    .as_ref()
+                    .err()
+                    .is_some_and(|s| s.reason == SkipReason::RefusedPath);
+                assert_eq!(refused, !allow && e.stem == "0001", "{}", e.stem);
+            }
+        }
+        // The message says why and how to opt in.
+        set.allow_absolute_roots = false;
+        let e = resolve_sample(&r, &entries[1], &set).unwrap_err();
+        assert!(
+            e.detail.contains("linked in from another disk")
+                && e.detail.contains("--allow-absolute-roots"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn unpadded_numeric_stems_find_their_padded_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        touch(&r.join("s/image_a6/0000000042.jpg"));
+        touch(&r.join("s/depth_maps/0000000042.png"));
+        touch(&r.join("s/image_a6/01.png"));
+        touch(&r.join("s/image_a6/001.png"));
+        let set = DatasetSettings::default();
+        let got = resolve_sample(r, &entry("s", "42"), &set).unwrap();
+        assert_eq!(got.key.stem, "0000000042");
+        assert_eq!(got.image_rel, "s/image_a6/0000000042.jpg");
+        assert_eq!(got.depth_rel, "s/depth_maps/0000000042.png");
+        // Two files with the digits 1: ambiguous, so not found.
+        let e = locate_image(r, &entry("s", "1"), &set).unwrap_err();
+        assert_eq!(e.reason, SkipReason::MissingImage);
+    }
 }

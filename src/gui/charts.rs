@@ -104,15 +104,10 @@ pub struct Charts {
 const MAX_SCATTER: usize = 4000;
 const MAX_CDF: usize = 512;
 
-/// Percentile with numpy's default linear interpolation; `sorted` must be sorted.
+/// Percentile with numpy's default linear interpolation; `sorted` must be
+/// sorted. NaN for no values.
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q / 100.0 * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+    crate::export::stats::percentile_sorted(sorted, q).unwrap_or(f64::NAN)
 }
 
 fn box_stats(label: &str, mut v: Vec<f64>) -> Option<BoxStats> {

@@ -2,77 +2,8 @@
 
 use crate::metadata::SampleMeta;
 
-/// A numeric statistic of a sample, as named in the seed's CSV.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Stat {
-    MeanDepth,
-    MedianDepth,
-    MinDepth,
-    MaxDepth,
-    StdDepth,
-    P50,
-    P90,
-    P95,
-    Width,
-    Height,
-    ValidPixels,
-    TotalPixels,
-    ValidRatio,
-}
-
-impl Stat {
-    pub const ALL: [Stat; 13] = [
-        Stat::MeanDepth,
-        Stat::MedianDepth,
-        Stat::MinDepth,
-        Stat::MaxDepth,
-        Stat::StdDepth,
-        Stat::P50,
-        Stat::P90,
-        Stat::P95,
-        Stat::Width,
-        Stat::Height,
-        Stat::ValidPixels,
-        Stat::TotalPixels,
-        Stat::ValidRatio,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Stat::MeanDepth => "mean_depth",
-            Stat::MedianDepth => "median_depth",
-            Stat::MinDepth => "min_depth",
-            Stat::MaxDepth => "max_depth",
-            Stat::StdDepth => "std_depth",
-            Stat::P50 => "p50",
-            Stat::P90 => "p90",
-            Stat::P95 => "p95",
-            Stat::Width => "width",
-            Stat::Height => "height",
-            Stat::ValidPixels => "valid_pixels",
-            Stat::TotalPixels => "total_pixels",
-            Stat::ValidRatio => "valid_ratio",
-        }
-    }
-
-    pub fn value(self, r: &SampleMeta) -> f64 {
-        match self {
-            Stat::MeanDepth => r.mean_depth,
-            Stat::MedianDepth => r.median_depth,
-            Stat::MinDepth => r.min_depth,
-            Stat::MaxDepth => r.max_depth,
-            Stat::StdDepth => r.std_depth,
-            Stat::P50 => r.p50,
-            Stat::P90 => r.p90,
-            Stat::P95 => r.p95,
-            Stat::Width => r.width as f64,
-            Stat::Height => r.height as f64,
-            Stat::ValidPixels => r.valid_pixels as f64,
-            Stat::TotalPixels => r.total_pixels as f64,
-            Stat::ValidRatio => r.valid_ratio(),
-        }
-    }
-}
+/// A numeric statistic of a sample: the metadata's one list.
+pub use crate::metadata::Stat;
 
 /// A table column: the text columns, then every statistic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -2,7 +2,7 @@
 //! set, which are pinned in, which are excluded for good. Plain data and
 //! logic only; the views draw it and the project file stores it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use crate::metadata::{SampleKey, SampleMeta};
 
@@ -58,7 +58,8 @@ impl GridSource {
 pub struct Curation {
     pub rows: Vec<SampleMeta>,
     pub flags: Vec<Flags>,
-    index: HashMap<SampleKey, usize>,
+    /// Keys matched by the dataset's rule (`seq/` is `seq`, unpadded stems).
+    index: crate::dataset::KeyIndex,
     /// Bumped on every change of membership, so derived data (plots,
     /// distribution check, grid lists) is recomputed only when needed.
     pub generation: u64,
@@ -66,7 +67,10 @@ pub struct Curation {
 
 impl Curation {
     pub fn new(rows: Vec<SampleMeta>) -> Self {
-        let index = rows.iter().enumerate().map(|(i, r)| (r.key(), i)).collect();
+        let index = crate::dataset::KeyIndex::new(
+            rows.iter()
+                .map(|r| (r.dataset_root.as_str(), r.filename.as_str())),
+        );
         let flags = vec![Flags::default(); rows.len()];
         Self {
             rows,
@@ -77,7 +81,7 @@ impl Curation {
     }
 
     pub fn find(&self, key: &SampleKey) -> Option<usize> {
-        self.index.get(key).copied()
+        self.index.find(&key.dataset_root, &key.stem)
     }
 
     pub fn set_len(&self) -> usize {

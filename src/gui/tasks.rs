@@ -12,19 +12,13 @@ use super::jobs::Job;
 use super::project::Project;
 use crate::dataset::{read_split, DatasetSettings};
 use crate::export::{self, ExportSample, LinkMode, TensorOptions};
-use crate::scan::ScanCache;
 use crate::select::{self, Selection, SelectionRequest, Strategy};
 
 /// Split the demo opens with.
 pub const DEMO_SPLIT: &str = "splits/combined_train.json";
 
-fn scan_cache_file(cache_dir: &Path, root: &Path) -> PathBuf {
-    let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-    let name = format!(
-        "{:016x}.json",
-        super::thumbs::fnv1a(abs.display().to_string().as_bytes())
-    );
-    cache_dir.join("scan").join(name)
+fn cache_at(cache_dir: Option<&Path>) -> crate::scan::CacheAt<'_> {
+    cache_dir.map_or(crate::scan::CacheAt::Nowhere, crate::scan::CacheAt::Folder)
 }
 
 /// Reads the split and scans it (with the scan cache) in the background.
@@ -39,16 +33,14 @@ pub fn start_scan(
     app.start_load(move |p| {
         p.begin("read split", 1);
         let sp = read_split(&root, &split).map_err(|e| e.to_string())?;
-        let mut warnings = Vec::new();
-        let mut cache = match &cache_dir {
-            Some(d) => ScanCache::open_at(&scan_cache_file(d, &root), &root),
-            None => ScanCache::in_memory(),
-        };
-        warnings.extend(cache.take_warning());
-        let out = crate::scan::scan(&root, &sp, &settings, Some(&mut cache), p);
-        if let Err(e) = cache.save() {
-            warnings.push(format!("could not save the scan cache: {e}"));
-        }
+        let (out, warnings) = crate::scan::scan_cached(
+            &root,
+            &sp,
+            &settings,
+            cache_at(cache_dir.as_deref()),
+            false,
+            p,
+        );
         let skipped = out
             .skipped
             .iter()
@@ -115,12 +107,8 @@ pub fn open_demo(app: &mut CalibApp) {
         let settings = DatasetSettings::default();
         p.begin("read split", 1);
         let sp = read_split(&root, &split).map_err(|e| e.to_string())?;
-        let mut cache = ScanCache::open_at(&scan_cache_file(&cache_dir, &root), &root);
-        let out = crate::scan::scan(&root, &sp, &settings, Some(&mut cache), p);
-        let mut warnings: Vec<String> = cache.take_warning().into_iter().collect();
-        if let Err(e) = cache.save() {
-            warnings.push(format!("could not save the scan cache: {e}"));
-        }
+        let (out, warnings) =
+            crate::scan::scan_cached(&root, &sp, &settings, cache_at(Some(&cache_dir)), false, p);
         Ok(Loaded {
             root,
             split: Some(split),

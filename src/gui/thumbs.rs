@@ -285,9 +285,6 @@ fn worker(shared: &Shared, size: [u32; 2], cache_dir: Option<&Path>) {
     }
 }
 
-/// FNV-1a: a hash that stays the same across builds, so the disk cache survives upgrades.
-pub(crate) use crate::hash::fnv1a;
-
 /// Cache file of a thumbnail, or None when the source cannot be stat'ed.
 pub fn cache_path(cache_dir: &Path, src: &Path, size: [u32; 2]) -> Option<PathBuf> {
     let meta = std::fs::metadata(src).ok()?;
@@ -305,7 +302,7 @@ pub fn cache_path(cache_dir: &Path, src: &Path, size: [u32; 2]) -> Option<PathBu
         size[0],
         size[1]
     );
-    Some(cache_dir.join(format!("{:016x}.png", fnv1a(key.as_bytes()))))
+    Some(cache_dir.join(format!("{:016x}.png", crate::hash::fnv1a(key.as_bytes()))))
 }
 
 fn load(

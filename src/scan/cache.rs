@@ -164,12 +164,17 @@ impl ScanCache {
 
     /// The cache file for `root` under the app's cache folder.
     pub fn default_path(root: &Path) -> io::Result<PathBuf> {
-        let abs = std::path::absolute(root)?;
+        Ok(Self::path_in(&AppDirs::discover()?.cache, root))
+    }
+
+    /// The cache file for `root` under the cache folder `cache_dir`.
+    pub fn path_in(cache_dir: &Path, root: &Path) -> PathBuf {
+        let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
         let name = format!(
             "{:016x}.json",
             crate::hash::fnv1a(abs.display().to_string().as_bytes())
         );
-        Ok(AppDirs::discover()?.cache.join("scan").join(name))
+        cache_dir.join("scan").join(name)
     }
 
     /// Opens the cache of `root` in the app's cache folder.

@@ -10,8 +10,8 @@
 //!
 //! With a [`ScanCache`], samples whose image and depth files have the same
 //! size and modification time as before are not decoded again.
-//! [`scan_with_default_cache`] opens the cache for the root under the app's
-//! cache folder, scans and saves it.
+//! [`scan_cached`] (the one "open cache, scan, save cache" sequence) opens
+//! the root's cache, scans and saves it.
 
 mod cache;
 mod imagesize;
@@ -166,15 +166,46 @@ pub fn scan_with_default_cache(
     settings: &DatasetSettings,
     progress: &Progress,
 ) -> (ScanOutcome, Vec<String>) {
+    scan_cached(root, split, settings, CacheAt::Default, false, progress)
+}
+
+/// Where a scan keeps its cache.
+#[derive(Debug, Clone, Copy)]
+pub enum CacheAt<'a> {
+    /// The app's cache folder, found from the environment.
+    Default,
+    /// This cache folder (the app passes the folder it already found).
+    Folder(&'a Path),
+    /// No cache file: everything is decoded, nothing is saved.
+    Nowhere,
+}
+
+/// The one "open cache, scan, save cache" sequence (CLI, app, library):
+/// opens the cache of `root` at `at` (`fresh`: use no old result, but keep
+/// the file so the new results are saved), scans, and saves the cache. A
+/// cache that cannot be opened or saved only costs time: it becomes a
+/// warning for the user, returned with the outcome.
+pub fn scan_cached(
+    root: &Path,
+    split: &Split,
+    settings: &DatasetSettings,
+    at: CacheAt<'_>,
+    fresh: bool,
+    progress: &Progress,
+) -> (ScanOutcome, Vec<String>) {
     let mut warnings = Vec::new();
-    let mut cache = match ScanCache::open_default(root) {
-        Ok(c) => c,
-        Err(e) => {
+    let mut cache = match at {
+        CacheAt::Default => ScanCache::open_default(root).unwrap_or_else(|e| {
             warnings.push(format!("scan cache unavailable, scanning everything: {e}"));
             ScanCache::in_memory()
-        }
+        }),
+        CacheAt::Folder(dir) => ScanCache::open_at(&ScanCache::path_in(dir, root), root),
+        CacheAt::Nowhere => ScanCache::in_memory(),
     };
     warnings.extend(cache.take_warning());
+    if fresh {
+        cache.clear();
+    }
     let out = scan(root, split, settings, Some(&mut cache), progress);
     if let Err(e) = cache.save() {
         warnings.push(format!("could not save the scan cache: {e}"));

@@ -38,7 +38,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{FxHashMap, FxHashSet};
-use crate::metadata::{SampleKey, SampleMeta};
+use crate::metadata::{SampleKey, SampleMeta, Stat};
 
 pub use diverse::{feature_matrix, FEATURE_NAMES};
 pub use plan::format_plan_table;
@@ -72,19 +72,24 @@ impl Column {
         Column::ValidRatio,
     ];
 
+    /// The metadata's statistic this column is.
+    pub fn stat(self) -> Stat {
+        match self {
+            Column::MeanDepth => Stat::MeanDepth,
+            Column::MedianDepth => Stat::MedianDepth,
+            Column::MinDepth => Stat::MinDepth,
+            Column::MaxDepth => Stat::MaxDepth,
+            Column::StdDepth => Stat::StdDepth,
+            Column::P50 => Stat::P50,
+            Column::P90 => Stat::P90,
+            Column::P95 => Stat::P95,
+            Column::ValidRatio => Stat::ValidRatio,
+        }
+    }
+
     /// The metadata CSV's column name (`valid_ratio` is derived).
     pub fn name(self) -> &'static str {
-        match self {
-            Column::MeanDepth => "mean_depth",
-            Column::MedianDepth => "median_depth",
-            Column::MinDepth => "min_depth",
-            Column::MaxDepth => "max_depth",
-            Column::StdDepth => "std_depth",
-            Column::P50 => "p50",
-            Column::P90 => "p90",
-            Column::P95 => "p95",
-            Column::ValidRatio => "valid_ratio",
-        }
+        self.stat().name()
     }
 
     pub fn from_name(name: &str) -> Option<Column> {
@@ -92,17 +97,7 @@ impl Column {
     }
 
     pub fn value(self, r: &SampleMeta) -> f64 {
-        match self {
-            Column::MeanDepth => r.mean_depth,
-            Column::MedianDepth => r.median_depth,
-            Column::MinDepth => r.min_depth,
-            Column::MaxDepth => r.max_depth,
-            Column::StdDepth => r.std_depth,
-            Column::P50 => r.p50,
-            Column::P90 => r.p90,
-            Column::P95 => r.p95,
-            Column::ValidRatio => r.valid_ratio(),
-        }
+        self.stat().value(r)
     }
 }
 
