@@ -9,6 +9,7 @@ pub mod demo;
 pub mod depth;
 pub mod fsutil;
 pub mod metadata;
+pub mod paths;
 pub mod progress;
 pub mod scan;
 

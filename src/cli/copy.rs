@@ -95,6 +95,16 @@ pub fn with_bar<T>(progress: &Progress, f: impl FnOnce() -> T) -> T {
 
 fn go(a: &CopyArgs) -> Result<(), String> {
     let keys = export::read_split(&a.split).map_err(|e| e.to_string())?;
+    let mut paths = crate::paths::RunPaths::new()
+        .input("split", &a.split)
+        .dataset(&a.root);
+    if let Some(m) = &a.metadata {
+        paths = paths.input("metadata", m);
+    }
+    for name in export::copy::OUTPUT_FILES {
+        paths = paths.output(name, &a.out.join(name));
+    }
+    paths.check().map_err(|e| e.to_string())?;
     let samples = samples_for(&a.root, &keys, a.metadata.as_deref())?;
     let mode = match a.mode {
         ModeArg::Copy => LinkMode::Copy,
