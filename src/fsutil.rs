@@ -44,12 +44,127 @@ where
         fill(&mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        fs::rename(&tmp, dest)
+        rename_durable(&tmp, dest)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Renames `from` to `to` and flushes the folder holding `to`, so the new
+/// name survives a power cut (the file's own data is the caller's to sync).
+pub fn rename_durable(from: &Path, to: &Path) -> io::Result<()> {
+    fs::rename(from, to)?;
+    sync_parent(to)
+}
+
+/// Flushes the folder entry of `path` (a no-op where folders cannot be opened).
+pub fn sync_parent(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        fs::File::open(parent)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Name of the lock file a command holds in a folder it rewrites.
+pub const LOCK_FILE: &str = ".calibscope.lock";
+
+/// An exclusive lock on a folder, held while a command rewrites it (e.g.
+/// `copy`), so two runs into one folder cannot interleave. The operating
+/// system releases it when the process ends, even when killed; the lock
+/// file is removed on drop.
+#[derive(Debug)]
+pub struct FolderLock {
+    path: PathBuf,
+    _file: fs::File,
+}
+
+impl FolderLock {
+    /// Takes the lock on `dir` (which must exist) for `what` (e.g. "copy"),
+    /// or says who holds it.
+    pub fn acquire(dir: &Path, what: &str) -> io::Result<FolderLock> {
+        let path = dir.join(LOCK_FILE);
+        // A holder may remove the file between our open and our lock;
+        // retry until the locked file is the one under the name.
+        for _ in 0..16 {
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = io::Read::read_to_string(&mut &file, &mut holder);
+                    let holder = holder.trim();
+                    let holder = if holder.is_empty() {
+                        "another calibscope run".to_owned()
+                    } else {
+                        holder.to_owned()
+                    };
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "{} is in use by {holder}; wait for it to finish, or choose another folder",
+                            dir.display()
+                        ),
+                    ));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(e),
+            }
+            if !same_open_file(&file, &path) {
+                continue;
+            }
+            let mut f = &file;
+            f.set_len(0)?;
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            writeln!(
+                f,
+                "calibscope {what} (process {}, started at unix time {stamp})",
+                std::process::id()
+            )?;
+            return Ok(FolderLock { path, _file: file });
+        }
+        Err(io::Error::other(format!(
+            "could not lock {}: its lock file keeps changing",
+            dir.display()
+        )))
+    }
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        // Removed while still locked: a waiting run re-opens by name and
+        // checks it locked the file that is there.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(unix)]
+fn same_open_file(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_open_file(_: &fs::File, path: &Path) -> bool {
+    path.exists()
 }
 
 /// Per-user folders of the app (cache, data, config), never inside a dataset.
@@ -108,5 +223,21 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_locked_folder_says_who_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = FolderLock::acquire(dir.path(), "copy").unwrap();
+        let e = FolderLock::acquire(dir.path(), "copy").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!("process {}", std::process::id())) && msg.contains("in use"),
+            "{msg}"
+        );
+        drop(lock);
+        assert!(!dir.path().join(LOCK_FILE).exists());
+        let again = FolderLock::acquire(dir.path(), "copy").unwrap();
+        drop(again);
     }
 }

@@ -22,6 +22,7 @@ pub mod depth;
 pub mod fsutil;
 pub mod hash;
 pub mod metadata;
+pub mod paths;
 pub mod progress;
 pub mod scan;
 

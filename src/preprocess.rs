@@ -270,7 +270,9 @@ impl PreprocessSettings {
     }
 }
 
-/// Parses a NumPy `.npy` file (float32, float64, uint8; C order) into shape and f32 values.
+/// Parses a NumPy `.npy` file (float32 or float64, either byte order; C
+/// order) into shape and f32 values. 8-bit data and NaN/infinite values are
+/// refused with the fix: calibrating on them would give wrong ranges silently.
 pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not a .npy file (bad magic)".into());
@@ -316,39 +318,73 @@ pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|_| format!("bad shape entry {s}")))
         .collect::<Result<_, _>>()?;
-    let n: usize = shape.iter().product();
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or("the shape's element count overflows")?;
     let data = &bytes[start + hlen..];
-    let need = |size: usize| {
-        if data.len() < n * size {
-            Err(format!(
-                "data is truncated: {} bytes for {n} values",
-                data.len()
-            ))
-        } else {
-            Ok(())
-        }
+    let need = |size: usize| match n.checked_mul(size) {
+        Some(b) if b <= data.len() => Ok(b),
+        _ => Err(format!(
+            "data is truncated: {} bytes for {n} values",
+            data.len()
+        )),
     };
-    let vals = match descr {
-        "<f4" => {
-            need(4)?;
-            data[..n * 4]
+    // Both byte orders of float32/float64 are read; anything else is refused
+    // with the fix, never reinterpreted (uint8 pixels are not model inputs).
+    let vals: Vec<f32> = match descr {
+        "<f4" | ">f4" | "=f4" => {
+            let b = need(4)?;
+            let big = descr.starts_with('>');
+            data[..b]
                 .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .map(|c| {
+                    let c: [u8; 4] = [c[0], c[1], c[2], c[3]];
+                    if big {
+                        f32::from_be_bytes(c)
+                    } else {
+                        f32::from_le_bytes(c)
+                    }
+                })
                 .collect()
         }
-        "<f8" => {
-            need(8)?;
-            data[..n * 8]
+        "<f8" | ">f8" | "=f8" => {
+            let b = need(8)?;
+            let big = descr.starts_with('>');
+            data[..b]
                 .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+                .map(|c| {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(c);
+                    if big {
+                        f64::from_be_bytes(a) as f32
+                    } else {
+                        f64::from_le_bytes(a) as f32
+                    }
+                })
                 .collect()
         }
-        "|u1" => {
-            need(1)?;
-            data[..n].iter().map(|&v| v as f32).collect()
+        "|u1" | "<u1" | ">u1" | "|i1" => {
+            return Err(format!(
+                "dtype {descr} holds raw 8-bit values, not the model's preprocessed input; \
+                 give calibscope the images instead (it preprocesses them), or save the \
+                 preprocessed float32 tensor (np.save(path, x.astype(np.float32)))"
+            ))
         }
-        other => return Err(format!("dtype {other} is not supported (use float32)")),
+        other => {
+            return Err(format!(
+                "dtype {other} is not supported; save the tensor as float32 (x.astype(np.float32))"
+            ))
+        }
     };
+    if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+        let bad = vals.iter().filter(|v| !v.is_finite()).count();
+        return Err(format!(
+            "{bad} of {n} values are NaN or infinite (first at index {i}, {}); \
+             calibration ranges would be meaningless. Fix the tensor (e.g. np.nan_to_num) or leave the file out",
+            vals[i]
+        ));
+    }
     Ok((shape, vals))
 }
 
@@ -473,6 +509,51 @@ mod tests {
             .unwrap_err()
             .contains("truncated"));
         assert!(parse_npy(b"PNG....").unwrap_err().contains("magic"));
+    }
+
+    /// A version-1 `.npy` with the given descr, shape text and data bytes.
+    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn npy_eight_bit_and_non_finite_inputs_are_refused_big_endian_is_read() {
+        // uint8 pixel values would calibrate ranges of 0..255 (issue 18 item 8).
+        let e = parse_npy(&npy("|u1", "(1, 3)", &[0, 128, 255])).unwrap_err();
+        assert!(
+            e.contains("raw 8-bit values") && e.contains("float32"),
+            "{e}"
+        );
+        let be: Vec<u8> = [0.5f32, -2.0]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        assert_eq!(
+            parse_npy(&npy(">f4", "(2,)", &be)).unwrap().1,
+            vec![0.5, -2.0]
+        );
+        let be8: Vec<u8> = [0.25f64].iter().flat_map(|v| v.to_be_bytes()).collect();
+        assert_eq!(parse_npy(&npy(">f8", "(1,)", &be8)).unwrap().1, vec![0.25]);
+        let nan: Vec<u8> = [1.0f32, f32::NAN, f32::INFINITY]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let e = parse_npy(&npy("<f4", "(3,)", &nan)).unwrap_err();
+        assert!(e.contains("2 of 3 values are NaN or infinite"), "{e}");
+        let e = parse_npy(&npy("<f4", "(4294967296, 4294967296, 4294967296)", &[])).unwrap_err();
+        assert!(e.contains("overflows"), "{e}");
+        let e = parse_npy(&npy("<i8", "(1,)", &[0; 8])).unwrap_err();
+        assert!(e.contains("not supported"), "{e}");
     }
 
     #[test]

@@ -119,6 +119,16 @@ pub fn with_bar<T>(progress: &Progress, f: impl FnOnce() -> T) -> T {
 }
 
 fn go(a: &CopyArgs) -> Result<(), String> {
+    let mut paths = crate::paths::RunPaths::new()
+        .input("split", &a.split)
+        .dataset(&a.root);
+    if let Some(m) = &a.metadata {
+        paths = paths.input("metadata", m);
+    }
+    for name in export::copy::OUTPUT_FILES {
+        paths = paths.output(name, &a.out.join(name));
+    }
+    paths.check().map_err(|e| e.to_string())?;
     let entries = read_split_entries(&a.root, &a.split)?;
     let settings = super::dataset_settings(
         a.image_folder.as_deref(),

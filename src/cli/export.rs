@@ -97,6 +97,17 @@ fn go(a: &ExportArgs) -> Result<(), String> {
         None => export::ensure_outside_metadata_dataset(&rows, &a.out),
     }
     .map_err(|e| e.to_string())?;
+    let mut paths = crate::paths::RunPaths::new()
+        .input("split", &a.split)
+        .input("metadata", &a.metadata)
+        .output(
+            "calibration statistics",
+            &a.out.join("calibration_statistics.json"),
+        );
+    if let Some(root) = &a.root {
+        paths = paths.dataset(root);
+    }
+    paths.check().map_err(|e| e.to_string())?;
     let (mut indices, missing) = export::match_rows(&rows, &keys);
     let before = indices.len();
     let mut seen = vec![false; rows.len()];

@@ -107,6 +107,37 @@ fn run_inner(args: &ScanArgs) -> Result<ExitCode, String> {
         ));
     }
 
+    // Every output checked before the scan starts (and before anything is written).
+    let skipped_file = args
+        .out
+        .as_ref()
+        .or(args.json.as_ref())
+        .map(|p| skipped_path(p));
+    let mut paths = crate::paths::RunPaths::new()
+        .input("split", &split.path)
+        .dataset(&args.root);
+    // Entries outside the root (allowed with --allow-absolute-roots) are
+    // datasets too; a few distinct folders cover them.
+    let mut roots = std::collections::BTreeSet::new();
+    for e in &split.entries {
+        if roots.len() < 64 && Path::new(&e.dataset_root).is_absolute() {
+            roots.insert(e.dataset_root.as_str());
+        }
+    }
+    for r in roots {
+        paths = paths.dataset(Path::new(r));
+    }
+    for (what, p) in [
+        ("metadata CSV (--out)", args.out.as_ref()),
+        ("metadata JSON (--json)", args.json.as_ref()),
+        ("skipped-samples list", skipped_file.as_ref()),
+    ] {
+        if let Some(p) = p {
+            paths = paths.output(what, p);
+        }
+    }
+    paths.check().map_err(|e| e.to_string())?;
+
     let progress = Progress::new();
     {
         let p = progress.clone();
@@ -153,11 +184,6 @@ fn run_inner(args: &ScanArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot write {}: {e}", json.display()))?;
         written.push(json.clone());
     }
-    let skipped_file = args
-        .out
-        .as_ref()
-        .or(args.json.as_ref())
-        .map(|p| skipped_path(p));
     if let Some(p) = &skipped_file {
         write_skipped(p, &outcome.skipped)
             .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
@@ -166,6 +192,7 @@ fn run_inner(args: &ScanArgs) -> Result<ExitCode, String> {
 
     print_summary(&split.path, &outcome, split.len());
     print_skipped(&outcome.skipped, skipped_file.as_deref());
+    print_warnings(&outcome.warnings);
     if written.is_empty() {
         println!("\nNo --out or --json given: nothing written.");
     } else {
@@ -199,11 +226,39 @@ fn write_skipped(path: &Path, skipped: &[SkippedSample]) -> std::io::Result<()> 
                 .unwrap_or(("", ""));
             let index = s.index.to_string();
             let raw = s.raw.as_deref().unwrap_or("");
-            out.write_record([index.as_str(), root, stem, s.reason.code(), &s.detail, raw])
-                .map_err(e)?;
+            out.write_record([
+                index.as_str(),
+                &printable(root),
+                &printable(stem),
+                s.reason.code(),
+                &printable(&s.detail),
+                &printable(raw),
+            ])
+            .map_err(e)?;
         }
         out.flush()
     })
+}
+
+/// `s` with control characters (NUL, newlines, escapes) written as `\n`,
+/// `\0`, `\u{1b}`…: a stem can hold any character, and raw ones would cut
+/// CSV lines or drive the terminal.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 fn counts<'a>(items: impl Iterator<Item = &'a str>) -> Vec<(String, usize)> {
@@ -298,9 +353,9 @@ fn print_skipped(skipped: &[SkippedSample], file: Option<&Path>) {
         println!(
             "  #{} {}: {} — {}",
             s.index,
-            s.what(),
+            printable(&s.what()),
             s.reason.label(),
-            s.detail
+            printable(&s.detail)
         );
     }
     match file {
@@ -309,6 +364,25 @@ fn print_skipped(skipped: &[SkippedSample], file: Option<&Path>) {
             println!("(give --out to get the full list in a file)")
         }
         None => {}
+    }
+}
+
+fn print_warnings(warnings: &[scan::SampleWarning]) {
+    if warnings.is_empty() {
+        return;
+    }
+    let shown = warnings.len().min(SHOW_SKIPPED);
+    println!(
+        "\nSamples to check (kept; first {shown} of {}):",
+        warnings.len()
+    );
+    for w in &warnings[..shown] {
+        println!(
+            "  #{} {}: {}",
+            w.index,
+            printable(&w.key.to_string()),
+            printable(&w.detail)
+        );
     }
 }
 

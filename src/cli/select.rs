@@ -117,6 +117,20 @@ fn go(a: &SelectArgs) -> Result<(), String> {
     for p in std::iter::once(&a.out).chain(&a.report) {
         export::ensure_outside_metadata_dataset(&rows, p).map_err(|e| e.to_string())?;
     }
+    let mut paths = crate::paths::RunPaths::new().input("metadata", &a.metadata);
+    for (what, p) in [
+        ("pin split", a.pin_split.as_ref()),
+        ("exclude split", a.exclude_split.as_ref()),
+    ] {
+        if let Some(p) = p {
+            paths = paths.input(what, p);
+        }
+    }
+    paths = paths.output("split (--out)", &a.out);
+    if let Some(p) = &a.report {
+        paths = paths.output("report (--report)", p);
+    }
+    paths.check().map_err(|e| e.to_string())?;
     let bins = bins_from(&a.column, &a.edges, &a.labels, &a.ratios)?;
     let strategy = match a.strategy {
         StrategyArg::Stratified => Strategy::Stratified(bins.clone()),

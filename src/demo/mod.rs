@@ -211,11 +211,13 @@ pub fn generate(
             opts.samples
         )));
     }
-    if opts.width < 32 || opts.height < 32 || opts.width > 8192 || opts.height > 8192 {
-        return Err(DemoError::Options(format!(
-            "image size {}x{} is outside 32..8192",
-            opts.width, opts.height
-        )));
+    for (what, v) in [("width", opts.width), ("height", opts.height)] {
+        if !(32..=8192).contains(&v) {
+            return Err(DemoError::Options(format!(
+                "image {what} {v} is outside 32..8192 (size asked: {}x{}); give a {what} from 32 to 8192 pixels",
+                opts.width, opts.height
+            )));
+        }
     }
     prepare_dir(dir)?;
 

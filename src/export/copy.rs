@@ -7,6 +7,8 @@
 //! - every key is checked first; one that could escape the folder stops the
 //!   export before anything is written;
 //! - refuses an output folder inside the dataset folder;
+//! - holds a lock on the output folder (`.calibscope.lock`) for the whole
+//!   run: a second run into the same folder stops and says who holds it;
 //! - each image is written (copied / linked) to a temporary name in the
 //!   output folder and renamed into place, so a final name never holds a
 //!   partial file; temporaries left by an interrupted run are removed at
@@ -101,6 +103,15 @@ const LIST_FILES: [&str; 4] = [
     "image_filenames.txt",
     "calibration_metadata.json",
     "dataset.txt",
+];
+
+/// Every file besides images a copy writes into its folder (for the output rule).
+pub const OUTPUT_FILES: [&str; 5] = [
+    LIST_FILES[0],
+    LIST_FILES[1],
+    LIST_FILES[2],
+    LIST_FILES[3],
+    WRITTEN_LIST,
 ];
 
 /// One image in the output folder, as `calibration_metadata.json` lists it.
@@ -244,6 +255,16 @@ pub fn copy_images(
         }
     }
 
+    // One run at a time per folder: two copies with different selections
+    // would otherwise write lists naming each other's removed images.
+    fs::create_dir_all(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
+    let _lock = fsutil::FolderLock::acquire(out_dir, "copy").map_err(|e| {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            ExportError::Invalid(e.to_string())
+        } else {
+            ExportError::io(out_dir, e)
+        }
+    })?;
     // What is in the folder, and which of it we wrote, before writing anything.
     let previous = ours_in(out_dir);
     let others = other_files(out_dir, &previous)?;
@@ -256,7 +277,6 @@ pub fn copy_images(
         )));
     }
 
-    fs::create_dir_all(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
     report.stale_temporaries_removed = remove_stale_temporaries(out_dir)?;
     let abs_out = std::path::absolute(out_dir).map_err(|e| ExportError::io(out_dir, e))?;
     // Record every name we may place before placing any, so a killed run
@@ -394,6 +414,7 @@ fn other_files(
         let known = ours.contains(&name)
             || LIST_FILES.contains(&name.as_str())
             || name == WRITTEN_LIST
+            || name == fsutil::LOCK_FILE
             || (name.starts_with('.') && name.ends_with(TMP_SUFFIX));
         if !known {
             v.push(name);

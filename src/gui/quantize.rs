@@ -200,7 +200,7 @@ pub fn check_output(ds: &Dataset, text: &str) -> Result<PathBuf, String> {
             "{t} names a folder; give the model's file name (e.g. model_int8.onnx)."
         ));
     }
-    crate::export::ensure_outside_dataset(&ds.root, &p).map_err(|e| e.to_string())?;
+    crate::paths::check_output(&p, &[], &[&ds.root])?;
     Ok(p)
 }
 

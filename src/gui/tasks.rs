@@ -246,9 +246,11 @@ pub fn export_split(app: &mut CalibApp, dir: PathBuf) {
         .iter()
         .map(|&i| ds.cur.rows[i].key())
         .collect();
+    let root = ds.root.clone();
     start_export(app, "export split", move |p| {
         p.begin("write split", 1);
         let path = dir.join("calibration_split.json");
+        crate::paths::check_output(&path, &[], &[&root])?;
         export::write_split(&path, &keys).map_err(|e| e.to_string())?;
         p.inc(1);
         Ok(done(
@@ -368,9 +370,11 @@ pub fn capture_report(app: &mut CalibApp, ctx: &egui::Context) {
         }),
     ));
     let dir = rc.dir;
+    let root = ds.root.clone();
     start_export(app, "report", move |p| {
         p.begin("report", rects.len() as u64 + 1);
         let stats_path = dir.join("calibration_statistics.json");
+        crate::paths::check_output(&stats_path, &[], &[&root])?;
         export::write_statistics(&stats_path, &stats).map_err(|e| e.to_string())?;
         p.inc(1);
         let img = rx.recv_timeout(Duration::from_secs(20)).map_err(|_| {

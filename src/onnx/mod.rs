@@ -38,7 +38,7 @@ pub enum OnnxError {
     },
     #[error("{path} is not an ONNX model ({reason}); pick the exported .onnx file")]
     NotOnnx { path: PathBuf, reason: String },
-    #[error("{path}: external data file {file} for tensor {tensor} is missing or too short ({reason}); keep the data file beside the model")]
+    #[error("{path}: external data file {file} for tensor {tensor} cannot be used ({reason}); keep the data file beside the model")]
     ExternalData {
         path: PathBuf,
         tensor: String,
@@ -100,7 +100,62 @@ pub fn decode(bytes: &[u8]) -> Result<ModelProto, String> {
 
 const EXTERNAL: i32 = proto::tensor_proto::DataLocation::External as i32;
 
+/// Bytes per element of an ONNX tensor data type, for the types whose
+/// elements are whole bytes (strings and packed 4-bit types are not).
+fn element_size(data_type: i32) -> Option<u64> {
+    Some(match data_type {
+        2 | 3 | 9 | 17..=20 => 1,
+        4 | 5 | 10 | 16 => 2,
+        1 | 6 | 12 => 4,
+        7 | 11 | 13 | 14 => 8,
+        15 => 16,
+        _ => return None,
+    })
+}
+
+/// The size in bytes a tensor's dims and type call for (None when it
+/// overflows or the type has no fixed element size).
+fn tensor_bytes(t: &TensorProto) -> Option<u64> {
+    let mut n: u64 = element_size(t.data_type())?;
+    for &d in &t.dims {
+        n = n.checked_mul(u64::try_from(d).ok()?)?;
+    }
+    Some(n)
+}
+
+/// Where an external data file really is: inside the model's folder after
+/// links are resolved, as the onnx library requires, or an error saying why not.
+fn external_file(base: &Path, location: &str) -> Result<PathBuf, String> {
+    let rel = Path::new(location);
+    if location.is_empty()
+        || rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "the location {location:?} leaves the model's folder; external data must be a file name or a path below the model's folder"
+        ));
+    }
+    let full = base.join(rel);
+    let (real, real_base) = match (full.canonicalize(), base.canonicalize()) {
+        (Ok(r), Ok(b)) => (r, b),
+        (Err(e), _) | (_, Err(e)) => return Err(e.to_string()),
+    };
+    if !real.starts_with(&real_base) {
+        return Err(format!(
+            "{location} is a link to {}, outside the model's folder; copy the data file into the model's folder",
+            real.display()
+        ));
+    }
+    Ok(real)
+}
+
+/// Reads one external tensor: only its `offset`/`length` bytes, checked
+/// against the file's size and the size the tensor's dims call for, so a
+/// bad location or offset cannot make us read gigabytes (or `/dev/zero`).
 fn load_external(t: &mut TensorProto, base: &Path) -> Result<(), (String, String)> {
+    use std::io::{Read, Seek, SeekFrom};
     if t.data_location != Some(EXTERNAL) {
         return Ok(());
     }
@@ -111,22 +166,52 @@ fn load_external(t: &mut TensorProto, base: &Path) -> Result<(), (String, String
             .map(|e| e.value().to_string())
     };
     let file = get("location").ok_or_else(|| (String::new(), "no location".to_string()))?;
-    let offset: u64 = get("offset").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let length: Option<u64> = get("length").and_then(|s| s.parse().ok());
-    let full = base.join(&file);
-    let data = std::fs::read(&full).map_err(|e| (file.clone(), e.to_string()))?;
-    let start = offset as usize;
-    let end = match length {
-        Some(l) => start + l as usize,
-        None => data.len(),
+    let err = |reason: String| (file.clone(), reason);
+    let number = |k: &str| -> Result<Option<u64>, (String, String)> {
+        match get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| err(format!("{k} {v:?} is not a byte count"))),
+        }
     };
-    if end > data.len() || start > end {
-        return Err((
-            file,
-            format!("needs bytes {start}..{end}, file has {}", data.len()),
-        ));
+    let offset = number("offset")?.unwrap_or(0);
+    let length = number("length")?;
+    let want = tensor_bytes(t).ok_or_else(|| {
+        err("the tensor's type or dims give no byte size; only numeric tensors can be stored externally".into())
+    })?;
+    if let Some(l) = length {
+        if l != want {
+            return Err(err(format!(
+                "length {l} does not match the {want} bytes of the tensor's dims and type"
+            )));
+        }
     }
-    t.raw_data = Some(data[start..end].to_vec());
+    let path = external_file(base, &file).map_err(err)?;
+    // Checked before opening: opening a pipe would block, a device never ends.
+    let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(err("it is not a regular file".into()));
+    }
+    let mut f = std::fs::File::open(&path).map_err(|e| err(e.to_string()))?;
+    let end = offset
+        .checked_add(want)
+        .filter(|&e| e <= meta.len())
+        .ok_or_else(|| {
+            err(format!(
+                "needs bytes {offset}..{} but the file has {}",
+                offset.saturating_add(want),
+                meta.len()
+            ))
+        })?;
+    let len = usize::try_from(end - offset).map_err(|e| err(e.to_string()))?;
+    let mut data = vec![0u8; len];
+    f.seek(SeekFrom::Start(offset))
+        .and_then(|_| f.read_exact(&mut data))
+        .map_err(|e| err(e.to_string()))?;
+    t.raw_data = Some(data);
     t.external_data.clear();
     t.data_location = None;
     Ok(())
@@ -300,5 +385,108 @@ mod tests {
         std::fs::remove_file(t.path().join("m.data")).unwrap();
         let e = load(&p).unwrap_err().to_string();
         assert!(e.contains("m.data"), "{e}");
+    }
+
+    /// A model in `dir` whose weight `w` (2 floats) is stored externally
+    /// with the given entries; returns the model's path.
+    fn external_model(dir: &Path, entries: &[(&str, &str)]) -> PathBuf {
+        let mut m = tiny_model();
+        let w = &mut m.graph.as_mut().unwrap().initializer[0];
+        w.raw_data = None;
+        w.data_location = Some(EXTERNAL);
+        w.external_data = entries
+            .iter()
+            .map(|(k, v)| proto::StringStringEntryProto {
+                key: Some((*k).into()),
+                value: Some((*v).into()),
+            })
+            .collect();
+        let p = dir.join("m.onnx");
+        save(&m, &p).unwrap();
+        p
+    }
+
+    fn weights(p: &Path) -> Result<Vec<f32>, String> {
+        let m = load(p).map_err(|e| e.to_string())?;
+        tensor_to_f32(&m.graph.unwrap().initializer[0])
+    }
+
+    #[test]
+    fn external_data_outside_the_models_folder_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let models = t.path().join("models");
+        std::fs::create_dir(&models).unwrap();
+        let secret: Vec<u8> = [0.5f32, -2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let outside = t.path().join("secret.bin");
+        std::fs::write(&outside, &secret).unwrap();
+        for loc in [
+            "../secret.bin",
+            outside.to_str().unwrap(),
+            "./../secret.bin",
+        ] {
+            let p = external_model(&models, &[("location", loc), ("length", "8")]);
+            let e = weights(&p).unwrap_err();
+            assert!(e.contains("leaves the model's folder"), "{loc}: {e}");
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&outside, models.join("link.bin")).unwrap();
+            let p = external_model(&models, &[("location", "link.bin")]);
+            let e = weights(&p).unwrap_err();
+            assert!(e.contains("outside the model's folder"), "{e}");
+            // A link that stays inside the folder is fine.
+            std::fs::write(models.join("w.bin"), &secret).unwrap();
+            std::os::unix::fs::symlink(models.join("w.bin"), models.join("in.bin")).unwrap();
+            let p = external_model(&models, &[("location", "in.bin")]);
+            assert_eq!(weights(&p).unwrap(), vec![0.5, -2.0]);
+        }
+    }
+
+    #[test]
+    fn external_data_reads_only_the_tensors_bytes() {
+        let t = tempfile::tempdir().unwrap();
+        let mut file = vec![7u8; 16];
+        file.extend([0.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()));
+        file.extend(vec![9u8; 1000]);
+        std::fs::write(t.path().join("w.bin"), &file).unwrap();
+        // No length: the tensor's own size, not the rest of the file.
+        let p = external_model(t.path(), &[("location", "w.bin"), ("offset", "16")]);
+        assert_eq!(weights(&p).unwrap(), vec![0.5, -2.0]);
+        // A length that disagrees with the dims, an offset past the end,
+        // and an offset that overflows are refused before reading.
+        for (off, len, want) in [
+            ("16", "1008", "does not match"),
+            ("1020", "8", "the file has 1024"),
+            ("18446744073709551615", "8", "the file has 1024"),
+            ("-1", "8", "not a byte count"),
+        ] {
+            let p = external_model(
+                t.path(),
+                &[("location", "w.bin"), ("offset", off), ("length", len)],
+            );
+            let e = weights(&p).unwrap_err();
+            assert!(e.contains(want), "{off}/{len}: {e}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn external_data_that_is_no_regular_file_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        // /dev/zero through a link: outside the folder.
+        std::os::unix::fs::symlink("/dev/zero", t.path().join("zero.bin")).unwrap();
+        let p = external_model(t.path(), &[("location", "zero.bin")]);
+        let e = weights(&p).unwrap_err();
+        assert!(e.contains("outside the model's folder"), "{e}");
+        // A pipe inside the folder: refused without opening it (which would block).
+        let fifo = t.path().join("pipe.bin");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let p = external_model(t.path(), &[("location", "pipe.bin")]);
+        let e = weights(&p).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
     }
 }

@@ -61,6 +61,21 @@ impl RangesFile {
                 f.format
             ));
         }
+        // A range reversed or not finite would give a negative or NaN scale
+        // in the INT8 model; refuse the file instead.
+        if let Some(r) = f
+            .tensors
+            .iter()
+            .find(|r| !(r.min.is_finite() && r.max.is_finite() && r.min <= r.max))
+        {
+            return Err(format!(
+                "{}: tensor {} has min {} and max {}; a range needs finite values with min <= max. Fix the file or calibrate again",
+                path.display(),
+                r.tensor,
+                r.min,
+                r.max
+            ));
+        }
         Ok(f)
     }
 

@@ -90,6 +90,8 @@ pub enum PtqError {
     Ranges(String),
     #[error("cancelled after {0} calibration images; nothing was written")]
     Cancelled(usize),
+    #[error(transparent)]
+    Output(#[from] crate::paths::OutputError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -123,9 +125,39 @@ pub fn inspect_model(
     Ok((summary, pre))
 }
 
+/// The output rule (`crate::paths`) for a PTQ run: the INT8 model, its
+/// ranges and its calibration cache are none of the files read (the FP32
+/// model above all, in any spelling) and lie outside the calibration data.
+pub fn check_outputs(req: &PtqRequest) -> Result<(), PtqError> {
+    let mut paths = crate::paths::RunPaths::new().input("FP32 model (--model)", &req.model);
+    if let Some(r) = &req.ranges_from {
+        paths = paths.input("ranges file (--ranges)", r);
+    }
+    match &req.calibration {
+        CalibrationSource::ImageList(l) => paths = paths.input("image list", l),
+        CalibrationSource::Split { split, root } => {
+            paths = paths.input("split", split).dataset(root);
+        }
+        CalibrationSource::Folder(f) => paths = paths.dataset(f),
+        CalibrationSource::Files(files) => {
+            for f in files {
+                paths = paths.input("calibration input", f);
+            }
+        }
+    }
+    let (ranges, cache) = artefact_paths(&req.output);
+    paths
+        .output("INT8 model", &req.output)
+        .output("ranges file", &ranges)
+        .output("calibration cache", &cache)
+        .check()?;
+    Ok(())
+}
+
 /// The whole PTQ pipeline. Writes nothing unless it succeeds.
 pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqError> {
     let t0 = Instant::now();
+    check_outputs(req)?;
     let s = &req.settings;
     let model_bytes = std::fs::read(&req.model).map_err(|source| onnx::OnnxError::Read {
         path: req.model.clone(),

@@ -70,6 +70,37 @@ pub struct ScanOutcome {
     /// Rows (and skips) taken from the cache instead of decoding.
     pub from_cache: usize,
     pub elapsed: Duration,
+    /// Samples kept but worth a look (e.g. a depth map whose size does not
+    /// fit its image), in split order.
+    pub warnings: Vec<SampleWarning>,
+}
+
+/// A sample that gave a row, with something the user should check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleWarning {
+    /// Position in the split's JSON list.
+    pub index: usize,
+    pub key: SampleKey,
+    pub detail: String,
+}
+
+/// Why a depth map's size does not fit its image, if it does not: not the
+/// same size and not a uniform downscale (same aspect within 2 %, at most 8
+/// times smaller). A 1x1 depth map beside a 640x384 image is no ground truth
+/// for it, yet would give a row.
+pub fn depth_size_mismatch(depth: (u32, u32), image: (u32, u32)) -> Option<String> {
+    let ((dw, dh), (iw, ih)) = (depth, image);
+    if depth == image || iw == 0 || ih == 0 || dw == 0 || dh == 0 {
+        return None;
+    }
+    let (sx, sy) = (dw as f64 / iw as f64, dh as f64 / ih as f64);
+    let uniform = (sx - sy).abs() <= 0.02 * sx.max(sy);
+    if uniform && sx.min(sy) >= 1.0 / 8.0 {
+        return None;
+    }
+    Some(format!(
+        "depth map is {dw}x{dh} but its image is {iw}x{ih}; check that this depth map belongs to the image"
+    ))
 }
 
 impl ScanOutcome {
@@ -84,7 +115,7 @@ impl ScanOutcome {
 }
 
 enum One {
-    Row(SampleMeta, bool),
+    Row(SampleMeta, bool, Option<SampleWarning>),
     Skip(SkippedSample, bool),
     Cancelled,
 }
@@ -127,8 +158,9 @@ pub fn scan(
     let mut fresh_entries = Vec::new();
     for (one, fresh) in results {
         match one {
-            One::Row(row, cached) => {
+            One::Row(row, cached, warning) => {
                 out.from_cache += usize::from(cached);
+                out.warnings.extend(warning);
                 out.rows.push(row);
             }
             One::Skip(s, cached) => {
@@ -301,7 +333,18 @@ fn finish(
             stats,
             width,
             height,
-        } => One::Row(row(entry, r, stats, width, height, settings), cached),
+        } => {
+            let warning =
+                depth_size_mismatch((stats.width, stats.height), (width, height)).map(|w| {
+                    SampleWarning {
+                        index: entry.index,
+                        key: entry.key(),
+                        detail: format!("{w} ({})", r.depth.display()),
+                    }
+                });
+            let row = row(entry, r, stats, width, height, settings);
+            One::Row(row, cached, warning)
+        }
     }
 }
 
