@@ -1,12 +1,24 @@
-//! The numbers behind the Distribution view, computed from rows (the current
-//! view against the calibration set within it). Recomputed only when the set
-//! or the filter changes; drawing lives in `plots.rs`.
+//! The numbers behind the app's Distribution view and the report figures,
+//! computed from rows (the current view against the calibration set within
+//! it). The app recomputes them only when the set or the filter changes and
+//! draws them in `gui/plots.rs`; the report draws them in `figures.rs`.
 
 use std::collections::BTreeMap;
 
-use super::curation::Flags;
 use crate::metadata::SampleMeta;
 use crate::select::Bins;
+
+/// Whether a row is in the calibration set: the app's per-row flags, or a
+/// plain `bool` per row.
+pub trait InSet {
+    fn in_set(&self) -> bool;
+}
+
+impl InSet for bool {
+    fn in_set(&self) -> bool {
+        *self
+    }
+}
 
 /// One histogram over fixed edges: counts for the view and for the set.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18,7 +30,7 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    fn new(edges: Vec<f64>) -> Self {
+    pub fn new(edges: Vec<f64>) -> Self {
         let n = edges.len().saturating_sub(1);
         Self {
             edges,
@@ -36,7 +48,7 @@ impl Histogram {
         }
     }
 
-    fn add(&mut self, v: f64, in_set: bool) {
+    pub fn add(&mut self, v: f64, in_set: bool) {
         if self.full.is_empty() || !v.is_finite() {
             return;
         }
@@ -105,17 +117,15 @@ const MAX_SCATTER: usize = 4000;
 const MAX_CDF: usize = 512;
 
 /// Percentile with numpy's default linear interpolation; `sorted` must be sorted.
+/// NaN when there is nothing to take a percentile of.
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let pos = q / 100.0 * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+    crate::depth::percentile_sorted(sorted, q)
 }
 
-fn box_stats(label: &str, mut v: Vec<f64>) -> Option<BoxStats> {
+pub fn box_stats(label: &str, mut v: Vec<f64>) -> Option<BoxStats> {
     if v.is_empty() {
         return None;
     }
@@ -178,7 +188,7 @@ impl Charts {
     /// Computes every chart over `view` (row indices), splitting by set membership.
     pub fn compute(
         rows: &[SampleMeta],
-        flags: &[Flags],
+        flags: &[impl InSet],
         view: &[usize],
         bins: &Bins,
         mean_edges: Vec<f64>,
@@ -198,7 +208,7 @@ impl Charts {
         let thin = view.len().div_ceil(MAX_SCATTER).max(1);
         for (k, &i) in view.iter().enumerate() {
             let r = &rows[i];
-            let s = flags[i].in_set;
+            let s = flags[i].in_set();
             c.n_full += 1;
             c.mean_hist.add(r.mean_depth, s);
             c.valid_hist.add(r.valid_ratio(), s);
@@ -264,7 +274,7 @@ impl Charts {
     pub fn update_set(
         &mut self,
         rows: &[SampleMeta],
-        flags: &[Flags],
+        flags: &[impl InSet],
         view: &[usize],
         bins: &Bins,
     ) {
@@ -283,7 +293,7 @@ impl Charts {
         let mut by_scene_set: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let outside = self.ranges.names.iter().position(|n| n == "outside bins");
         for &i in view {
-            if !flags[i].in_set {
+            if !flags[i].in_set() {
                 continue;
             }
             let r = &rows[i];
@@ -364,9 +374,9 @@ mod tests {
             mk(9.0, "outdoor_near"),
             mk(120.0, "outdoor_far"),
         ];
-        let mut flags = vec![Flags::default(); 4];
-        flags[1].in_set = true;
-        flags[3].in_set = true;
+        let mut flags = vec![false; 4];
+        flags[1] = true;
+        flags[3] = true;
         let view: Vec<usize> = (0..4).collect();
         let edges = mean_depth_edges(&rows);
         let c = Charts::compute(&rows, &flags, &view, &Bins::default(), edges);
@@ -386,8 +396,8 @@ mod tests {
         assert_eq!(c.valid_hist.full[10], 4);
 
         // A toggle recomputes only the set's side, with the same result as a full pass.
-        flags[0].in_set = true;
-        flags[3].in_set = false;
+        flags[0] = true;
+        flags[3] = false;
         let mut quick = c.clone();
         quick.update_set(&rows, &flags, &view, &Bins::default());
         let full = Charts::compute(
