@@ -105,6 +105,12 @@ pub fn no_avx512(skip: bool) {
     NO_AVX512.store(skip, Ordering::Relaxed);
 }
 
+/// Whether this CPU takes the AVX-512 path (for the scan benchmark).
+#[doc(hidden)]
+pub fn avx512_available() -> bool {
+    Be16Path::Avx512.supported()
+}
+
 /// The ways of adding big-endian samples, fastest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(test), allow(dead_code))]
