@@ -11,10 +11,6 @@
 //! 2. the seed script `create_ncdb_metadata.py` (its `analyze_split` timed
 //!    in-process, so Python's start-up is not counted against it).
 //!
-//! On a CPU with AVX-512 the scan is also timed with its AVX-512 path
-//! skipped (the AVX2 path instead), as a fourth loop of every round, and
-//! the end-to-end ratio of the two is printed.
-//!
 //! Then the cached rescan of a 10,000-sample split and the peak memory of
 //! `calibscope scan` on a small and a 5× larger split of the same images.
 //!
@@ -113,8 +109,8 @@ fn decode_only(files: &[PathBuf]) -> usize {
 }
 
 /// One round's (wall seconds, CPU seconds) of the whole-frame loop, the
-/// row-by-row loop, the scan and the scan without AVX-512.
-type Round = [(f64, f64); 4];
+/// row-by-row loop and the scan.
+type Round = [(f64, f64); 3];
 
 fn seed_dir() -> Option<PathBuf> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed");
@@ -250,11 +246,11 @@ fn main() {
         // Loops 0, 1, 2 = whole frame, row by row, scan; every other round
         // in reverse, so a machine speeding up or slowing down during a
         // round favours no loop.
-        let mut order = [0, 1, 2, 3];
+        let mut order = [0, 1, 2];
         if round % 2 == 1 {
             order.reverse();
         }
-        let mut this = [(Duration::ZERO, 0.0); 4];
+        let mut this = [(Duration::ZERO, 0.0); 3];
         for &k in &order {
             this[k] = match k {
                 0 => timed(&mut || {
@@ -263,14 +259,6 @@ fn main() {
                 1 => timed(&mut || {
                     decode_only_rows(&files);
                 }),
-                3 => {
-                    calibscope::depth::no_avx512(true);
-                    let t = timed(&mut || {
-                        scan::scan(&root, &split, &settings, None, &Progress::new());
-                    });
-                    calibscope::depth::no_avx512(false);
-                    t
-                }
                 _ => timed(&mut || {
                     rows = scan::scan(&root, &split, &settings, None, &Progress::new())
                         .rows
@@ -278,7 +266,7 @@ fn main() {
                 }),
             };
         }
-        let [(t_frame, c_frame), (t_rows, c_rows), (t, c_scan), (t2, c2)] = this;
+        let [(t_frame, c_frame), (t_rows, c_rows), (t, c_scan)] = this;
         frame = frame.min(t_frame);
         frame_cpu += c_frame;
         rows_t = rows_t.min(t_rows);
@@ -294,7 +282,6 @@ fn main() {
             (t_frame.as_secs_f64(), c_frame),
             (t_rows.as_secs_f64(), c_rows),
             (t.as_secs_f64(), c_scan),
-            (t2.as_secs_f64(), c2),
         ]);
     }
     let (dec, dec_cpu, dec_name, dec_at) = if rows_cpu <= frame_cpu {
@@ -353,19 +340,6 @@ fn main() {
     println!(
         "RATIO scan / decode-only ({dec_name}), median of {rounds} paired rounds: wall {wall:.3}, CPU {cpu:.3}"
     );
-
-    // AVX-512 against AVX2, end to end: > 1 means the AVX-512 path is faster.
-    if calibscope::depth::avx512_available() {
-        let wall = median(&|r| r[3].0 / r[2].0);
-        let cpu = median(&|r| r[3].1 / r[2].1);
-        let total = |k: usize| paired.iter().map(|r| r[k].1).sum::<f64>();
-        println!(
-            "RATIO scan AVX2 time / scan AVX-512 time, median of {rounds} paired rounds: wall {wall:.3}, CPU {cpu:.3}; total CPU {:.3}",
-            total(3) / total(2)
-        );
-    } else {
-        println!("AVX-512 vs AVX2: skipped (this CPU has no AVX-512 with VBMI2)");
-    }
 
     match seed_dir() {
         None => {

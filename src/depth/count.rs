@@ -58,9 +58,9 @@ pub(super) fn boxed<T: Copy + Default, const N: usize>() -> Box<[T; N]> {
 /// Values packed per piece of what is added (a decoded row of a few
 /// thousand pixels is one piece), and the most waiting to be counted.
 pub(super) const PIECE: usize = 2048;
-/// Values a vector store of packed values may write past `PIECE`: one
-/// AVX-512 register of 32.
-pub(super) const MARGIN: usize = 32;
+/// Values a vector store of packed values may write past `PIECE`: the
+/// AVX2 path's padded last chunk of 16.
+pub(super) const MARGIN: usize = 16;
 /// Sparse maps are mostly zeros: blocks of this many bytes holding only
 /// zeros are skipped with one test (plain path).
 const BLOCK: usize = 16;

@@ -28,8 +28,6 @@ mod stats;
 
 pub use count::DepthCounts;
 pub use encoding::DepthEncoding;
-#[doc(hidden)]
-pub use simd::{avx512_available, no_avx512};
 pub use stats::percentile_sorted;
 
 use decode::{count_png, decode, read_into};

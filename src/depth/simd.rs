@@ -1,13 +1,13 @@
 //! The vector code of the counting engine, all of it: packing a PNG's
-//! big-endian samples (AVX-512 or AVX2) and the sums of packed values
-//! (AVX2), with the choice of path by what the CPU has.
+//! big-endian samples and the sums of packed values with AVX2, and the
+//! choice of path by what the CPU has. (An AVX-512 packing path measured
+//! about 1% end to end over AVX2 by CPU time, inside run-to-run noise, and
+//! was removed.)
 //!
 //! The safety rule, one for every function here: a `#[target_feature]`
 //! function runs only on a CPU that has its features (each checks this
 //! again in debug builds), and every vector store into the packed buffer
 //! ends inside it (asserted before each store in debug builds).
-
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::count::{packed_sums_plain, DepthCounts, MARGIN, PIECE};
 
@@ -94,47 +94,22 @@ fn packed_sums_avx2(packed: &[u16; PIECE + MARGIN], len: usize) -> (u64, u64, u1
     (256 * sh + sl, 65536 * hh + 512 * hl + ll, high)
 }
 
-/// Set by [`no_avx512`]: take the AVX2 path even on a CPU with AVX-512.
-static NO_AVX512: AtomicBool = AtomicBool::new(false);
-
-/// Makes the counting engine skip its AVX-512 path (`true`) or take it
-/// again where the CPU has it (`false`), so the scan benchmark can time
-/// both paths in one run. Results are the same either way.
-#[doc(hidden)]
-pub fn no_avx512(skip: bool) {
-    NO_AVX512.store(skip, Ordering::Relaxed);
-}
-
-/// Whether this CPU takes the AVX-512 path (for the scan benchmark).
-#[doc(hidden)]
-pub fn avx512_available() -> bool {
-    Be16Path::Avx512.supported()
-}
-
 /// The ways of adding big-endian samples, fastest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(test), allow(dead_code))]
 pub(super) enum Be16Path {
-    Avx512,
     Avx2,
     Plain,
 }
 
 impl Be16Path {
     #[cfg_attr(not(test), allow(dead_code))]
-    pub(super) const ALL: [Self; 3] = [Self::Avx512, Self::Avx2, Self::Plain];
+    pub(super) const ALL: [Self; 2] = [Self::Avx2, Self::Plain];
 
     /// Whether this CPU can take the path.
     #[inline]
     pub(super) fn supported(self) -> bool {
         match self {
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx512 => {
-                std::is_x86_feature_detected!("avx512f")
-                    && std::is_x86_feature_detected!("avx512bw")
-                    && std::is_x86_feature_detected!("avx512vbmi2")
-                    && std::is_x86_feature_detected!("popcnt")
-            }
             #[cfg(target_arch = "x86_64")]
             Self::Avx2 => {
                 std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt")
@@ -151,15 +126,9 @@ impl DepthCounts {
     /// path this CPU has.
     pub(super) fn add_be16(&mut self, bytes: &[u8]) {
         #[cfg(target_arch = "x86_64")]
-        {
-            if Be16Path::Avx512.supported() && !NO_AVX512.load(Ordering::Relaxed) {
-                // SAFETY: the CPU has the features, checked just above.
-                return unsafe { self.add_be16_avx512(bytes) };
-            }
-            if Be16Path::Avx2.supported() {
-                // SAFETY: the CPU has the features, checked just above.
-                return unsafe { self.add_be16_avx2(bytes) };
-            }
+        if Be16Path::Avx2.supported() {
+            // SAFETY: the CPU has the features, checked just above.
+            return unsafe { self.add_be16_avx2(bytes) };
         }
         self.add_be16_plain(bytes)
     }
@@ -171,72 +140,8 @@ impl DepthCounts {
         match path {
             // SAFETY: the CPU has the features, asserted just above.
             #[cfg(target_arch = "x86_64")]
-            Be16Path::Avx512 => unsafe { self.add_be16_avx512(bytes) },
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
             Be16Path::Avx2 => unsafe { self.add_be16_avx2(bytes) },
             _ => self.add_be16_plain(bytes),
-        }
-    }
-
-    /// [`Self::add_be16`] 32 values at a time with AVX-512: zero runs are
-    /// tested 128 bytes per branch, and each 64-byte half of a non-zero
-    /// group is byte-swapped with one shuffle and its non-zero values
-    /// packed with one compress (`vpcompressw`).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt")]
-    fn add_be16_avx512(&mut self, bytes: &[u8]) {
-        use std::arch::x86_64::*;
-        debug_assert!(
-            Be16Path::Avx512.supported(),
-            "AVX-512 code on a CPU without it"
-        );
-        self.total += (bytes.len() / 2) as u64;
-        // Swaps the two bytes of every u16 lane.
-        let pairs = 0x0e0f_0c0d_0a0b_0809_i64;
-        let (hi, lo) = (pairs, 0x0607_0405_0203_0001_i64);
-        let swap = _mm512_set_epi64(hi, lo, hi, lo, hi, lo, hi, lo);
-        let load = |c: &[u8; 64]| {
-            // SAFETY: reads exactly the 64 bytes of `c`.
-            unsafe { _mm512_loadu_si512(c.as_ptr().cast()) }
-        };
-        for piece in bytes.chunks(PIECE * 2) {
-            self.make_room(piece.len() / 2);
-            let mut len = self.pending;
-            let packed = self.packed.as_mut_ptr();
-            let mut pack_half = |x: __m512i| {
-                let v = _mm512_shuffle_epi8(x, swap);
-                let valid = _mm512_test_epi16_mask(v, v);
-                let kept = _mm512_maskz_compress_epi16(valid, v);
-                debug_assert!(len + 32 <= PIECE + MARGIN, "store past the packed buffer");
-                // SAFETY: `len` is at most the pending values plus this
-                // piece's values before these 32, and those with the
-                // piece's rest come to at most PIECE (`make_room`); so the
-                // 32-value store ends by PIECE, or for a padded tail of
-                // fewer values by PIECE + MARGIN, inside `packed`.
-                unsafe { _mm512_storeu_si512(packed.add(len).cast(), kept) };
-                len += valid.count_ones() as usize;
-            };
-            let (groups, tail) = piece.as_chunks::<128>();
-            for group in groups {
-                let (halves, _) = group.as_chunks::<64>();
-                let (a, b) = (load(&halves[0]), load(&halves[1]));
-                let any = _mm512_or_si512(a, b);
-                // Most of a sparse map is long zero runs: one test per group.
-                if _mm512_test_epi64_mask(any, any) == 0 {
-                    continue;
-                }
-                pack_half(a);
-                pack_half(b);
-            }
-            // The last values, padded with zeros (never counted); an odd
-            // last byte is no value and is dropped.
-            for part in tail[..tail.len() & !1].chunks(64) {
-                let mut padded = [0u8; 64];
-                padded[..part.len()].copy_from_slice(part);
-                pack_half(load(&padded));
-            }
-            self.pending = len;
         }
     }
 
