@@ -29,6 +29,7 @@ pub mod scan;
 // Calibration-set selection, its distribution check and its exports.
 pub mod distribution;
 pub mod export;
+pub mod report;
 pub mod select;
 
 // PTQ (issue 5)

@@ -1,5 +1,6 @@
 //! `calibscope export`: `calibration_statistics.json` (seed keys, matched
-//! by dataset_root and stem) and optional preprocessed `.npy` tensors.
+//! by dataset_root and stem), optional preprocessed `.npy` tensors, and
+//! with `--report DIR` the report figures (see `crate::report`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +12,8 @@ use crate::export::{self, TensorOptions};
 use crate::metadata;
 use crate::preprocess::{ChannelOrder, Layout, ResizeFilter};
 use crate::progress::Progress;
+use crate::report::{self, ReportInputs};
+use crate::select::Bins;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -57,6 +60,11 @@ pub struct ExportArgs {
     /// Image extension to try, in order (repeat the option); default png, jpg, jpeg.
     #[arg(long = "image-ext", value_name = "EXT")]
     pub image_exts: Vec<String>,
+    /// Write the report into DIR: calibration_statistics.json and the figures
+    /// (PNG, 1200x800 at 150 DPI) of the dataset against the calibration set;
+    /// with --root, also a grid of sample images.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<TensorOptions, String> {
@@ -108,6 +116,13 @@ fn go(a: &ExportArgs) -> Result<(), String> {
         paths = paths.dataset(root);
     }
     paths.check().map_err(|e| e.to_string())?;
+    if let Some(dir) = &a.report {
+        match &a.root {
+            Some(root) => export::ensure_outside_dataset(root, dir),
+            None => export::ensure_outside_metadata_dataset(&rows, dir),
+        }
+        .map_err(|e| e.to_string())?;
+    }
     let (mut indices, missing) = export::match_rows(&rows, &keys);
     let before = indices.len();
     let mut seen = vec![false; rows.len()];
@@ -126,12 +141,32 @@ fn go(a: &ExportArgs) -> Result<(), String> {
             missing[0]
         );
     }
-    let statistics = a.statistics || !a.tensors;
+    let statistics = a.statistics || (!a.tensors && a.report.is_none());
     if statistics {
         let stats = export::calibration_statistics(&rows, &indices);
         let p = a.out.join("calibration_statistics.json");
         export::write_statistics(&p, &stats).map_err(|e| e.to_string())?;
         println!("wrote {} ({} samples)", p.display(), stats.total_samples);
+    }
+    if let Some(dir) = &a.report {
+        let view: Vec<usize> = (0..rows.len()).collect();
+        let bins = Bins::default();
+        let input = ReportInputs {
+            rows: &rows,
+            view: &view,
+            selected: &indices,
+            bins: &bins,
+            image_root: a.root.as_deref(),
+        };
+        let progress = Progress::new();
+        let files = with_bar(&progress, || report::write_report(dir, &input, &progress))
+            .map_err(|e| e.to_string())?;
+        println!(
+            "wrote {} and {} figure(s) to {}",
+            files.statistics.display(),
+            files.figures.len(),
+            dir.display()
+        );
     }
     if let Some(root) = tensor_root {
         let settings = super::dataset_settings(

@@ -324,14 +324,35 @@ pub fn export_tensors(app: &mut CalibApp, dir: PathBuf, opts: TensorOptions) {
     });
 }
 
-/// The report: `calibration_statistics.json` now, the plots as PNG files
-/// from a screenshot of the Distribution view laid out for it.
+/// The report: `calibration_statistics.json` and the figures drawn for the
+/// file (`crate::report`, as `calibscope export --report` writes them) from
+/// the Distribution view's data: its view of the dataset and the set.
 pub fn export_report(app: &mut CalibApp, dir: PathBuf) {
-    if app.ds.is_none() {
+    let Some((_, _, selected)) = samples(app) else {
         return;
-    }
-    app.report = Some(ReportCapture { dir, frames: 0 });
-    app.view = super::app::View::Distribution;
+    };
+    let ds = app.ds.as_ref().expect("samples() checked it");
+    let (rows, view) = (ds.cur.rows.clone(), ds.view.clone());
+    let (bins, root) = (ds.strategy.bins.clone(), ds.root.clone());
+    start_export(app, "report", move |p| {
+        let input = crate::report::ReportInputs {
+            rows: &rows,
+            view: &view,
+            selected: &selected,
+            bins: &bins,
+            image_root: Some(&root),
+        };
+        let files = crate::report::write_report(&dir, &input, p).map_err(|e| e.to_string())?;
+        Ok(done(
+            format!(
+                "Wrote {} and {} figures into {}.",
+                files.statistics.display(),
+                files.figures.len(),
+                dir.display()
+            ),
+            &dir,
+        ))
+    });
 }
 
 /// A report waiting for its screenshot.
