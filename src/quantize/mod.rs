@@ -135,7 +135,7 @@ pub fn check_outputs(req: &PtqRequest) -> Result<(), PtqError> {
     }
     match &req.calibration {
         CalibrationSource::ImageList(l) => paths = paths.input("image list", l),
-        CalibrationSource::Split { split, root } => {
+        CalibrationSource::Split { split, root, .. } => {
             paths = paths.input("split", split).dataset(root);
         }
         CalibrationSource::Folder(f) => paths = paths.dataset(f),
