@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use super::metrics::{image_metrics, resize_bilinear, ValidityMask};
+use super::metrics::{image_metrics, resize_bilinear, ImageMetrics, ValidityMask};
 use super::predict::{self, Head, Network, PredictionCache, PredictionFiles};
 use super::run::{
     self, CacheCounters, CalibrationInfo, EvalRun, SampleMetrics, SampleProblem,
@@ -441,28 +441,10 @@ fn score(
         Ok(h) => h,
         Err(e) => return Outcome::Problem(i, e),
     };
-    let (w, h) = (gt.width as usize, gt.height as usize);
-    let s: &EvalSettings = &req.settings;
-    let (pw, ph) = (heads[0].width, heads[0].height);
-    if heads.iter().any(|hd| (hd.width, hd.height) != (pw, ph)) {
-        return Outcome::Problem(i, "the prediction heads differ in size".into());
-    }
-    let as_f64 = |hd: &&Head| hd.values.iter().map(|&v| v as f64).collect::<Vec<f64>>();
-    let pred = match s.resize {
-        ResizeOrder::BeforeDecoding => {
-            let resized: Vec<Vec<f64>> = heads
-                .iter()
-                .map(|hd| resize_bilinear(&as_f64(hd), pw, ph, w, h, s.align_corners))
-                .collect();
-            req.decoder.decode_maps(&resized)
-        }
-        ResizeOrder::AfterDecoding => {
-            let raw: Vec<Vec<f64>> = heads.iter().map(as_f64).collect();
-            let depth = req.decoder.decode_maps(&raw);
-            resize_bilinear(&depth, pw, ph, w, h, s.align_corners)
-        }
+    let r = match score_prediction(gt, &heads, &req.decoder, &req.settings, mask) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Problem(i, e),
     };
-    let r = image_metrics(&gt.metres, &pred, w, h, s, mask);
     let smp = &samples[i];
     match r.metrics {
         None => Outcome::NoValid(i),
@@ -485,6 +467,54 @@ fn score(
                 .collect(),
         }),
     }
+}
+
+/// One sample's metrics from its GT and raw prediction heads (in the
+/// decoder's order): resize to the GT size (before or after decoding, as
+/// the settings say), decode, then [`image_metrics`]. The validity mask,
+/// when given, must have the GT's size.
+pub fn score_prediction(
+    gt: &DepthMap,
+    heads: &[&Head],
+    decoder: &super::Decoder,
+    s: &EvalSettings,
+    mask: Option<&ValidityMask>,
+) -> Result<ImageMetrics, String> {
+    let (w, h) = (gt.width as usize, gt.height as usize);
+    let Some(first) = heads.first() else {
+        return Err("no prediction head".into());
+    };
+    if heads.len() != decoder.heads() {
+        return Err(format!(
+            "decoder {} reads {} heads, the prediction has {}",
+            decoder.kind,
+            decoder.heads(),
+            heads.len()
+        ));
+    }
+    let (pw, ph) = (first.width, first.height);
+    if heads.iter().any(|hd| (hd.width, hd.height) != (pw, ph)) {
+        return Err("the prediction heads differ in size".into());
+    }
+    if mask.is_some_and(|m| (m.width, m.height) != (w, h)) {
+        return Err("the validity mask and the GT differ in size".into());
+    }
+    let as_f64 = |hd: &&Head| hd.values.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+    let pred = match s.resize {
+        ResizeOrder::BeforeDecoding => {
+            let resized: Vec<Vec<f64>> = heads
+                .iter()
+                .map(|hd| resize_bilinear(&as_f64(hd), pw, ph, w, h, s.align_corners))
+                .collect();
+            decoder.decode_maps(&resized)
+        }
+        ResizeOrder::AfterDecoding => {
+            let raw: Vec<Vec<f64>> = heads.iter().map(as_f64).collect();
+            let depth = decoder.decode_maps(&raw);
+            resize_bilinear(&depth, pw, ph, w, h, s.align_corners)
+        }
+    };
+    Ok(image_metrics(&gt.metres, &pred, w, h, s, mask))
 }
 
 fn select<'a>(all: &'a [Head], req: &EvalRequest) -> Result<Vec<&'a Head>, String> {

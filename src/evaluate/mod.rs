@@ -23,8 +23,9 @@
 //! - [`compare::compare`] builds the comparison of runs against a baseline
 //!   on the samples common to all runs ([`compare::Comparison`], with
 //!   Markdown and CSV writers).
-//! - [`metrics`] holds the per-image computation (masks, Garg crop, median
-//!   scaling, clamp, bilinear resize) for callers that have arrays in hand.
+//! - [`score_prediction`] scores one sample from arrays in hand (GT in
+//!   metres and raw [`Head`]s); [`metrics`] holds the per-image computation
+//!   (masks, Garg crop, median scaling, clamp, bilinear resize).
 //!
 //! Conventions (every one is recorded in the run):
 //! - Bilinear resize with `align_corners=False` (half-pixel centres, as
@@ -52,8 +53,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::progress::Progress;
 pub use decode::{Decoder, DecoderKind};
-pub use engine::evaluate;
-pub use metrics::{Crop, MaskBounds, MetricSet, ResizeOrder};
+pub use engine::{evaluate, score_prediction};
+pub use metrics::{Crop, ImageMetrics, MaskBounds, MetricSet, ResizeOrder, ValidityMask};
+pub use predict::Head;
 pub use run::{
     CacheCounters, CalibrationInfo, EvalRun, RangeSummary, SampleMetrics, SampleRangeMetrics,
     SourceInfo,

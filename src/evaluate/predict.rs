@@ -211,12 +211,14 @@ pub fn list_folder(dir: &Path, decoder: &Decoder) -> Result<PredictionFolder, St
         files.push((name, f));
     }
     let layout = match kinds.len() {
-        0 => return Err(format!(
+        0 => {
+            return Err(format!(
             "prediction folder {} holds no .npy, .npz or .png files (nor {}/ and {}/ sub-folders)",
             dir.display(),
             decoder.integer_output,
             decoder.fractional_output
-        )),
+        ))
+        }
         1 => match kinds.into_iter().next().unwrap_or_default().as_str() {
             "npy" => "single",
             "npz" => "npz",
