@@ -270,10 +270,34 @@ impl PreprocessSettings {
     }
 }
 
-/// Parses a NumPy `.npy` file (float32 or float64, either byte order; C
-/// order) into shape and f32 values. 8-bit data and NaN/infinite values are
-/// refused with the fix: calibrating on them would give wrong ranges silently.
+/// Parses a NumPy `.npy` file holding a model input (float32, float64 or
+/// float16, either byte order; C order) into shape and f32 values. 8-bit data
+/// and NaN/infinite values are refused with the fix: calibrating on them would
+/// give wrong ranges silently. [`parse_npy_typed`] reads 8-bit data too.
 pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
+    let (shape, vals, descr) = parse_npy_typed(bytes)?;
+    if descr.ends_with("u1") {
+        return Err(format!(
+            "dtype {descr} holds raw 8-bit values, not the model's preprocessed input; \
+             give calibscope the images instead (it preprocesses them), or save the \
+             preprocessed float32 tensor (np.save(path, x.astype(np.float32)))"
+        ));
+    }
+    if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+        let bad = vals.iter().filter(|v| !v.is_finite()).count();
+        return Err(format!(
+            "{bad} of {} values are NaN or infinite (first at index {i}, {}); \
+             calibration ranges would be meaningless. Fix the tensor (e.g. np.nan_to_num) or leave the file out",
+            vals.len(),
+            vals[i]
+        ));
+    }
+    Ok((shape, vals))
+}
+
+/// [`parse_npy`] plus the array's dtype as numpy spells it (`<f4`, `|u1`, …),
+/// for readers that scale integer data.
+pub fn parse_npy_typed(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>, String), String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not a .npy file (bad magic)".into());
     }
@@ -364,12 +388,24 @@ pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
                 })
                 .collect()
         }
-        "|u1" | "<u1" | ">u1" | "|i1" => {
-            return Err(format!(
-                "dtype {descr} holds raw 8-bit values, not the model's preprocessed input; \
-                 give calibscope the images instead (it preprocesses them), or save the \
-                 preprocessed float32 tensor (np.save(path, x.astype(np.float32)))"
-            ))
+        "<f2" | ">f2" | "=f2" => {
+            let b = need(2)?;
+            let big = descr.starts_with('>');
+            data[..b]
+                .chunks_exact(2)
+                .map(|c| {
+                    let h = if big {
+                        u16::from_be_bytes([c[0], c[1]])
+                    } else {
+                        u16::from_le_bytes([c[0], c[1]])
+                    };
+                    f16_to_f32(h)
+                })
+                .collect()
+        }
+        "|u1" | "<u1" | ">u1" => {
+            let b = need(1)?;
+            data[..b].iter().map(|&v| v as f32).collect()
         }
         other => {
             return Err(format!(
@@ -377,15 +413,25 @@ pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
             ))
         }
     };
-    if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
-        let bad = vals.iter().filter(|v| !v.is_finite()).count();
-        return Err(format!(
-            "{bad} of {n} values are NaN or infinite (first at index {i}, {}); \
-             calibration ranges would be meaningless. Fix the tensor (e.g. np.nan_to_num) or leave the file out",
-            vals[i]
-        ));
-    }
-    Ok((shape, vals))
+    Ok((shape, vals, descr.to_string()))
+}
+
+/// IEEE half → single precision (exact; subnormals, infinities and NaN kept).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // Subnormal: value = f * 2^-24.
+            let v = f as f32 * (1.0 / 16_777_216.0);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 127 - 15) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
 }
 
 /// Writes a float32 `.npy` (C order): for tests and exports.
