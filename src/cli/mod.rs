@@ -7,6 +7,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 pub mod copy;
 pub mod demo;
+pub mod diagnose;
 pub mod export;
 pub mod ptq;
 pub mod scan;
@@ -50,6 +51,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Quantize an FP32 ONNX model to INT8 (QDQ) from a calibration set.
     Ptq(Box<ptq::PtqArgs>),
+    /// Where an INT8 model loses against FP32: fidelity and per-tensor errors, as JSON.
+    Diagnose(Box<diagnose::DiagnoseArgs>),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Copy(a) => copy::run(a),
             Command::Export(a) => export::run(a),
             Command::Ptq(a) => ptq::run(*a),
+            Command::Diagnose(a) => diagnose::run(*a),
         },
     }
 }
