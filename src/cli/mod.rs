@@ -5,9 +5,11 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+pub mod compare;
 pub mod copy;
 pub mod demo;
 pub mod diagnose;
+pub mod eval;
 pub mod export;
 pub mod ptq;
 pub mod scan;
@@ -53,6 +55,10 @@ pub enum Command {
     Ptq(Box<ptq::PtqArgs>),
     /// Where an INT8 model loses against FP32: fidelity and per-tensor errors, as JSON.
     Diagnose(Box<diagnose::DiagnoseArgs>),
+    /// Evaluate a model or a folder of predictions on a split: abs_rel … a3, per depth range.
+    Eval(Box<eval::EvalArgs>),
+    /// Compare saved evaluation runs against a baseline (Δ, Δ%, worst samples, per range).
+    Compare(compare::CompareArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -82,6 +88,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Export(a) => export::run(a),
             Command::Ptq(a) => ptq::run(*a),
             Command::Diagnose(a) => diagnose::run(*a),
+            Command::Eval(a) => eval::run(*a),
+            Command::Compare(a) => compare::run(a),
         },
     }
 }
