@@ -1,0 +1,115 @@
+//! `calibscope diagnose`: where an INT8 model loses against its FP32 original.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::diagnose::run::{run_diagnose, DiagnoseRequest};
+use crate::diagnose::tensors::TensorKind;
+use crate::progress::Progress;
+use crate::quantize::CalibrationSource;
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// The FP32 ONNX model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Its INT8 QDQ model.
+    #[arg(long)]
+    pub int8: PathBuf,
+    /// Inputs: a split JSON; needs --root.
+    #[arg(long, group = "source", requires = "root")]
+    pub split: Option<PathBuf>,
+    /// Dataset root the split's entries are relative to.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Inputs: a folder of images (or of .npy input tensors).
+    #[arg(long, group = "source")]
+    pub folder: Option<PathBuf>,
+    /// Inputs to compare on, evenly spaced over the split or folder.
+    #[arg(long, default_value_t = 16)]
+    pub images: usize,
+    /// Input size WxH for a model with a dynamic input size.
+    #[arg(long, value_parser = super::ptq::parse_size)]
+    pub input_size: Option<(u32, u32)>,
+    /// The JSON report to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(a: DiagnoseArgs) -> ExitCode {
+    let inputs = match (&a.split, &a.folder) {
+        (Some(s), _) => CalibrationSource::Split {
+            split: s.clone(),
+            root: a.root.clone().unwrap_or_default(),
+        },
+        (_, Some(f)) => CalibrationSource::Folder(f.clone()),
+        _ => {
+            eprintln!("error: give the inputs: --split with --root, or --folder");
+            return ExitCode::from(2);
+        }
+    };
+    let req = DiagnoseRequest {
+        model: a.model,
+        int8: a.int8,
+        inputs,
+        images: a.images,
+        preprocess: None,
+        input_size: a.input_size,
+    };
+    let progress = Progress::new();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} inputs ({eta})")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    let result = std::thread::scope(|s| {
+        let worker = s.spawn(|| run_diagnose(&req, &progress));
+        while !worker.is_finished() {
+            let snap = progress.snapshot();
+            bar.set_message(snap.stage.clone());
+            bar.set_length(snap.total);
+            bar.set_position(snap.done);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        worker.join().expect("diagnose thread panicked")
+    });
+    bar.finish_and_clear();
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = serde_json::to_string_pretty(&r).expect("report serialises");
+    if let Err(e) = crate::fsutil::write_atomic(&a.out, json.as_bytes()) {
+        eprintln!("error: cannot write {}: {e}", a.out.display());
+        return ExitCode::FAILURE;
+    }
+    println!("{}", r.fidelity.line());
+    if let Some(w) = &r.fidelity.warning {
+        println!("warning: {w}");
+    }
+    let acts = r
+        .tensors
+        .iter()
+        .filter(|t| t.kind == TensorKind::Activation)
+        .count();
+    println!(
+        "{} tensors compared ({acts} activations, {} weights); worst first (accumulated / isolated SQNR):",
+        r.tensors.len(),
+        r.tensors.len() - acts
+    );
+    for t in r.tensors.iter().take(10) {
+        println!(
+            "  {:>7.1} dB / {:>7.1} dB  cos {:.4}  {}",
+            t.accumulated.sqnr_db, t.isolated.sqnr_db, t.accumulated.cosine, t.tensor
+        );
+    }
+    println!("Report: {}", a.out.display());
+    ExitCode::SUCCESS
+}
