@@ -24,5 +24,8 @@ pub mod quantize;
 pub mod runtime;
 pub mod toolchain;
 
+// Evaluation of predictions against ground truth (issue 15)
+pub mod evaluate;
+
 pub mod cli;
 pub mod gui;

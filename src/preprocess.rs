@@ -270,8 +270,14 @@ impl PreprocessSettings {
     }
 }
 
-/// Parses a NumPy `.npy` file (float32, float64, uint8; C order) into shape and f32 values.
+/// Parses a NumPy `.npy` file (float32, float64, float16, uint8; C order) into shape and f32 values.
 pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
+    parse_npy_typed(bytes).map(|(shape, vals, _)| (shape, vals))
+}
+
+/// [`parse_npy`] plus the array's dtype as numpy spells it (`<f4`, `|u1`, …),
+/// for readers that scale integer data.
+pub fn parse_npy_typed(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>, String), String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not a .npy file (bad magic)".into());
     }
@@ -343,13 +349,38 @@ pub fn parse_npy(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
                 .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
                 .collect()
         }
+        "<f2" => {
+            need(2)?;
+            data[..n * 2]
+                .chunks_exact(2)
+                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .collect()
+        }
         "|u1" => {
             need(1)?;
             data[..n].iter().map(|&v| v as f32).collect()
         }
         other => return Err(format!("dtype {other} is not supported (use float32)")),
     };
-    Ok((shape, vals))
+    Ok((shape, vals, descr.to_string()))
+}
+
+/// IEEE half → single precision (exact; subnormals, infinities and NaN kept).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // Subnormal: value = f * 2^-24.
+            let v = f as f32 * (1.0 / 16_777_216.0);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 127 - 15) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
 }
 
 /// Writes a float32 `.npy` (C order): for tests and exports.

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+pub mod compare;
 pub mod copy;
 pub mod demo;
+pub mod eval;
 pub mod export;
 pub mod ptq;
 pub mod scan;
@@ -50,6 +52,10 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Quantize an FP32 ONNX model to INT8 (QDQ) from a calibration set.
     Ptq(Box<ptq::PtqArgs>),
+    /// Evaluate a model or a folder of predictions on a split: abs_rel … a3, per depth range.
+    Eval(Box<eval::EvalArgs>),
+    /// Compare saved evaluation runs against a baseline (Δ, Δ%, worst samples, per range).
+    Compare(compare::CompareArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -78,6 +84,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Copy(a) => copy::run(a),
             Command::Export(a) => export::run(a),
             Command::Ptq(a) => ptq::run(*a),
+            Command::Eval(a) => eval::run(*a),
+            Command::Compare(a) => compare::run(a),
         },
     }
 }
