@@ -91,10 +91,20 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     settle(&mut h);
     h.state_mut().ds.as_mut().unwrap().strategy.target = 12;
     h.get_by_label("stratified").click();
+    settle(&mut h);
     h.get_by_label("Run strategy").click();
     settle(&mut h);
     settle(&mut h);
-    assert_eq!(h.state().ds.as_ref().unwrap().cur.set_len(), 12);
+    assert_eq!(
+        h.state().ds.as_ref().unwrap().cur.set_len(),
+        12,
+        "{:?}",
+        h.state()
+            .notices
+            .iter()
+            .map(|n| &n.text)
+            .collect::<Vec<_>>()
+    );
 
     // Quantize: the demo model is prefilled and summarised.
     h.get_by_label("Quantize").click();

@@ -72,14 +72,16 @@ pub enum View {
     Distribution,
     Calibration,
     Quantize,
+    Evaluate,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [
+    pub const ALL: [View; 5] = [
         View::Scan,
         View::Distribution,
         View::Calibration,
         View::Quantize,
+        View::Evaluate,
     ];
     pub fn label(self) -> &'static str {
         match self {
@@ -87,6 +89,7 @@ impl View {
             View::Distribution => "Distribution",
             View::Calibration => "Calibration set",
             View::Quantize => "Quantize",
+            View::Evaluate => "Evaluate",
         }
     }
 }
@@ -574,6 +577,8 @@ pub struct CalibApp {
     pub desktop: super::dialogs::DesktopSupport,
     /// The message history window is open.
     pub show_messages: bool,
+    /// The Evaluate view (its own settings and runs).
+    pub evaluate: super::eval_view::EvalView,
 }
 
 /// What the export section's fields hold.
@@ -630,6 +635,7 @@ impl CalibApp {
             cmds: Default::default(),
             desktop: super::dialogs::DesktopSupport::detect(),
             show_messages: false,
+            evaluate: Default::default(),
         };
         if app.dirs.is_none() {
             app.error("No folder for the app's cache and projects was found; set CALIBSCOPE_HOME to a writable folder.".to_owned());
@@ -1021,6 +1027,8 @@ impl CalibApp {
         } else if self.report.is_some() {
             // Report layout: every plot on screen at once for the screenshot.
             egui::CentralPanel::default().show(ui, |ui| super::dist_view::show(self, ui));
+        } else if self.view == View::Evaluate {
+            egui::CentralPanel::default().show(ui, |ui| self.evaluate_view(ui));
         } else if self.view == View::Quantize {
             // The scan settings and the inspector have nothing to say about quantizing.
             egui::CentralPanel::default().show(ui, |ui| {
@@ -1049,6 +1057,7 @@ impl CalibApp {
                 View::Distribution => super::dist_view::show(self, ui),
                 View::Calibration => super::calib_view::show(self, ui),
                 View::Quantize => super::quantize_view::show(self, ui),
+                View::Evaluate => self.evaluate_view(ui),
             });
         }
         self.messages_window(ui.ctx());
@@ -1122,6 +1131,35 @@ impl CalibApp {
                 });
             });
         });
+    }
+
+    /// The Evaluate view, drawn from a context of what it reads.
+    fn evaluate_view(&mut self, ui: &mut egui::Ui) {
+        let Some(ds) = &mut self.ds else {
+            return;
+        };
+        let q = &self.persisted.quantize;
+        let fp32 = (!q.model.trim().is_empty()).then(|| {
+            let pre = q
+                .preprocess
+                .clone()
+                .filter(|_| q.preprocess_model == q.model.trim());
+            (PathBuf::from(q.model.trim()), pre)
+        });
+        let int8 = self
+            .quantize
+            .outcome
+            .as_ref()
+            .map(|o| o.report.output.clone())
+            .or_else(|| ds.project.ptq_runs.last().map(|r| r.model.clone()));
+        let mut ctx = super::eval_view::EvalCtx {
+            ds,
+            fp32,
+            int8,
+            cache_dir: self.dirs.as_ref().map(|d| d.cache.join("predictions")),
+            cmds: &self.cmds,
+        };
+        self.evaluate.show(ui, &mut ctx);
     }
 
     /// Two fixed rows at the bottom: the newest message (with the history
@@ -1272,6 +1310,7 @@ impl eframe::App for CalibApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
+        eframe::set_value(storage, super::eval_view::STORAGE_KEY, &self.evaluate);
         if let Some(ds) = &mut self.ds {
             if ds.dirty_since.is_some() {
                 let _ = ds.save();
