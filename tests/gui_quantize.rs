@@ -91,10 +91,20 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     settle(&mut h);
     h.state_mut().ds.as_mut().unwrap().strategy.target = 12;
     h.get_by_label("stratified").click();
+    settle(&mut h);
     h.get_by_label("Run strategy").click();
     settle(&mut h);
     settle(&mut h);
-    assert_eq!(h.state().ds.as_ref().unwrap().cur.set_len(), 12);
+    assert_eq!(
+        h.state().ds.as_ref().unwrap().cur.set_len(),
+        12,
+        "{:?}",
+        h.state()
+            .notices
+            .iter()
+            .map(|n| &n.text)
+            .collect::<Vec<_>>()
+    );
 
     // Quantize: the demo model is prefilled and summarised.
     h.get_by_label("Quantize").click();
@@ -133,10 +143,16 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     settle(&mut h);
     assert_eq!(h.state().quantize.run_error, None);
     let outcome = h.state().quantize.outcome.as_ref().expect("PTQ finished");
-    assert_eq!(outcome.report.output, out);
+    // Each run writes into its own folder, named by method and time.
+    let first = outcome.report.output.clone();
+    let run_dir = first.parent().unwrap().to_path_buf();
+    assert_eq!(first.file_name(), out.file_name());
+    assert_eq!(run_dir.parent(), out.parent());
+    let run_name = run_dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(run_name.starts_with("minmax_"), "{run_name}");
     assert_eq!(outcome.report.calibration_set.count, 12);
-    assert!(out.is_file(), "INT8 model written");
-    let (ranges_path, cache_path) = calibscope::quantize::artefact_paths(&out);
+    assert!(first.is_file(), "INT8 model written");
+    let (ranges_path, cache_path) = calibscope::quantize::artefact_paths(&first);
     assert!(cache_path.is_file());
     let file = RangesFile::read(&ranges_path).expect("ranges.json written");
     assert_eq!(file.calibration_set.count, 12);
@@ -184,14 +200,33 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     assert_eq!(re.report.ranges, outcome_ranges(&file));
     h.get_by_label("Result (ranges reloaded)");
 
-    // Calibrate again into the first output (the snapshot shows a calibrated run).
+    // Calibrate again with the same settings and a name of our own: a new
+    // folder, the first run's model untouched (the snapshot shows a calibrated run).
+    let first_bytes = std::fs::read(&first).unwrap();
     h.state_mut().persisted.quantize.output = out.display().to_string();
+    h.state_mut().persisted.quantize.run_name = "again".into();
     settle(&mut h);
     h.get_by_label("Run PTQ").click();
     settle(&mut h);
     settle(&mut h);
     assert_eq!(h.state().quantize.run_error, None);
-    assert!(!h.state().quantize.outcome.as_ref().unwrap().reloaded);
+    let again = h.state().quantize.outcome.as_ref().unwrap();
+    assert!(!again.reloaded);
+    assert_eq!(
+        again.report.output,
+        out.parent()
+            .unwrap()
+            .join("again")
+            .join(out.file_name().unwrap())
+    );
+    assert_eq!(std::fs::read(&first).unwrap(), first_bytes);
+    // The project lists its runs, newest first.
+    let runs = &h.state().ds.as_ref().unwrap().project.ptq_runs;
+    assert_eq!(runs.len(), 3, "minmax, reload, again");
+    assert_eq!(runs[0].name, run_name);
+    assert_eq!(runs[2].name, "again");
+    h.get_by_label("Runs of this project (3)");
+    h.get_by_label(&run_name);
 
     // The external toolchain: a real command, no shell.
     let tool_out = home().join("tool").join("npu_model.onnx");
@@ -277,11 +312,19 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     h.get_by_label_contains("6 random samples of the split (seed 5) · 6 inputs");
 
     // Cancel part-way through a longer run: it stops, says so, writes no model.
-    let cancelled = out.with_file_name("cancelled_int8.onnx");
+    let cancelled = out
+        .parent()
+        .unwrap()
+        .join("cancelled")
+        .join("cancelled_int8.onnx");
     {
         let q = &mut h.state_mut().persisted.quantize;
         q.random_n = 150;
-        q.output = cancelled.display().to_string();
+        q.output = out
+            .with_file_name("cancelled_int8.onnx")
+            .display()
+            .to_string();
+        q.run_name = "cancelled".into();
     }
     settle(&mut h);
     h.get_by_label("Run PTQ").click();
@@ -295,6 +338,10 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     assert!(err.contains("cancelled"), "{err}");
     h.get_by_label_contains("cancelled after");
     assert!(!cancelled.exists(), "no model from a cancelled run");
+    assert!(
+        !cancelled.parent().unwrap().exists(),
+        "no empty run folder left"
+    );
     assert!(!calibscope::quantize::artefact_paths(&cancelled).0.exists());
 
     // A failing command shows its exit status, not success.

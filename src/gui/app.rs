@@ -72,14 +72,16 @@ pub enum View {
     Distribution,
     Calibration,
     Quantize,
+    Evaluate,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [
+    pub const ALL: [View; 5] = [
         View::Scan,
         View::Distribution,
         View::Calibration,
         View::Quantize,
+        View::Evaluate,
     ];
     pub fn label(self) -> &'static str {
         match self {
@@ -87,6 +89,7 @@ impl View {
             View::Distribution => "Distribution",
             View::Calibration => "Calibration set",
             View::Quantize => "Quantize",
+            View::Evaluate => "Evaluate",
         }
     }
 }
@@ -500,11 +503,51 @@ pub struct StartState {
     /// Root the choices were listed for.
     pub listed_root: Option<String>,
     pub root_error: Option<String>,
+    /// Why the split field was just cleared (it belonged to another folder).
+    pub split_note: Option<String>,
     /// Settings for the next "Open dataset".
     pub settings: DatasetSettings,
     /// The "add depth folder" field.
     pub new_folder: String,
 }
+
+/// The library's messages name command-line flags; in the app the same
+/// choice is a control, named here instead.
+pub fn app_words(text: &str) -> String {
+    const FLAGS: [(&str, &str); 6] = [
+        (
+            "pass --allow-other-files to keep them there",
+            "tick “Keep other files” to copy beside them",
+        ),
+        ("--allow-other-files", "“Keep other files”"),
+        (
+            "--allow-absolute-roots",
+            "“Allow paths outside the root” in the scan settings",
+        ),
+        (
+            "(--input-size WxH)",
+            "(the width and height fields of the Quantize view)",
+        ),
+        (
+            "scan with --json and select on that metadata to include them",
+            "open the dataset by scanning it instead of from a CSV to include them",
+        ),
+        (
+            "use --mode copy or symlink",
+            "choose the copy or symlink copy mode",
+        ),
+    ];
+    let mut t = text.to_owned();
+    for (flag, words) in FLAGS {
+        if t.contains(flag) {
+            t = t.replace(flag, words);
+        }
+    }
+    t.replace("check --root", "check the dataset folder")
+}
+
+/// Messages kept in the history.
+const MAX_NOTICES: usize = 200;
 
 pub struct CalibApp {
     pub persisted: Persisted,
@@ -528,6 +571,14 @@ pub struct CalibApp {
     pub export: ExportForm,
     /// The Quantize view's results and logs.
     pub quantize: super::quantize::QuantizeState,
+    /// What views asked for this frame, applied after drawing.
+    pub cmds: super::command::Commands,
+    /// File dialog and folder opener, when the desktop has them.
+    pub desktop: super::dialogs::DesktopSupport,
+    /// The message history window is open.
+    pub show_messages: bool,
+    /// The Evaluate view (its own settings and runs).
+    pub evaluate: super::eval_view::EvalView,
 }
 
 /// What the export section's fields hold.
@@ -535,6 +586,8 @@ pub struct CalibApp {
 pub struct ExportForm {
     pub dir: String,
     pub mode: crate::export::LinkMode,
+    /// Copy beside files calibscope did not write.
+    pub keep_other_files: bool,
     pub tensor_w: u32,
     pub tensor_h: u32,
 }
@@ -544,6 +597,7 @@ impl Default for ExportForm {
         Self {
             dir: String::new(),
             mode: crate::export::LinkMode::Copy,
+            keep_other_files: false,
             tensor_w: 640,
             tensor_h: 384,
         }
@@ -578,6 +632,10 @@ impl CalibApp {
             plot_rects: Vec::new(),
             export: ExportForm::default(),
             quantize: Default::default(),
+            cmds: Default::default(),
+            desktop: super::dialogs::DesktopSupport::detect(),
+            show_messages: false,
+            evaluate: Default::default(),
         };
         if app.dirs.is_none() {
             app.error("No folder for the app's cache and projects was found; set CALIBSCOPE_HOME to a writable folder.".to_owned());
@@ -600,7 +658,7 @@ impl CalibApp {
     }
 
     pub fn info(&mut self, text: String) {
-        self.notices.push(Notice {
+        self.notify(Notice {
             level: Level::Info,
             text,
             folder: None,
@@ -608,11 +666,66 @@ impl CalibApp {
     }
 
     pub fn error(&mut self, text: String) {
-        self.notices.push(Notice {
+        self.notify(Notice {
             level: Level::Error,
             text,
             folder: None,
         });
+    }
+
+    /// Adds a message to the status bar (the newest shows, older ones are
+    /// in the history; a later success replaces an old error there).
+    pub fn notify(&mut self, mut n: Notice) {
+        n.text = app_words(&n.text);
+        self.notices.push(n);
+        if self.notices.len() > MAX_NOTICES {
+            let extra = self.notices.len() - MAX_NOTICES;
+            self.notices.drain(..extra);
+        }
+    }
+
+    /// Applies what the views asked for during the frame.
+    pub fn apply_commands(&mut self, ctx: &egui::Context) {
+        for c in self.cmds.take() {
+            match c {
+                super::command::Command::Notify(n) => self.notify(n),
+                super::command::Command::OpenFolder(dir) => self.open_folder(ctx, &dir),
+                super::command::Command::ShowView(v, why) => {
+                    self.view = v;
+                    self.info(why);
+                }
+            }
+        }
+    }
+
+    /// Opens a folder in the file manager, or says why not and puts its path
+    /// on the clipboard.
+    pub fn open_folder(&mut self, ctx: &egui::Context, dir: &Path) {
+        if let Err(e) = super::dialogs::open_folder(self.desktop, dir) {
+            ctx.copy_text(dir.display().to_string());
+            self.error(e);
+        }
+    }
+
+    /// Asks for a folder with the desktop's dialog; `field` names the typed
+    /// field to use when there is no dialog.
+    pub fn pick_folder(&mut self, field: &str) -> Option<PathBuf> {
+        self.pick(field, || rfd::FileDialog::new().pick_folder())
+    }
+
+    /// Runs a file dialog (see [`super::dialogs::pick`]); a missing dialog is reported.
+    pub fn pick(
+        &mut self,
+        field: &str,
+        dialog: impl FnOnce() -> Option<PathBuf>,
+    ) -> Option<PathBuf> {
+        match super::dialogs::pick(self.desktop, field, dialog) {
+            Ok(p) => p,
+            Err(e) => {
+                self.error(e);
+                None
+            }
+        }
     }
 
     pub fn projects_dir(&self) -> Option<PathBuf> {
@@ -773,7 +886,7 @@ impl CalibApp {
             if let Some(result) = job.poll() {
                 self.jobs.export = None;
                 match result {
-                    Ok(Ok(notice)) => self.notices.push(notice),
+                    Ok(Ok(notice)) => self.notify(notice),
                     Ok(Err(e)) => self.error(e),
                     Err(e) => self.error(format!("Export stopped: {e}")),
                 }
@@ -844,6 +957,14 @@ impl CalibApp {
             }
         }
         ds.refresh();
+        // The set's output folder: the one it was exported to, else beside the project.
+        self.export.dir = ds
+            .project
+            .export_dir
+            .clone()
+            .unwrap_or_else(|| super::tasks::default_export_dir(&project_path))
+            .display()
+            .to_string();
         self.persisted.remember_project(&project_path);
         self.ds = Some(ds);
         self.inspector = None;
@@ -901,44 +1022,49 @@ impl CalibApp {
         self.status_bar(ui);
         if self.ds.is_none() {
             egui::CentralPanel::default().show(ui, |ui| {
-                self.notices_ui(ui);
                 super::start::show(self, ui);
             });
         } else if self.report.is_some() {
             // Report layout: every plot on screen at once for the screenshot.
             egui::CentralPanel::default().show(ui, |ui| super::dist_view::show(self, ui));
+        } else if self.view == View::Evaluate {
+            egui::CentralPanel::default().show(ui, |ui| self.evaluate_view(ui));
         } else if self.view == View::Quantize {
             // The scan settings and the inspector have nothing to say about quantizing.
             egui::CentralPanel::default().show(ui, |ui| {
-                self.notices_ui(ui);
                 super::quantize_view::show(self, ui);
             });
         } else {
+            // Side panels never take more than their share of a small window,
+            // so the central view keeps at least a third of it.
+            let w = ui.available_width();
+            let left_max = (w * 0.3).clamp(200.0, 420.0);
             egui::Panel::left("settings")
                 .resizable(true)
-                .default_size(250.0)
-                .size_range(200.0..=420.0)
+                .default_size(250.0_f32.min(left_max))
+                .size_range(200.0..=left_max)
                 .show(ui, |ui| super::settings::show(self, ui));
             if self.inspector.is_some() {
+                let right_max = (w * 0.35).clamp(220.0, 440.0);
                 egui::Panel::right("inspector")
                     .resizable(true)
-                    .default_size(360.0)
-                    .size_range(260.0..=440.0)
+                    .default_size(360.0_f32.min(right_max))
+                    .size_range(220.0..=right_max)
                     .show(ui, |ui| super::inspector::show(self, ui));
             }
-            egui::CentralPanel::default().show(ui, |ui| {
-                self.notices_ui(ui);
-                match self.view {
-                    View::Scan => super::scan_view::show(self, ui),
-                    View::Distribution => super::dist_view::show(self, ui),
-                    View::Calibration => super::calib_view::show(self, ui),
-                    View::Quantize => super::quantize_view::show(self, ui),
-                }
+            egui::CentralPanel::default().show(ui, |ui| match self.view {
+                View::Scan => super::scan_view::show(self, ui),
+                View::Distribution => super::dist_view::show(self, ui),
+                View::Calibration => super::calib_view::show(self, ui),
+                View::Quantize => super::quantize_view::show(self, ui),
+                View::Evaluate => self.evaluate_view(ui),
             });
         }
+        self.messages_window(ui.ctx());
         if let Some(t) = &mut self.thumbs {
             t.end_frame(ui.ctx());
         }
+        self.apply_commands(ui.ctx());
         super::tasks::capture_report(self, ui.ctx());
         self.autosave();
     }
@@ -946,50 +1072,139 @@ impl CalibApp {
     fn top_bar(&mut self, ui: &mut egui::Ui) {
         egui::Panel::top("top_bar").show(ui, |ui| {
             ui.horizontal(|ui| {
-                ui.heading("calibscope");
-                if let Some(ds) = &self.ds {
-                    ui.separator();
-                    let name = ds
-                        .split
-                        .as_ref()
-                        .and_then(|s| s.file_name())
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    ui.label(format!("{}  {}", ds.root.display(), name))
-                        .on_hover_text(format!("Project: {}", ds.project_path.display()));
-                    ui.separator();
-                    for v in View::ALL {
-                        if ui.selectable_label(self.view == v, v.label()).clicked() {
-                            self.view = v;
-                        }
+                // Tabs first, buttons next, the dataset's name in what is left
+                // (truncated): nothing hides under anything at 640 points.
+                let narrow = ui.available_width() < 900.0;
+                if !narrow || self.ds.is_none() {
+                    ui.heading("calibscope");
+                }
+                if self.ds.is_none() {
+                    return;
+                }
+                ui.separator();
+                for v in View::ALL {
+                    if ui.selectable_label(self.view == v, v.label()).clicked() {
+                        self.view = v;
                     }
-                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                        if ui.button("Close dataset").clicked() {
-                            self.close_dataset();
-                        }
-                        if ui
-                            .button("Save project")
-                            .on_hover_text("Saves now; changes also save automatically.")
-                            .clicked()
-                        {
-                            if let Some(ds) = &mut self.ds {
-                                match ds.save() {
-                                    Ok(()) => {
-                                        let t = format!("Saved {}.", ds.project_path.display());
-                                        self.info(t);
-                                    }
-                                    Err(e) => self.error(e),
+                }
+                ui.separator();
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui.button("Close dataset").clicked() {
+                        self.close_dataset();
+                        return;
+                    }
+                    if ui
+                        .button("Save project")
+                        .on_hover_text("Saves now; changes also save automatically.")
+                        .clicked()
+                    {
+                        if let Some(ds) = &mut self.ds {
+                            match ds.save() {
+                                Ok(()) => {
+                                    let t = format!("Saved {}.", ds.project_path.display());
+                                    self.info(t);
                                 }
+                                Err(e) => self.error(e),
                             }
                         }
-                    });
-                }
+                    }
+                    if let Some(ds) = &self.ds {
+                        let name = ds
+                            .split
+                            .as_ref()
+                            .and_then(|s| s.file_name())
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                            ui.add(
+                                egui::Label::new(format!("{}  {}", ds.root.display(), name))
+                                    .truncate(),
+                            )
+                            .on_hover_text(format!(
+                                "{}  {}\nProject: {}",
+                                ds.root.display(),
+                                name,
+                                ds.project_path.display()
+                            ));
+                        });
+                    }
+                });
             });
         });
     }
 
+    /// The Evaluate view, drawn from a context of what it reads.
+    fn evaluate_view(&mut self, ui: &mut egui::Ui) {
+        let Some(ds) = &mut self.ds else {
+            return;
+        };
+        let q = &self.persisted.quantize;
+        let fp32 = (!q.model.trim().is_empty()).then(|| {
+            let pre = q
+                .preprocess
+                .clone()
+                .filter(|_| q.preprocess_model == q.model.trim());
+            (PathBuf::from(q.model.trim()), pre)
+        });
+        let int8 = self
+            .quantize
+            .outcome
+            .as_ref()
+            .map(|o| o.report.output.clone())
+            .or_else(|| ds.project.ptq_runs.last().map(|r| r.model.clone()));
+        let mut ctx = super::eval_view::EvalCtx {
+            ds,
+            fp32,
+            int8,
+            cache_dir: self.dirs.as_ref().map(|d| d.cache.join("predictions")),
+            cmds: &self.cmds,
+        };
+        self.evaluate.show(ui, &mut ctx);
+    }
+
+    /// Two fixed rows at the bottom: the newest message (with the history
+    /// behind a button), then progress or counts. Messages never push the
+    /// page down, so buttons stay where the pointer is.
     fn status_bar(&mut self, ui: &mut egui::Ui) {
         egui::Panel::bottom("status_bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let n = self.notices.len();
+                if ui
+                    .add_enabled(n > 0, egui::Button::new(format!("Messages ({n})")).small())
+                    .on_hover_text("Every message of this session, newest first")
+                    .clicked()
+                {
+                    self.show_messages = !self.show_messages;
+                }
+                let mut open = None;
+                match self.notices.last() {
+                    Some(note) => {
+                        if let Some(dir) = &note.folder {
+                            if ui.small_button("Open folder").clicked() {
+                                open = Some(dir.clone());
+                            }
+                        }
+                        let color = match note.level {
+                            Level::Error => ui.visuals().error_fg_color,
+                            Level::Info => ui.visuals().text_color(),
+                        };
+                        let text = match note.level {
+                            Level::Error => format!("Error: {}", note.text),
+                            Level::Info => note.text.clone(),
+                        };
+                        ui.add(
+                            egui::Label::new(egui::RichText::new(&text).color(color)).truncate(),
+                        )
+                        .on_hover_text(&text);
+                    }
+                    None => {
+                        ui.weak("No messages yet.");
+                    }
+                }
+                if let Some(dir) = open {
+                    self.cmds.send(super::command::Command::OpenFolder(dir));
+                }
+            });
             ui.horizontal(|ui| {
                 let mut running = false;
                 if let Some((_, progress)) = self.jobs.running() {
@@ -1006,7 +1221,10 @@ impl CalibApp {
                                 ds.cur.set_len()
                             ));
                             if !ds.filter.is_empty() {
-                                ui.label(format!("· filter: {}", ds.filter.describe()));
+                                ui.add(
+                                    egui::Label::new(format!("· filter: {}", ds.filter.describe()))
+                                        .truncate(),
+                                );
                             }
                             if ds.dirty_since.is_some() {
                                 ui.weak("· unsaved");
@@ -1023,42 +1241,53 @@ impl CalibApp {
         });
     }
 
-    fn notices_ui(&mut self, ui: &mut egui::Ui) {
-        let mut dismiss = None;
-        for (i, n) in self.notices.iter().enumerate().rev().take(2) {
-            let color = match n.level {
-                Level::Error => ui.visuals().error_fg_color,
-                Level::Info => ui.visuals().text_color(),
-            };
-            ui.horizontal_wrapped(|ui| {
-                if n.level == Level::Error {
-                    ui.colored_label(color, "Error:");
+    /// The message history, newest first, in a window over the page.
+    fn messages_window(&mut self, ctx: &egui::Context) {
+        if !self.show_messages {
+            return;
+        }
+        let mut open = true;
+        let mut clear = false;
+        let mut folder = None;
+        egui::Window::new("Messages")
+            .open(&mut open)
+            .default_size([560.0, 300.0])
+            .vscroll(true)
+            .show(ctx, |ui| {
+                if ui.button("Clear messages").clicked() {
+                    clear = true;
                 }
-                ui.colored_label(color, &n.text);
-                if let Some(dir) = &n.folder {
-                    if ui.button("Open folder").clicked() {
-                        open_folder(dir);
-                    }
-                }
-                if ui.small_button("Dismiss").clicked() {
-                    dismiss = Some(i);
+                for n in self.notices.iter().rev() {
+                    ui.separator();
+                    ui.horizontal_wrapped(|ui| {
+                        if n.level == Level::Error {
+                            ui.colored_label(ui.visuals().error_fg_color, "Error:");
+                        }
+                        ui.label(&n.text);
+                        if let Some(dir) = &n.folder {
+                            if ui.small_button("Open folder").clicked() {
+                                folder = Some(dir.clone());
+                            }
+                        }
+                    });
                 }
             });
+        if clear {
+            self.notices.clear();
+            open = false;
         }
-        if let Some(i) = dismiss {
-            self.notices.remove(i);
-        }
-        if !self.notices.is_empty() {
-            ui.separator();
+        self.show_messages = open;
+        if let Some(dir) = folder {
+            self.cmds.send(super::command::Command::OpenFolder(dir));
         }
     }
 
-    /// The newest error message, if any (tests and the status line).
+    /// The current error: the newest message when it is one (a later
+    /// success replaces it in the status bar).
     pub fn last_error(&self) -> Option<&str> {
         self.notices
-            .iter()
-            .rev()
-            .find(|n| n.level == Level::Error)
+            .last()
+            .filter(|n| n.level == Level::Error)
             .map(|n| n.text.as_str())
     }
 
@@ -1074,12 +1303,6 @@ impl CalibApp {
     }
 }
 
-/// Opens a folder in the desktop's file manager (best effort: a missing
-/// opener is reported by the OS, never a crash).
-pub fn open_folder(dir: &Path) {
-    let _ = std::process::Command::new("xdg-open").arg(dir).spawn();
-}
-
 impl eframe::App for CalibApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
@@ -1087,6 +1310,7 @@ impl eframe::App for CalibApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
+        eframe::set_value(storage, super::eval_view::STORAGE_KEY, &self.evaluate);
         if let Some(ds) = &mut self.ds {
             if ds.dirty_since.is_some() {
                 let _ = ds.save();

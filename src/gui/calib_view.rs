@@ -20,10 +20,12 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         super::dist_view::check_ui(ui, r);
     }
     let mut export = None;
+    let desktop = app.desktop;
+    let cmds = &app.cmds;
     egui::CollapsingHeader::new("Export the calibration set")
         .id_salt("export")
         .show(ui, |ui| {
-            export = export_ui(&mut app.export, ds.cur.set_len(), ui)
+            export = export_ui(&mut app.export, ds.cur.set_len(), ui, desktop, cmds)
         });
     egui::CollapsingHeader::new(format!("Filters — {}", ds.filter.describe()))
         .id_salt("calib_filters")
@@ -32,15 +34,22 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
 
     ui.horizontal_wrapped(|ui| {
         ui.label("Show:");
-        let counts = source_counts(ds);
+        let counts = source_counts(ds, &ds.view);
+        let filtered = !ds.filter.is_empty();
+        let totals = if filtered {
+            let all: Vec<usize> = (0..ds.cur.rows.len()).collect();
+            source_counts(ds, &all)
+        } else {
+            counts
+        };
         for (k, s) in GridSource::ALL.into_iter().enumerate() {
-            if ui
-                .selectable_label(
-                    ds.grid.source == s,
-                    format!("{} ({})", s.label(), counts[k]),
-                )
-                .clicked()
-            {
+            // The tab counts the whole set; the filter's share is said beside it.
+            let text = if filtered {
+                format!("{} ({}, {} in the filter)", s.label(), totals[k], counts[k])
+            } else {
+                format!("{} ({})", s.label(), counts[k])
+            };
+            if ui.selectable_label(ds.grid.source == s, text).clicked() {
                 ds.grid.source = s;
                 ds.grid.selected.clear();
                 ds.grid.cursor = None;
@@ -109,11 +118,22 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
     }
     if let Some(e) = export {
         let dir = std::path::PathBuf::from(app.export.dir.trim());
+        // The project remembers where its set goes.
+        if let Some(ds) = &mut app.ds {
+            if ds.project.export_dir.as_ref() != Some(&dir) {
+                ds.project.export_dir = Some(dir.clone());
+                ds.mark_dirty();
+            }
+        }
         match e {
             Export::Split => super::tasks::export_split(app, dir),
             Export::Copy => {
-                let mode = app.export.mode;
-                super::tasks::copy_images(app, dir, mode)
+                let opts = crate::export::CopyOptions {
+                    mode: app.export.mode,
+                    allow_other_files: app.export.keep_other_files,
+                    allow_absolute_roots: app.start.settings.allow_absolute_roots,
+                };
+                super::tasks::copy_images(app, super::tasks::images_dir(&dir), opts)
             }
             Export::Tensors => {
                 let opts = crate::export::TensorOptions {
@@ -121,7 +141,7 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
                     height: app.export.tensor_h,
                     allow_absolute_roots: app.start.settings.allow_absolute_roots,
                 };
-                super::tasks::export_tensors(app, dir, opts)
+                super::tasks::export_tensors(app, super::tasks::tensors_dir(&dir), opts)
             }
             Export::Report => super::tasks::export_report(app, dir),
         }
@@ -153,6 +173,13 @@ fn strategy_ui(ds: &mut Dataset, ui: &mut egui::Ui, run: &mut bool, running: boo
             .add(egui::DragValue::new(&mut st.target).range(1..=100_000))
             .labelled_by(l.id)
             .changed();
+        let usable = ds.cur.flags.iter().filter(|f| !f.excluded).count();
+        if st.target > usable {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("more than the {usable} usable samples: all of them will be taken"),
+            );
+        }
         let l = ui.label("Seed");
         changed |= ui
             .add(egui::DragValue::new(&mut st.seed))
@@ -213,27 +240,43 @@ fn strategy_ui(ds: &mut Dataset, ui: &mut egui::Ui, run: &mut bool, running: boo
                         ui.end_row();
                     }
                 });
-                for n in &sel.notes {
-                    ui.label(n);
+                for line in super::tasks::readable_notes(&sel.notes).lines() {
+                    ui.label(line);
                 }
             });
         }
     }
 }
 
-fn export_ui(form: &mut super::app::ExportForm, n: usize, ui: &mut egui::Ui) -> Option<Export> {
+fn export_ui(
+    form: &mut super::app::ExportForm,
+    n: usize,
+    ui: &mut egui::Ui,
+    desktop: super::dialogs::DesktopSupport,
+    cmds: &super::command::Commands,
+) -> Option<Export> {
     let mut out = None;
     ui.horizontal(|ui| {
         super::start::path_field(ui, "Output folder", &mut form.dir, "/data/calibration_set");
         if ui.button("Browse output…").clicked() {
-            if let Some(p) = rfd::FileDialog::new().pick_folder() {
-                form.dir = p.display().to_string();
+            match super::dialogs::pick(desktop, "Output folder", || {
+                rfd::FileDialog::new().pick_folder()
+            }) {
+                Ok(Some(p)) => form.dir = p.display().to_string(),
+                Ok(None) => {}
+                Err(e) => cmds.error(e),
             }
         }
     });
     let ok = !form.dir.trim().is_empty() && n > 0;
     if form.dir.trim().is_empty() {
         ui.weak("Type or choose an output folder (outside the dataset).");
+    } else {
+        ui.weak(format!(
+            "One folder for this set: the split and report at its top, the images and lists in {}, the tensors in {}.",
+            super::tasks::IMAGES_SUBDIR,
+            super::tasks::TENSORS_SUBDIR
+        ));
     }
     ui.horizontal_wrapped(|ui| {
         if ui
@@ -252,6 +295,8 @@ fn export_ui(form: &mut super::app::ExportForm, n: usize, ui: &mut egui::Ui) -> 
                     ui.selectable_value(&mut form.mode, m, format!("{m:?}").to_lowercase());
                 }
             });
+        ui.checkbox(&mut form.keep_other_files, "Keep other files")
+            .on_hover_text("Copy although the images folder holds files calibscope did not write (they stay)");
         if ui
             .add_enabled(ok, egui::Button::new("Copy images"))
             .on_hover_text("The images named as the seed names them, with image_list.txt, image_filenames.txt, calibration_metadata.json and dataset.txt")
@@ -285,9 +330,9 @@ fn export_ui(form: &mut super::app::ExportForm, n: usize, ui: &mut egui::Ui) -> 
     out
 }
 
-fn source_counts(ds: &Dataset) -> [usize; 4] {
+fn source_counts(ds: &Dataset, rows: &[usize]) -> [usize; 4] {
     let mut c = [0; 4];
-    for &i in &ds.view {
+    for &i in rows {
         let f = ds.cur.flags[i];
         for (k, s) in GridSource::ALL.into_iter().enumerate() {
             if s.admits(f) {

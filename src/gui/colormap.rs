@@ -26,6 +26,31 @@ pub fn colorize_depth(depth: &[f32], lo: f32, hi: f32) -> Vec<u8> {
     out
 }
 
+/// matplotlib's `hot` (black → red → yellow → white) of `t` in `0..=1`.
+pub fn hot(t: f32) -> [u8; 3] {
+    let t = t.clamp(0.0, 1.0);
+    // matplotlib: red ramps over the first 3/8, green the next 3/8, blue the rest.
+    let r = (t / 0.365_079).min(1.0);
+    let g = ((t - 0.365_079) / (0.746_032 - 0.365_079)).clamp(0.0, 1.0);
+    let b = ((t - 0.746_032) / (1.0 - 0.746_032)).clamp(0.0, 1.0);
+    [
+        (r * 255.0).round() as u8,
+        (g * 255.0).round() as u8,
+        (b * 255.0).round() as u8,
+    ]
+}
+
+/// A diverging map for signed differences: blue (−1) → white (0) → red (+1).
+pub fn diverging(t: f32) -> [u8; 3] {
+    let t = t.clamp(-1.0, 1.0);
+    let fade = |x: f32| (255.0 * (1.0 - x)).round() as u8;
+    if t >= 0.0 {
+        [255, fade(t), fade(t)]
+    } else {
+        [fade(-t), fade(-t), 255]
+    }
+}
+
 /// matplotlib's `turbo`, sampled at 256 points, as bytes.
 #[rustfmt::skip]
 const TURBO: [[u8; 3]; 256] = [

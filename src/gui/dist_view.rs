@@ -113,7 +113,14 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         ds.filter.set_range(stat, lo, hi);
         ds.grid.source = GridSource::All;
         ds.mark_dirty();
-        app.view = View::Calibration;
+        // Say why the page changed under the pointer, and how to go back.
+        app.cmds.send(super::command::Command::ShowView(
+            View::Calibration,
+            format!(
+                "You clicked a bar: showing the samples with {} from {lo:.2} to {hi:.2} in the Calibration set view (filter set; clear it in Filters, or go back with the Distribution tab).",
+                stat.name(),
+            ),
+        ));
     }
     app.plot_rects = rects;
 }

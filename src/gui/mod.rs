@@ -14,8 +14,12 @@ pub mod calib_view;
 pub mod charts;
 pub mod colormap;
 pub mod columns;
+pub mod command;
 pub mod curation;
+pub mod dialogs;
 pub mod dist_view;
+pub mod eval_sample;
+pub mod eval_view;
 pub mod filters;
 pub mod grid;
 pub mod inspector;
@@ -65,7 +69,15 @@ pub fn run(launch: Launch) -> Result<(), String> {
                 .storage
                 .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
                 .unwrap_or_default();
-            Ok(Box::new(CalibApp::new(persisted, launch)))
+            let mut app = CalibApp::new(persisted, launch);
+            // The Evaluate view keeps its own settings under its own key.
+            if let Some(v) = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, eval_view::STORAGE_KEY))
+            {
+                app.evaluate = v;
+            }
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| {

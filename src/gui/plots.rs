@@ -9,6 +9,19 @@ use super::charts::{BoxStats, Categories, Charts, Histogram};
 
 pub const FULL: Color32 = Color32::from_rgb(120, 144, 170);
 pub const SET: Color32 = Color32::from_rgb(240, 140, 40);
+
+/// Colours of the runs in the Evaluate view's charts, in run order.
+pub fn series_color(i: usize) -> Color32 {
+    const C: [Color32; 6] = [
+        FULL,
+        SET,
+        Color32::from_rgb(90, 170, 90),
+        Color32::from_rgb(200, 80, 160),
+        Color32::from_rgb(230, 200, 60),
+        Color32::from_rgb(80, 190, 200),
+    ];
+    C[i % C.len()]
+}
 pub const PLOT_H: f32 = 210.0;
 
 thread_local! {

@@ -52,6 +52,40 @@ pub struct Project {
     /// The samples at save time.
     #[serde(default)]
     pub samples: Vec<SampleStamp>,
+    /// The folder the calibration set was last exported to.
+    #[serde(default)]
+    pub export_dir: Option<PathBuf>,
+    /// PTQ runs made for this project, oldest first.
+    #[serde(default)]
+    pub ptq_runs: Vec<PtqRunRecord>,
+    /// Evaluation runs (their run.json files), oldest first.
+    #[serde(default)]
+    pub eval_runs: Vec<PathBuf>,
+    /// Samples marked suspect (RGB and ground truth disagree): left out of
+    /// evaluation and of the calibration set.
+    #[serde(default)]
+    pub suspects: Vec<Suspect>,
+}
+
+/// One PTQ run: its own folder, so runs never overwrite each other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PtqRunRecord {
+    /// The folder's name: the user's, or the method and the time.
+    pub name: String,
+    /// The INT8 model written.
+    pub model: PathBuf,
+    pub method: String,
+    /// Which samples it calibrated on, in words.
+    pub set: String,
+    /// Seconds since the Unix epoch when it finished.
+    pub finished: u64,
+}
+
+/// A sample taken out of evaluation and calibration, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suspect {
+    pub key: SampleKey,
+    pub reason: String,
 }
 
 impl Project {
@@ -69,6 +103,10 @@ impl Project {
             excluded: Vec::new(),
             selection: Vec::new(),
             samples: Vec::new(),
+            export_dir: None,
+            ptq_runs: Vec::new(),
+            eval_runs: Vec::new(),
+            suspects: Vec::new(),
         }
     }
 

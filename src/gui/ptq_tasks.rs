@@ -2,7 +2,7 @@
 //! external toolchain, look for ONNX Runtime. Each hands the library's own
 //! functions to a [`Job`] and takes the outcome in; nothing is computed here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::app::{CalibApp, Level, Notice};
 use super::jobs::Job;
@@ -109,7 +109,19 @@ pub fn start_ptq(app: &mut CalibApp, reload: bool) {
                 )
             }
         };
-        let output = quantize::check_output(ds, &s.output)?;
+        let base = quantize::check_output(ds, &s.output)?;
+        let method = if reload {
+            "reload".to_owned()
+        } else {
+            s.method.to_string()
+        };
+        let name = quantize::run_name(&s.run_name, &method, quantize::now_secs());
+        let output = quantize::run_output(&base, &name);
+        let run_name = output
+            .parent()
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(name);
         let (images, set, ranges_from) = if reload {
             let r = PathBuf::from(s.ranges_file.trim());
             if !r.is_file() {
@@ -127,9 +139,11 @@ pub fn start_ptq(app: &mut CalibApp, reload: bool) {
         Ok((
             quantize::ptq_request(&s, pre, images, output, ranges_from),
             set,
+            run_name,
+            method,
         ))
     })();
-    let (req, set) = match prepared {
+    let (req, set, run_name, method) = match prepared {
         Ok(x) => x,
         Err(e) => {
             app.quantize.run_error = Some(e);
@@ -141,15 +155,21 @@ pub fn start_ptq(app: &mut CalibApp, reload: bool) {
     app.jobs.ptq = Some(Job::spawn(
         "quantize",
         move |p| {
-            if let Some(dir) = req.output.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            }
-            let report = run_ptq(&req, p).map_err(|e| e.to_string())?;
+            let dir = req.output.parent().unwrap_or(Path::new(".")).to_path_buf();
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            let report = run_ptq(&req, p).map_err(|e| {
+                // A failed or cancelled run leaves no empty run folder behind
+                // (remove_dir refuses a folder that holds anything).
+                let _ = std::fs::remove_dir(&dir);
+                e.to_string()
+            })?;
             Ok(PtqOutcome {
                 report,
                 set,
                 reloaded: reload,
+                run_name,
+                method,
             })
         },
         || {},
@@ -251,11 +271,24 @@ pub fn poll(app: &mut CalibApp) {
                 Ok(Ok(outcome)) => {
                     let dir = outcome.report.output.parent().map(|d| d.to_path_buf());
                     let text = format!(
-                        "INT8 model written to {} ({} tensors ranged).",
+                        "Run {}: INT8 model written to {} ({} tensors ranged).",
+                        outcome.run_name,
                         outcome.report.output.display(),
                         outcome.report.ranges.len()
                     );
-                    app.notices.push(Notice {
+                    if let Some(ds) = &mut app.ds {
+                        ds.project.ptq_runs.push(super::project::PtqRunRecord {
+                            name: outcome.run_name.clone(),
+                            model: outcome.report.output.clone(),
+                            method: outcome.method.clone(),
+                            set: outcome.set.clone(),
+                            finished: quantize::now_secs(),
+                        });
+                        ds.mark_dirty();
+                    }
+                    // The next run gets a fresh name unless the user types one.
+                    app.persisted.quantize.run_name.clear();
+                    app.notify(Notice {
                         level: Level::Info,
                         text,
                         folder: dir,

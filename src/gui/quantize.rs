@@ -50,8 +50,11 @@ pub struct QuantizeSettings {
     pub source: SetSource,
     pub random_n: usize,
     pub random_seed: u64,
-    /// The INT8 model to write.
+    /// The INT8 model to write: each run puts it into its own folder
+    /// between this path's folder and its file name (see [`run_output`]).
     pub output: String,
+    /// The next run's folder name; empty: the method and the time.
+    pub run_name: String,
     /// A ranges.json to requantize from without calibrating.
     pub ranges_file: String,
     /// The external toolchain's command line, with placeholders.
@@ -77,6 +80,7 @@ impl Default for QuantizeSettings {
             random_n: 100,
             random_seed: 42,
             output: String::new(),
+            run_name: String::new(),
             ranges_file: String::new(),
             toolchain_template: String::new(),
             toolchain_output: String::new(),
@@ -107,6 +111,10 @@ pub struct PtqOutcome {
     pub set: String,
     /// The ranges came from a ranges.json instead of calibration.
     pub reloaded: bool,
+    /// The run's folder name.
+    pub run_name: String,
+    /// The method, as the run's folder and the project's list name it.
+    pub method: String,
 }
 
 /// Whether ONNX Runtime can be found (checked once, off the UI thread).
@@ -166,26 +174,84 @@ pub fn demo_model_under(root: &Path) -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// Where the INT8 model goes by default: a `-ptq` folder beside the project
-/// file (the app's data folder, never the dataset).
+/// Where the INT8 model goes by default: `ptq/` in the calibration set's
+/// output folder beside the project file (never the dataset).
 pub fn default_output(ds: &Dataset, model: &Path) -> PathBuf {
-    let name = ds
-        .project_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let base = name
-        .strip_suffix(&format!(".{}", super::project::PROJECT_EXT))
-        .unwrap_or(&name);
     let stem = model
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
-    ds.project_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(format!("{base}-ptq"))
+    super::tasks::default_export_dir(&ds.project_path)
+        .join("ptq")
         .join(format!("{stem}_int8.onnx"))
+}
+
+/// A run's folder name: the one typed (made safe as a file name) or the
+/// method and the UTC time, e.g. `minmax_20261204-184502`.
+pub fn run_name(typed: &str, method: &str, unix_secs: u64) -> String {
+    let clean: String = typed
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "-_.+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let clean = clean.trim_matches('.').to_owned();
+    if !clean.is_empty() {
+        return clean;
+    }
+    let (y, mo, d, h, mi, s) = utc(unix_secs);
+    format!("{method}_{y:04}{mo:02}{d:02}-{h:02}{mi:02}{s:02}")
+}
+
+/// Calendar date and time of a Unix time (UTC; days to civil date after
+/// H. Hinnant's algorithm).
+fn utc(t: u64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = (t / 86_400) as i64;
+    let rem = t % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The model path of a run: `<output's folder>/<run name>/<output's file>`;
+/// a folder that already exists gets `-2`, `-3`… so runs never overwrite
+/// each other.
+pub fn run_output(output: &Path, name: &str) -> PathBuf {
+    let parent = output.parent().unwrap_or(Path::new("."));
+    let file = output.file_name().unwrap_or_default();
+    let mut dir = parent.join(name);
+    let mut k = 2;
+    while dir.exists() {
+        dir = parent.join(format!("{name}-{k}"));
+        k += 1;
+    }
+    dir.join(file)
 }
 
 /// Checks an output path: a file name, outside the dataset (the export's rule).
@@ -334,6 +400,23 @@ pub fn format_bound(v: f32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_get_their_own_folders() {
+        // 2026-12-04 18:45:02 UTC.
+        assert_eq!(
+            run_name("", "minmax", 1_796_409_902),
+            "minmax_20261204-184502"
+        );
+        assert_eq!(run_name(" curated 100/a ", "minmax", 0), "curated_100_a");
+        assert_eq!(run_name("", "entropy", 0), "entropy_19700101-000000");
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("ptq/m_int8.onnx");
+        assert_eq!(run_output(&out, "a"), d.path().join("ptq/a/m_int8.onnx"));
+        std::fs::create_dir_all(d.path().join("ptq/a")).unwrap();
+        std::fs::create_dir_all(d.path().join("ptq/a-2")).unwrap();
+        assert_eq!(run_output(&out, "a"), d.path().join("ptq/a-3/m_int8.onnx"));
+    }
 
     #[test]
     fn names_split_on_lines_and_commas() {

@@ -3,7 +3,8 @@
 //! comparison), run PTQ with progress, read the ranges table, and drive the
 //! vendor's toolchain with the same set.
 
-use super::app::{open_folder, CalibApp};
+use super::app::CalibApp;
+use super::command::Command;
 use super::jobs;
 use super::ptq_tasks;
 use super::quantize::{self, RuntimeStatus, SetSource};
@@ -17,6 +18,30 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
     prefill_model(app);
     // Settings on the left, what the runs produced on the right: the ranges
     // table and the tool's log stay in sight while the settings change.
+    // Below ~1100 points the two columns would overlap: one column, the
+    // results under the settings.
+    if ui.available_width() < 1100.0 {
+        egui::ScrollArea::vertical()
+            .id_salt("quantize_one_column")
+            .show(ui, |ui| {
+                runtime_ui(app, ui);
+                ui.add_space(4.0);
+                model_ui(app, ui);
+                ui.add_space(4.0);
+                ui.group(|ui| preprocess_ui(app, ui));
+                ui.add_space(4.0);
+                ui.group(|ui| method_ui(app, ui));
+                ui.add_space(4.0);
+                set_ui(app, ui);
+                ui.add_space(4.0);
+                run_ui(app, ui);
+                ui.add_space(8.0);
+                result_ui(app, ui);
+                ui.add_space(8.0);
+                toolchain_ui(app, ui);
+            });
+        return;
+    }
     let half = (ui.available_width() * 0.5).max(380.0);
     egui::Panel::right("quantize_results")
         .resizable(true)
@@ -118,11 +143,11 @@ fn model_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 load |= !typed.is_empty() && shown.as_deref() != Some(typed.as_str());
             }
             if ui.button("Browse model…").clicked() {
-                // Without a portal or zenity the dialog returns None: the field stays typeable.
-                if let Some(p) = rfd::FileDialog::new()
-                    .add_filter("ONNX model", &["onnx"])
-                    .pick_file()
-                {
+                if let Some(p) = app.pick("Model file", || {
+                    rfd::FileDialog::new()
+                        .add_filter("ONNX model", &["onnx"])
+                        .pick_file()
+                }) {
                     app.persisted.quantize.model = p.display().to_string();
                     load = true;
                 }
@@ -438,6 +463,44 @@ fn set_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     });
 }
 
+/// The project's PTQ runs, newest first, each with its folder.
+fn runs_list(ds: &super::app::Dataset, cmds: &super::command::Commands, ui: &mut egui::Ui) {
+    let runs = &ds.project.ptq_runs;
+    if runs.is_empty() {
+        return;
+    }
+    egui::CollapsingHeader::new(format!("Runs of this project ({})", runs.len()))
+        .id_salt("ptq_runs")
+        .default_open(true)
+        .show(ui, |ui| {
+            egui::Grid::new("ptq_runs_table")
+                .striped(true)
+                .num_columns(4)
+                .show(ui, |ui| {
+                    for h in ["run", "method", "calibrated on", ""] {
+                        ui.strong(h);
+                    }
+                    ui.end_row();
+                    for r in runs.iter().rev() {
+                        ui.label(&r.name)
+                            .on_hover_text(r.model.display().to_string());
+                        ui.label(&r.method);
+                        ui.add(egui::Label::new(&r.set).wrap());
+                        if let Some(dir) = r.model.parent() {
+                            if ui
+                                .small_button("Open")
+                                .on_hover_text(format!("open {}", dir.display()))
+                                .clicked()
+                            {
+                                cmds.send(Command::OpenFolder(dir.to_path_buf()));
+                            }
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
 fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     let Some(ds) = &app.ds else {
         return;
@@ -452,24 +515,47 @@ fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     let set = quantize::set_count(ds, s);
     let mut run = false;
     let mut reload = false;
+    let desktop = app.desktop;
+    let cmds = &app.cmds;
     ui.group(|ui| {
         ui.strong("Run");
         let s = &mut app.persisted.quantize;
         ui.horizontal_wrapped(|ui| {
             super::start::path_field(ui, "INT8 model", &mut s.output, "/work/out/model_int8.onnx");
             if ui.button("Browse output…").clicked() {
-                if let Some(p) = rfd::FileDialog::new()
-                    .add_filter("ONNX model", &["onnx"])
-                    .save_file()
-                {
-                    s.output = p.display().to_string();
+                let picked = super::dialogs::pick(desktop, "INT8 model", || {
+                    rfd::FileDialog::new()
+                        .add_filter("ONNX model", &["onnx"])
+                        .save_file()
+                });
+                match picked {
+                    Ok(Some(p)) => s.output = p.display().to_string(),
+                    Ok(None) => {}
+                    Err(e) => cmds.error(e),
                 }
             }
         });
-        if let Err(e) = &out {
-            ui.colored_label(ui.visuals().warn_fg_color, e);
-        } else {
-            ui.weak("ranges.json and a TensorRT-style calibration cache are written beside it.");
+        super::start::path_field(
+            ui,
+            "Run name",
+            &mut s.run_name,
+            &format!("{}_<date-time>", s.method),
+        );
+        match &out {
+            Err(e) => {
+                ui.colored_label(ui.visuals().warn_fg_color, e);
+            }
+            Ok(base) => {
+                let name = quantize::run_name(&s.run_name, &s.method.to_string(), quantize::now_secs());
+                let folder = base.parent().unwrap_or(std::path::Path::new(".")).join(name);
+                ui.add(
+                    egui::Label::new(format!(
+                        "Each run writes into its own folder, e.g. {}: the model, its ranges.json and a TensorRT-style calibration cache.",
+                        folder.display()
+                    ))
+                    .wrap(),
+                );
+            }
         }
         let busy = app.jobs.ptq.is_some();
         let why = if !model_ok {
@@ -495,11 +581,15 @@ fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 "model_int8.ranges.json",
             );
             if ui.button("Browse ranges…").clicked() {
-                if let Some(p) = rfd::FileDialog::new()
-                    .add_filter("ranges", &["json"])
-                    .pick_file()
-                {
-                    s.ranges_file = p.display().to_string();
+                let picked = super::dialogs::pick(desktop, "Ranges file", || {
+                    rfd::FileDialog::new()
+                        .add_filter("ranges", &["json"])
+                        .pick_file()
+                });
+                match picked {
+                    Ok(Some(p)) => s.ranges_file = p.display().to_string(),
+                    Ok(None) => {}
+                    Err(e) => cmds.error(e),
                 }
             }
             let can_reload = model_ok && out.is_ok() && !busy && !s.ranges_file.trim().is_empty();
@@ -514,6 +604,7 @@ fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
         if let Some(job) = &app.jobs.ptq {
             ui.horizontal(|ui| jobs::progress_bar(ui, &job.progress, "images", 360.0));
         }
+        runs_list(ds, cmds, ui);
     });
     if run {
         ptq_tasks::start_ptq(app, false);
@@ -615,7 +706,7 @@ fn result_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
             });
         if let Some(dir) = r.output.parent() {
             if ui.button("Open output folder").clicked() {
-                open_folder(dir);
+                app.cmds.send(Command::OpenFolder(dir.to_path_buf()));
             }
         }
         if let Some(w) = &r.ranges_model_mismatch {
@@ -784,7 +875,7 @@ fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 }
                 if let Some(dir) = r.output.parent() {
                     if ui.button("Open the tool's output folder").clicked() {
-                        open_folder(dir);
+                        app.cmds.send(Command::OpenFolder(dir.to_path_buf()));
                     }
                 }
             }

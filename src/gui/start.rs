@@ -20,20 +20,37 @@ pub fn list_splits(root: &std::path::Path) -> Result<Vec<PathBuf>, String> {
     };
     for e in rd.flatten() {
         let p = e.path();
-        if p.is_file() && is_json(&p) {
+        if p.is_file() && is_json(&p) && looks_like_split(&p) {
             out.push(PathBuf::from(e.file_name()));
         }
     }
     if let Ok(rd) = std::fs::read_dir(root.join("splits")) {
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_file() && is_json(&p) {
+            if p.is_file() && is_json(&p) && looks_like_split(&p) {
                 out.push(PathBuf::from("splits").join(e.file_name()));
             }
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// A split file is a JSON list of samples: other JSON files beside it (the
+/// demo's `calibscope-demo.json` marker, metadata, projects) are objects.
+/// Only the first bytes are read.
+fn looks_like_split(p: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut buf = [0u8; 256];
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return false;
+    };
+    let n = f.read(&mut buf).unwrap_or(0);
+    let text = &buf[..n];
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+    text.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'[')
 }
 
 /// A labelled single-line text field (the label names it for screen readers and tests).
@@ -43,7 +60,7 @@ pub fn path_field(ui: &mut egui::Ui, label: &str, text: &mut String, hint: &str)
         ui.add(
             egui::TextEdit::singleline(text)
                 .hint_text(hint)
-                .desired_width(420.0),
+                .desired_width((ui.available_width() - 8.0).clamp(120.0, 420.0)),
         )
         .labelled_by(l.id)
     })
@@ -62,8 +79,7 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
             ui.horizontal(|ui| {
                 path_field(ui, "Dataset folder", &mut app.start.root_text, "/data/ncdb");
                 if ui.button("Browse folder…").clicked() {
-                    // Without a desktop portal or zenity the dialog returns None: the field stays typeable.
-                    if let Some(p) = rfd::FileDialog::new().pick_folder() {
+                    if let Some(p) = app.pick_folder("Dataset folder") {
                         app.start.root_text = p.display().to_string();
                     }
                 }
@@ -71,6 +87,9 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
             refresh_split_choices(app);
             if let Some(e) = &app.start.root_error {
                 ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            if let Some(n) = &app.start.split_note {
+                ui.colored_label(ui.visuals().warn_fg_color, n);
             }
             ui.horizontal(|ui| {
                 path_field(
@@ -87,6 +106,7 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
                             let s = c.display().to_string();
                             if ui.selectable_label(app.start.split_text == s, &s).clicked() {
                                 app.start.split_text = s;
+                                app.start.split_note = None;
                             }
                         }
                     });
@@ -125,10 +145,11 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
             ui.horizontal(|ui| {
                 path_field(ui, "Metadata file", &mut app.start.metadata_text, "ncdb_train_metadata.csv");
                 if ui.button("Browse file…").clicked() {
-                    if let Some(p) = rfd::FileDialog::new()
-                        .add_filter("metadata", &["csv", "json"])
-                        .pick_file()
-                    {
+                    if let Some(p) = app.pick("Metadata file", || {
+                        rfd::FileDialog::new()
+                            .add_filter("metadata", &["csv", "json"])
+                            .pick_file()
+                    }) {
                         app.start.metadata_text = p.display().to_string();
                     }
                 }
@@ -148,10 +169,11 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
             ui.horizontal(|ui| {
                 path_field(ui, "Project file", &mut app.start.project_text, "my.calibscope.json");
                 if ui.button("Browse project…").clicked() {
-                    if let Some(p) = rfd::FileDialog::new()
-                        .add_filter("calibscope project", &["json"])
-                        .pick_file()
-                    {
+                    if let Some(p) = app.pick("Project file", || {
+                        rfd::FileDialog::new()
+                            .add_filter("calibscope project", &["json"])
+                            .pick_file()
+                    }) {
                         app.start.project_text = p.display().to_string();
                     }
                 }
@@ -189,7 +211,11 @@ fn refresh_split_choices(app: &mut CalibApp) {
     if app.start.listed_root.as_deref() == Some(text.as_str()) {
         return;
     }
-    app.start.listed_root = Some(text.clone());
+    let had_root = app
+        .start
+        .listed_root
+        .replace(text.clone())
+        .is_some_and(|r| !r.is_empty());
     app.start.split_choices.clear();
     if text.is_empty() {
         app.start.root_error = None;
@@ -199,8 +225,30 @@ fn refresh_split_choices(app: &mut CalibApp) {
         Ok(v) => {
             app.start.split_choices = v;
             app.start.root_error = None;
+            if had_root {
+                forget_foreign_split(app, std::path::Path::new(&text));
+            }
         }
         Err(e) => app.start.root_error = Some(e),
+    }
+}
+
+/// A split typed as an absolute path outside a newly chosen dataset folder
+/// belonged to the previous one: it is cleared, and the screen says so
+/// (scanning the new folder with the old split would mix two datasets).
+/// Only readable folders get here, so typing a path letter by letter never
+/// clears a split that lies under the finished path.
+pub fn forget_foreign_split(app: &mut CalibApp, root: &std::path::Path) {
+    let split = app.start.split_text.trim();
+    if split.is_empty() {
+        return;
+    }
+    let p = std::path::Path::new(split);
+    if p.is_absolute() && !p.starts_with(root) {
+        app.start.split_note = Some(format!(
+            "The split {split} belonged to the previous dataset folder, so it was cleared: choose one of this folder's splits."
+        ));
+        app.start.split_text.clear();
     }
 }
 
@@ -213,6 +261,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("train_split.json"), "[]").unwrap();
         std::fs::write(d.path().join("notes.txt"), "").unwrap();
+        // The demo's marker is JSON but no split.
+        std::fs::write(d.path().join("calibscope-demo.json"), " {\"files\": []}").unwrap();
         std::fs::create_dir(d.path().join("splits")).unwrap();
         std::fs::write(d.path().join("splits/combined_val.json"), "[]").unwrap();
         let v = list_splits(d.path()).unwrap();

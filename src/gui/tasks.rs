@@ -12,6 +12,7 @@ use super::jobs::Job;
 use super::project::Project;
 use crate::dataset::{read_split, DatasetSettings};
 use crate::export::{self, ExportSample, LinkMode, TensorOptions};
+use crate::scan::ScanCache;
 use crate::select::{self, Selection, SelectionRequest, Strategy};
 
 /// Split the demo opens with.
@@ -196,9 +197,9 @@ pub fn take_selection(app: &mut CalibApp, sel: Selection) {
         ds.cur.set_len(),
         sel.target
     );
-    for n in &sel.notes {
-        text.push(' ');
-        text.push_str(n);
+    if !sel.notes.is_empty() {
+        text.push('\n');
+        text.push_str(&readable_notes(&sel.notes));
     }
     ds.selection = Some(sel);
     ds.mark_dirty();
@@ -260,13 +261,62 @@ pub fn export_split(app: &mut CalibApp, dir: PathBuf) {
     });
 }
 
+/// Where Copy images puts the images and lists inside the set's output folder.
+pub const IMAGES_SUBDIR: &str = "images/";
+/// Where Export tensors puts the `.npy` files inside the set's output folder.
+pub const TENSORS_SUBDIR: &str = "tensors/";
+
+/// The images folder of a set's output folder: kept apart from the split and
+/// report so that Copy never finds files it did not write there.
+pub fn images_dir(out: &Path) -> PathBuf {
+    out.join(IMAGES_SUBDIR.trim_end_matches('/'))
+}
+
+pub fn tensors_dir(out: &Path) -> PathBuf {
+    out.join(TENSORS_SUBDIR.trim_end_matches('/'))
+}
+
+/// A calibration set's output folder by default: beside its project file,
+/// outside the dataset (`<project>-out/`).
+pub fn default_export_dir(project_path: &Path) -> PathBuf {
+    let name = project_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = name
+        .strip_suffix(&format!(".{}", super::project::PROJECT_EXT))
+        .unwrap_or(&name);
+    project_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("{base}-out"))
+}
+
+/// The strategy's remarks one per line; a list after a colon (the refills
+/// of a shortfall) one item per indented line.
+pub fn readable_notes(notes: &[String]) -> String {
+    let mut out = String::new();
+    for n in notes {
+        match n.split_once(": ") {
+            Some((head, list)) if list.contains(", ") => {
+                out.push_str(&format!("• {head}:\n"));
+                for item in list.split(", ") {
+                    out.push_str(&format!("    {item}\n"));
+                }
+            }
+            _ => out.push_str(&format!("• {n}\n")),
+        }
+    }
+    out.trim_end().to_owned()
+}
+
 /// Copies (or links) the set's images with the list files.
-pub fn copy_images(app: &mut CalibApp, dir: PathBuf, mode: LinkMode) {
+pub fn copy_images(app: &mut CalibApp, dir: PathBuf, opts: export::CopyOptions) {
     let Some((root, samples, _)) = samples(app) else {
         return;
     };
     start_export(app, "copy images", move |p| {
-        let r = export::copy_images(&root, &samples, &dir, mode, p).map_err(|e| e.to_string())?;
+        let r = export::copy_images(&root, &samples, &dir, opts, p).map_err(|e| e.to_string())?;
         let mut text = format!(
             "{} {} images into {} ({} new, {} already there)",
             if r.cancelled {
