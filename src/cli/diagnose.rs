@@ -44,6 +44,7 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
         (Some(s), _) => CalibrationSource::Split {
             split: s.clone(),
             root: a.root.clone().unwrap_or_default(),
+            dataset: super::dataset_settings(None, &[], false, None),
         },
         (_, Some(f)) => CalibrationSource::Folder(f.clone()),
         _ => {

@@ -11,8 +11,7 @@ use super::app::{CalibApp, Level, Loaded, Notice, StrategyKind};
 use super::jobs::Job;
 use super::project::Project;
 use crate::dataset::{read_split, DatasetSettings};
-use crate::export::{self, ExportSample, LinkMode, TensorOptions};
-use crate::scan::ScanCache;
+use crate::export::{self, ExportSample, TensorOptions};
 use crate::select::{self, Selection, SelectionRequest, Strategy};
 
 /// Split the demo opens with.
