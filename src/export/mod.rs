@@ -364,7 +364,7 @@ fn process_is_running(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::select::tests::row;
+    use crate::metadata::tests::row;
 
     #[test]
     fn unpadded_numeric_stems_match_their_row() {
