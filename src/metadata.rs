@@ -127,8 +127,8 @@ pub fn depth_hist_bin(depth_m: f64) -> usize {
 
 /// A sample's identity: (dataset_root as spelled in the split, stem).
 /// Stems repeat across sequences, so the stem alone is never an identity.
-/// When two keys name the same sample is [`crate::dataset`]'s rule
-/// ([`SampleKey::id`], [`crate::dataset::KeyIndex`]).
+/// When two keys name the same sample is the `dataset` module's rule
+/// (`SampleKey::id`, `dataset::KeyIndex`); metadata depends on nothing there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SampleKey {
     pub dataset_root: String,

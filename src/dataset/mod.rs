@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 pub use crate::depth::DepthEncoding;
 pub use key::{root_id, unpadded, KeyIndex, SampleKey};
 pub use resolve::{
-    check_real_inside, locate_image, resolve_sample, resolve_sample_listed, FileStamp,
-    FolderListings, LocatedImage, ResolvedSample, Skip,
+    check_real_inside, locate_image, resolve_sample, resolve_sample_listed, spelled_inside,
+    FileStamp, FolderListings, LocatedImage, ResolvedSample, Skip,
 };
 pub use split::{
     locate_split, read_split, read_split_file, DatasetError, EntryProblem, Split, SplitEntry,

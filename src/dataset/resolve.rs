@@ -183,6 +183,10 @@ pub struct FolderListings {
     /// The root with symbolic links resolved (`None` when it cannot be, or
     /// when entries may point anywhere).
     root_real: Option<PathBuf>,
+    /// Built for settings that allow entries outside the root: the
+    /// listings know nothing of links, so a resolve that refuses them
+    /// probes file by file instead.
+    built_allowing: bool,
 }
 
 /// Sequences used by fewer entries are probed file by file: listing a big
@@ -259,15 +263,16 @@ impl FolderListings {
             root: root.to_path_buf(),
             root_abs,
             root_real,
+            built_allowing: settings.allow_absolute_roots,
         }
     }
 
     /// `root` made absolute, and with links resolved when that is needed:
     /// remembered when the listings are of `root`.
-    fn roots<'a>(&'a self, root: &Path, settings: &DatasetSettings) -> Roots<'a> {
+    fn roots<'a>(&'a self, root: &'a Path, settings: &DatasetSettings) -> Roots<'a> {
         if root.as_os_str() == self.root.as_os_str() && !self.root.as_os_str().is_empty() {
             Roots {
-                given: root.to_path_buf(),
+                given: root,
                 abs: Cow::Borrowed(&self.root_abs),
                 real: self.root_real.as_deref().map(Cow::Borrowed),
                 allow_outside: settings.allow_absolute_roots,
@@ -278,7 +283,7 @@ impl FolderListings {
                 .then(|| fs::canonicalize(&abs).ok().map(Cow::Owned))
                 .flatten();
             Roots {
-                given: root.to_path_buf(),
+                given: root,
                 abs: Cow::Owned(abs),
                 real,
                 allow_outside: settings.allow_absolute_roots,
@@ -349,7 +354,7 @@ impl FolderListings {
 
 /// The dataset root as the rules need it.
 struct Roots<'a> {
-    given: PathBuf,
+    given: &'a Path,
     abs: Cow<'a, Path>,
     /// Set when files must stay inside the root after resolving links.
     real: Option<Cow<'a, Path>>,
@@ -371,8 +376,19 @@ impl Roots<'_> {
         if self.allow_outside {
             return Ok(());
         }
-        check_real_inside(&self.given, self.real.as_deref(), file)
+        check_real_inside(self.given, self.real.as_deref(), file)
     }
+}
+
+/// The path-escape rule applied to a path's spelling: whether `path`
+/// (absolute, or relative to the current folder like `root`) lies inside
+/// `root` once `.` and `..` are resolved as text, without touching the
+/// disk. [`check_real_inside`] is the rule's other half.
+pub fn spelled_inside(root: &Path, path: &Path) -> bool {
+    let abs = absolute_root(path);
+    place(&absolute_root(root), &abs.to_string_lossy())
+        .rel
+        .is_some()
 }
 
 /// The path-escape rule applied to where `file` really is: a symbolic link
@@ -535,6 +551,13 @@ pub fn resolve_sample_listed(
     settings: &DatasetSettings,
     listings: &FolderListings,
 ) -> Result<ResolvedSample, Skip> {
+    let none;
+    let listings = if listings.built_allowing && !settings.allow_absolute_roots {
+        none = FolderListings::none();
+        &none
+    } else {
+        listings
+    };
     let roots = listings.roots(root, settings);
     let (base, image) = find_image(&roots, entry, settings, listings)?;
     let name = format!("{}.png", image.key.stem);
@@ -755,6 +778,17 @@ mod tests {
             "{}",
             e.detail
         );
+    }
+
+    #[test]
+    fn spelled_inside_resolves_dots_as_text() {
+        let r = Path::new("/data/ncdb");
+        assert!(spelled_inside(r, Path::new("/data/ncdb/s/image_a6/1.png")));
+        assert!(spelled_inside(r, Path::new("/data/ncdb/a/../s/1.png")));
+        assert!(!spelled_inside(r, Path::new("/data/ncdb/../x/1.png")));
+        assert!(!spelled_inside(r, Path::new("/etc/passwd")));
+        assert!(spelled_inside(Path::new("rel"), Path::new("rel/s/1.png")));
+        assert!(!spelled_inside(Path::new("rel"), Path::new("rel/../1.png")));
     }
 
     #[test]

@@ -253,14 +253,7 @@ pub(crate) fn check_all(
         if allow_absolute {
             continue;
         }
-        let below = s.image.strip_prefix(root).is_ok_and(|rest| {
-            rest.components().all(|c| {
-                matches!(
-                    c,
-                    std::path::Component::Normal(_) | std::path::Component::CurDir
-                )
-            })
-        });
+        let below = crate::dataset::spelled_inside(root, &s.image);
         if Path::new(&s.key.dataset_root).is_absolute() || !below {
             return Err(ExportError::UnsafeEntry {
                 key: s.key.clone(),
@@ -364,7 +357,7 @@ fn process_is_running(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::select::tests::row;
+    use crate::metadata::tests::row;
 
     #[test]
     fn unpadded_numeric_stems_match_their_row() {

@@ -152,7 +152,7 @@ pub fn write_statistics(path: &Path, stats: &CalibrationStatistics) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::select::tests::row;
+    use crate::metadata::tests::row;
 
     #[test]
     fn percentiles_like_numpy_linear() {
