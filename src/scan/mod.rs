@@ -115,7 +115,7 @@ impl ScanOutcome {
 }
 
 enum One {
-    Row(SampleMeta, bool, Option<SampleWarning>),
+    Row(SampleMeta, bool, Option<Box<SampleWarning>>),
     Skip(SkippedSample, bool),
     Cancelled,
 }
@@ -160,7 +160,7 @@ pub fn scan(
         match one {
             One::Row(row, cached, warning) => {
                 out.from_cache += usize::from(cached);
-                out.warnings.extend(warning);
+                out.warnings.extend(warning.map(|w| *w));
                 out.rows.push(row);
             }
             One::Skip(s, cached) => {
@@ -305,11 +305,11 @@ fn finish(
         } => {
             let warning =
                 depth_size_mismatch((stats.width, stats.height), (width, height)).map(|w| {
-                    SampleWarning {
+                    Box::new(SampleWarning {
                         index: entry.index,
                         key: entry.key(),
                         detail: format!("{w} ({})", r.depth.display()),
-                    }
+                    })
                 });
             let row = row(entry, r, stats, width, height, settings);
             One::Row(row, cached, warning)
