@@ -347,3 +347,26 @@ fn row(
         depth_hist: s.hist,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::depth_size_mismatch;
+
+    #[test]
+    fn depth_sizes_that_do_not_fit_the_image_are_named() {
+        assert_eq!(depth_size_mismatch((640, 384), (640, 384)), None);
+        // A uniform downscale (half, quarter) is a usual depth resolution.
+        assert_eq!(depth_size_mismatch((320, 192), (640, 384)), None);
+        assert_eq!(depth_size_mismatch((160, 96), (640, 384)), None);
+        let w = depth_size_mismatch((1, 1), (640, 384)).unwrap();
+        assert!(
+            w.contains("depth map is 1x1 but its image is 640x384"),
+            "{w}"
+        );
+        assert!(depth_size_mismatch((640, 480), (640, 384)).is_some());
+        assert!(
+            depth_size_mismatch((40, 24), (640, 384)).is_some(),
+            "16x smaller"
+        );
+    }
+}
