@@ -180,6 +180,27 @@ pub fn check_output(out: &Path, inputs: &[&Path], datasets: &[&Path]) -> Result<
     run.check().map_err(|e| e.to_string())
 }
 
+/// `s` with control characters (NUL, newlines, escapes) written as `\n`,
+/// `\0`, `\u{1b}`…: a stem can hold any character, and raw ones would cut
+/// CSV lines or drive the terminal.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +271,14 @@ mod tests {
         assert!(e.to_string().contains("is the split this run reads"), "{e}");
         let e = check_output(&ds, &[], &[]).unwrap_err();
         assert!(e.contains("names a folder"), "{e}");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("seq_01/0042"), "seq_01/0042");
+        assert_eq!(
+            printable("a\0b\nc\u{1b}[31m\u{85}"),
+            "a\\0b\\nc\\u{1b}[31m\\u{85}"
+        );
     }
 }

@@ -382,3 +382,56 @@ fn scan_reports_odd_depth_sizes_and_escapes_stems() {
     );
     refused(&o, "image height 16 is outside 32..8192");
 }
+
+/// Item 3: external data outside the model's folder is not read into the
+/// INT8 model, unless the user opts in.
+#[test]
+fn external_data_outside_the_model_folder_needs_the_opt_in() {
+    use calibscope::onnx;
+    let t = tempfile::tempdir().unwrap();
+    let (_, samples) = dataset(t.path());
+    let list = image_list(t.path(), "list.txt", &samples[..1]);
+    let mut m = onnx::load(&demo_model()).unwrap();
+    let w = m
+        .graph
+        .as_mut()
+        .unwrap()
+        .initializer
+        .iter_mut()
+        .find(|w| w.raw_data.as_ref().is_some_and(|r| r.len() >= 64))
+        .unwrap();
+    let raw = w.raw_data.take().unwrap();
+    std::fs::write(t.path().join("outside.bin"), &raw).unwrap();
+    w.data_location = Some(1); // EXTERNAL
+    w.external_data = vec![onnx::proto::StringStringEntryProto {
+        key: Some("location".into()),
+        value: Some("../outside.bin".into()),
+    }];
+    let dir = t.path().join("models");
+    let model = dir.join("m.onnx");
+    std::fs::create_dir(&dir).unwrap();
+    onnx::save(&m, &model).unwrap();
+    let out = t.path().join("q.onnx");
+    let o = cs!(
+        "ptq",
+        "--model",
+        s(&model),
+        "--image-list",
+        s(&list),
+        "-o",
+        s(&out)
+    );
+    refused(&o, "leaves the model's folder");
+    assert!(!out.exists());
+    let o = cs!(
+        "ptq",
+        "--model",
+        s(&model),
+        "--image-list",
+        s(&list),
+        "--allow-external-data-outside",
+        "-o",
+        s(&out)
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}

@@ -8,7 +8,7 @@ use calibscope::dataset::{read_split, DepthEncoding};
 use calibscope::{depth, metadata, onnx, preprocess};
 use proptest::prelude::*;
 
-const CASES: u32 = 200;
+const CASES: u32 = 500;
 
 /// A valid file damaged: bytes overwritten, then cut at a point, then
 /// (sometimes) a random tail appended.

@@ -86,6 +86,10 @@ pub struct PtqArgs {
     /// Use at most this many calibration inputs.
     #[arg(long)]
     pub max_images: Option<usize>,
+    /// Read the model's external data files even when they lie outside its
+    /// folder (absolute paths, `..`, links out): for weights kept on another disk.
+    #[arg(long)]
+    pub allow_external_data_outside: bool,
 }
 
 pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -125,6 +129,7 @@ pub fn run(a: PtqArgs) -> ExitCode {
         method: a.method,
         method_options: MethodOptions::for_method(a.method),
         max_images: a.max_images,
+        allow_external_data_outside: a.allow_external_data_outside,
         ..Default::default()
     };
     let options = PtqOptions {
@@ -146,7 +151,7 @@ pub fn run(a: PtqArgs) -> ExitCode {
     }
     if a.resize != "bilinear" || a.bgr {
         // Prefill from the model, then apply the overrides.
-        match crate::onnx::load(&a.model)
+        match crate::onnx::load_with(&a.model, a.allow_external_data_outside)
             .map_err(|e| e.to_string())
             .and_then(|m| {
                 PreprocessSettings::from_model(&crate::onnx::summarize(&m), a.input_size)

@@ -13,6 +13,7 @@ use clap::Args;
 
 use crate::dataset::{read_split, DatasetSettings, DepthEncoding};
 use crate::metadata::{self, SampleMeta};
+use crate::paths::printable;
 use crate::progress::Progress;
 use crate::scan::{self, ScanOutcome, SkippedSample};
 
@@ -238,27 +239,6 @@ fn write_skipped(path: &Path, skipped: &[SkippedSample]) -> std::io::Result<()> 
         }
         out.flush()
     })
-}
-
-/// `s` with control characters (NUL, newlines, escapes) written as `\n`,
-/// `\0`, `\u{1b}`…: a stem can hold any character, and raw ones would cut
-/// CSV lines or drive the terminal.
-pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return s.into();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0' => out.push_str("\\0"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.into()
 }
 
 fn counts<'a>(items: impl Iterator<Item = &'a str>) -> Vec<(String, usize)> {

@@ -46,6 +46,7 @@ use super::{
     ExportError, ExportSample, Renamed, Skipped,
 };
 use crate::fsutil::{self, TMP_SUFFIX};
+use crate::paths::printable;
 use crate::progress::Progress;
 
 /// How an image gets into the output folder.
@@ -59,6 +60,15 @@ pub enum LinkMode {
 }
 
 impl LinkMode {
+    /// The name the command line takes (`--mode`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkMode::Copy => "copy",
+            LinkMode::Hardlink => "hardlink",
+            LinkMode::Symlink => "symlink",
+        }
+    }
+
     pub fn from_name(s: &str) -> Option<LinkMode> {
         match s {
             "copy" => Some(LinkMode::Copy),
@@ -153,27 +163,33 @@ pub struct CopyReport {
 impl CopyReport {
     pub fn to_text(&self) -> String {
         let mut s = format!(
-            "{} image(s) in {} ({} written, {} already there), mode {:?}\n",
+            "{} image(s) in {} ({} written, {} already there), mode {}\n",
             self.images.len(),
             self.out_dir.display(),
             self.written,
             self.already_present,
-            self.mode
+            self.mode.name()
         );
         for r in &self.renamed {
             s.push_str(&format!(
                 "renamed {}: {} was taken, wrote {}\n",
-                r.key, r.seed_name, r.name
+                printable(&r.key.to_string()),
+                printable(&r.seed_name),
+                printable(&r.name)
             ));
         }
         for k in &self.skipped {
-            s.push_str(&format!("skipped {}: {}\n", k.key, k.reason));
+            s.push_str(&format!(
+                "skipped {}: {}\n",
+                printable(&k.key.to_string()),
+                printable(&k.reason)
+            ));
         }
         if !self.duplicates.is_empty() {
             s.push_str(&format!(
                 "{} sample(s) are listed more than once and were placed once (first: {})\n",
                 self.duplicates.len(),
-                self.duplicates[0]
+                printable(&self.duplicates[0].to_string())
             ));
         }
         if !self.removed.is_empty() {
@@ -327,9 +343,10 @@ pub fn copy_images(
                 // One sample that cannot be placed (a name too long for
                 // the file system, a full disk) is reported, not fatal.
                 let reason = format!(
-                    "cannot place {} as {} ({mode:?}): {e}{}",
+                    "cannot place {} as {} ({}): {e}{}",
                     s.image.display(),
                     dest.display(),
+                    mode.name(),
                     hint(mode, &e)
                 );
                 skip(&mut report, progress, s, reason);

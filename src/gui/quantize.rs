@@ -349,6 +349,7 @@ pub fn ptq_request(
                 ..Default::default()
             },
             max_images: None,
+            allow_external_data_outside: false,
         },
         output,
         ranges_from,

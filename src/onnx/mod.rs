@@ -56,7 +56,15 @@ pub enum OnnxError {
 
 /// Reads an ONNX model. Tensors stored in external data files (relative to the
 /// model's folder) are read in, so the returned model is self-contained.
+/// External data outside the model's folder is refused (see [`load_with`]).
 pub fn load(path: &Path) -> Result<ModelProto, OnnxError> {
+    load_with(path, false)
+}
+
+/// [`load`]; with `allow_outside`, external data files may lie outside the
+/// model's folder (the user opted in, e.g. weights kept on another disk).
+/// Reads stay bounded by the file's and the tensor's size either way.
+pub fn load_with(path: &Path, allow_outside: bool) -> Result<ModelProto, OnnxError> {
     let bytes = std::fs::read(path).map_err(|source| OnnxError::Read {
         path: path.to_path_buf(),
         source,
@@ -68,11 +76,13 @@ pub fn load(path: &Path) -> Result<ModelProto, OnnxError> {
     let base = path.parent().unwrap_or(Path::new("."));
     if let Some(g) = model.graph.as_mut() {
         for t in &mut g.initializer {
-            load_external(t, base).map_err(|(file, reason)| OnnxError::ExternalData {
-                path: path.to_path_buf(),
-                tensor: t.name().to_string(),
-                file,
-                reason,
+            load_external(t, base, allow_outside).map_err(|(file, reason)| {
+                OnnxError::ExternalData {
+                    path: path.to_path_buf(),
+                    tensor: t.name().to_string(),
+                    file,
+                    reason,
+                }
             })?;
         }
     }
@@ -125,8 +135,11 @@ fn tensor_bytes(t: &TensorProto) -> Option<u64> {
 
 /// Where an external data file really is: inside the model's folder after
 /// links are resolved, as the onnx library requires, or an error saying why not.
-fn external_file(base: &Path, location: &str) -> Result<PathBuf, String> {
+fn external_file(base: &Path, location: &str, allow_outside: bool) -> Result<PathBuf, String> {
     let rel = Path::new(location);
+    if allow_outside && !location.is_empty() {
+        return Ok(base.join(rel));
+    }
     if location.is_empty()
         || rel.is_absolute()
         || rel
@@ -134,7 +147,7 @@ fn external_file(base: &Path, location: &str) -> Result<PathBuf, String> {
             .any(|c| !matches!(c, std::path::Component::Normal(_)))
     {
         return Err(format!(
-            "the location {location:?} leaves the model's folder; external data must be a file name or a path below the model's folder"
+            "the location {location:?} leaves the model's folder; external data must be a file name or a path below the model's folder (or pass --allow-external-data-outside)"
         ));
     }
     let full = base.join(rel);
@@ -144,7 +157,7 @@ fn external_file(base: &Path, location: &str) -> Result<PathBuf, String> {
     };
     if !real.starts_with(&real_base) {
         return Err(format!(
-            "{location} is a link to {}, outside the model's folder; copy the data file into the model's folder",
+            "{location} is a link to {}, outside the model's folder; copy the data file into the model's folder (or pass --allow-external-data-outside)",
             real.display()
         ));
     }
@@ -154,7 +167,11 @@ fn external_file(base: &Path, location: &str) -> Result<PathBuf, String> {
 /// Reads one external tensor: only its `offset`/`length` bytes, checked
 /// against the file's size and the size the tensor's dims call for, so a
 /// bad location or offset cannot make us read gigabytes (or `/dev/zero`).
-fn load_external(t: &mut TensorProto, base: &Path) -> Result<(), (String, String)> {
+fn load_external(
+    t: &mut TensorProto,
+    base: &Path,
+    allow_outside: bool,
+) -> Result<(), (String, String)> {
     use std::io::{Read, Seek, SeekFrom};
     if t.data_location != Some(EXTERNAL) {
         return Ok(());
@@ -189,7 +206,7 @@ fn load_external(t: &mut TensorProto, base: &Path) -> Result<(), (String, String
             )));
         }
     }
-    let path = external_file(base, &file).map_err(err)?;
+    let path = external_file(base, &file, allow_outside).map_err(err)?;
     // Checked before opening: opening a pipe would block, a device never ends.
     let meta = std::fs::metadata(&path).map_err(|e| err(e.to_string()))?;
     if !meta.is_file() {
@@ -430,6 +447,10 @@ mod tests {
             let p = external_model(&models, &[("location", loc), ("length", "8")]);
             let e = weights(&p).unwrap_err();
             assert!(e.contains("leaves the model's folder"), "{loc}: {e}");
+            // The user's opt-in reads it (still bounded).
+            let m = load_with(&p, true).unwrap();
+            let w = tensor_to_f32(&m.graph.unwrap().initializer[0]).unwrap();
+            assert_eq!(w, vec![0.5, -2.0]);
         }
         #[cfg(unix)]
         {

@@ -45,6 +45,8 @@ pub struct PtqSettings {
     pub qdq: QdqSettings,
     /// Use at most this many calibration inputs (in list order).
     pub max_images: Option<usize>,
+    /// Read the model's external data files even outside its folder (opt-in).
+    pub allow_external_data_outside: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,7 +221,7 @@ pub fn run_ptq_with(
         path: req.model.clone(),
         source,
     })?;
-    let mut model = onnx::load(&req.model)?;
+    let mut model = onnx::load_with(&req.model, s.allow_external_data_outside)?;
     graph::fold_constant_nodes(&mut model);
     let fp32 = onnx::summarize(&model);
     let pre = match &s.preprocess {

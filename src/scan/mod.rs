@@ -115,7 +115,7 @@ impl ScanOutcome {
 }
 
 enum One {
-    Row(SampleMeta, bool, Option<SampleWarning>),
+    Row(SampleMeta, bool, Option<Box<SampleWarning>>),
     Skip(SkippedSample, bool),
     Cancelled,
 }
@@ -160,7 +160,7 @@ pub fn scan(
         match one {
             One::Row(row, cached, warning) => {
                 out.from_cache += usize::from(cached);
-                out.warnings.extend(warning);
+                out.warnings.extend(warning.map(|w| *w));
                 out.rows.push(row);
             }
             One::Skip(s, cached) => {
@@ -336,11 +336,11 @@ fn finish(
         } => {
             let warning =
                 depth_size_mismatch((stats.width, stats.height), (width, height)).map(|w| {
-                    SampleWarning {
+                    Box::new(SampleWarning {
                         index: entry.index,
                         key: entry.key(),
                         detail: format!("{w} ({})", r.depth.display()),
-                    }
+                    })
                 });
             let row = row(entry, r, stats, width, height, settings);
             One::Row(row, cached, warning)
@@ -376,5 +376,28 @@ fn row(
         valid_pixels: s.valid_pixels,
         total_pixels: s.total_pixels,
         depth_hist: s.hist,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::depth_size_mismatch;
+
+    #[test]
+    fn depth_sizes_that_do_not_fit_the_image_are_named() {
+        assert_eq!(depth_size_mismatch((640, 384), (640, 384)), None);
+        // A uniform downscale (half, quarter) is a usual depth resolution.
+        assert_eq!(depth_size_mismatch((320, 192), (640, 384)), None);
+        assert_eq!(depth_size_mismatch((160, 96), (640, 384)), None);
+        let w = depth_size_mismatch((1, 1), (640, 384)).unwrap();
+        assert!(
+            w.contains("depth map is 1x1 but its image is 640x384"),
+            "{w}"
+        );
+        assert!(depth_size_mismatch((640, 480), (640, 384)).is_some());
+        assert!(
+            depth_size_mismatch((40, 24), (640, 384)).is_some(),
+            "16x smaller"
+        );
     }
 }
