@@ -141,7 +141,9 @@ fn demo_scan_stratify_exclude_pin_export() {
     h.get_by_label("Export report").click();
     settle(&mut h);
     settle(&mut h);
-    assert_eq!(h.state().view, View::Distribution);
+    // The figures are drawn for the file (crate::report), not cut from the
+    // window: the view stays where the user clicked.
+    assert_eq!(h.state().view, View::Calibration);
     let stats: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("calibration_statistics.json")).unwrap())
             .unwrap();
@@ -153,6 +155,11 @@ fn demo_scan_stratify_exclude_pin_export() {
     ] {
         let img = image::open(out.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(img.width() > 100 && img.height() > 100, "{f}");
+        assert_eq!(
+            (img.width(), img.height()),
+            (calibscope::report::WIDTH, calibscope::report::HEIGHT),
+            "{f}"
+        );
     }
 }
 

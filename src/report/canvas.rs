@@ -124,12 +124,10 @@ fn draw_legend(area: &Area, items: &[(String, RGBColor)]) -> Result<(), String> 
             colour.filled(),
         ))
         .map_err(|e| e.to_string())?;
-        let style = TextStyle::from(font.clone())
-            .color(&INK)
-            .pos(text_anchor::Pos::new(
-                text_anchor::HPos::Left,
-                text_anchor::VPos::Center,
-            ));
+        let style = font.color(&INK).pos(text_anchor::Pos::new(
+            text_anchor::HPos::Left,
+            text_anchor::VPos::Center,
+        ));
         area.draw(&Text::new(label.clone(), (x + swatch + gap, y), style))
             .map_err(|e| e.to_string())?;
         x += swatch + gap + w + between;

@@ -212,6 +212,19 @@ fn grouped_bars(
                 }))
                 .map_err(err)?;
         }
+        // A missing value (NaN) says so where its bar would stand.
+        chart
+            .draw_series(
+                s.values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| !v.is_finite())
+                    .map(|(i, _)| {
+                        let x = i as f64 + off + width / 2.0;
+                        Text::new("n/a".to_owned(), (x, 0.0), canvas::label_style(font_size))
+                    }),
+            )
+            .map_err(err)?;
         chart
             .draw_series(bars.map(|(i, &v)| {
                 let x = i as f64 + off + width / 2.0;

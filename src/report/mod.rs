@@ -61,6 +61,9 @@ pub struct ReportFiles {
     pub figures: Vec<PathBuf>,
 }
 
+/// One figure to draw: writes its PNG at the path given.
+type Figure<'a> = Box<dyn Fn(&Path) -> Result<(), ReportError> + 'a>;
+
 /// Sample images shown in the grid.
 const GRID_IMAGES: usize = 12;
 
@@ -91,7 +94,7 @@ pub fn write_report(
     let set_in_view: Vec<usize> = input.view.iter().copied().filter(|&i| in_set[i]).collect();
     let (nf, ns) = (charts.n_full, charts.n_set);
 
-    let mut figures: Vec<(&str, Box<dyn Fn(&Path) -> Result<(), ReportError> + '_>)> = vec![
+    let mut figures: Vec<(&str, Figure)> = vec![
         (
             "mean_depth_histogram.png",
             Box::new(|p| {
