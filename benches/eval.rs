@@ -3,7 +3,9 @@
 //! and a 5× larger split.
 //!
 //! - bare: the demo model run by ONNX Runtime on input tensors already in
-//!   memory (preprocessed before the clock starts): the network alone.
+//!   memory (preprocessed before the clock starts): the network alone, with
+//!   ONNX Runtime's threads spinning (its default) and sleeping (what
+//!   evaluation uses); the ratio is against the faster.
 //! - eval: `evaluate` with the prediction cache off, so it reads every image
 //!   and depth map, preprocesses, runs the same network, decodes, resizes
 //!   and scores. Ratio = eval images/s ÷ bare images/s (target ≥ 0.9).
@@ -96,12 +98,19 @@ fn main() {
                 .expect("tensor")
         })
         .collect();
-    let mut model = Model::from_file(&model_path).expect("model");
+    // Bare inference both ways ONNX Runtime can wait between operators
+    // (spinning, its default, and sleeping, which evaluation uses); the
+    // ratio is taken against the faster of the two in this run.
+    let model_bytes = std::fs::read(&model_path).expect("model");
+    let mut spinning = Model::from_bytes(&model_bytes).expect("model");
+    let mut sleeping = Model::from_bytes_without_spinning(&model_bytes).expect("model");
     let shape = pre.input_shape();
-    for t in tensors.iter().take(3) {
-        model
-            .run_one("rgb", &shape, t.clone(), "depth_sigmoid")
-            .expect("warm-up");
+    for model in [&mut spinning, &mut sleeping] {
+        for t in tensors.iter().take(3) {
+            model
+                .run_one("rgb", &shape, t.clone(), "depth_sigmoid")
+                .expect("warm-up");
+        }
     }
     let mut req = EvalRequest::new(
         root.clone(),
@@ -120,18 +129,24 @@ fn main() {
         .map(|e| resolve_sample(&root, e, &settings).expect("sample").image)
         .collect();
     let rounds = 3;
-    let (mut bare_best, mut eval_best, mut seq_best) =
-        (Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut spin_best, mut sleep_best, mut eval_best, mut seq_best) =
+        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
     let mut last_run = None;
     for _ in 0..rounds {
-        let t = Instant::now();
-        for x in &tensors {
-            let out = model
-                .run_one("rgb", &shape, x.clone(), "depth_sigmoid")
-                .expect("inference");
-            std::hint::black_box(out);
+        for (model, best) in [
+            (&mut spinning, &mut spin_best),
+            (&mut sleeping, &mut sleep_best),
+        ] {
+            let t = Instant::now();
+            for x in &tensors {
+                let out = model
+                    .run_one("rgb", &shape, x.clone(), "depth_sigmoid")
+                    .expect("inference");
+                std::hint::black_box(out);
+            }
+            *best = (*best).min(t.elapsed());
         }
-        bare_best = bare_best.min(t.elapsed());
+        let model = &mut sleeping;
         let t = Instant::now();
         for p in &images {
             let bytes = std::fs::read(p).expect("image");
@@ -149,17 +164,24 @@ fn main() {
         last_run = Some(run);
     }
     let run = last_run.expect("a round");
-    let bare = n as f64 / bare_best.as_secs_f64();
+    let spin = n as f64 / spin_best.as_secs_f64();
+    let sleep = n as f64 / sleep_best.as_secs_f64();
+    let bare = spin.max(sleep);
     let eval = n as f64 / eval_best.as_secs_f64();
     println!(
         "evaluation of {n} demo images (640x384 GT, model 320x192), best of {rounds} rounds on {} cores",
         std::thread::available_parallelism().map_or(1, |c| c.get())
     );
-    println!("  bare ONNX Runtime inference (tensors in memory): {bare:.1} images/s");
+    println!(
+        "  bare ONNX Runtime inference (tensors in memory): {spin:.1} images/s spinning, {sleep:.1} sleeping"
+    );
     println!("  calibscope evaluate (read, preprocess, infer, decode, score): {eval:.1} images/s");
     let seq = n as f64 / seq_best.as_secs_f64();
     println!("  read + preprocess + infer, one after the other: {seq:.1} images/s");
-    println!("  ratio eval / bare: {:.2} (target >= 0.9)", eval / bare);
+    println!(
+        "  ratio eval / bare (the faster bare): {:.2} (target >= 0.9)",
+        eval / bare
+    );
     println!(
         "  ratio eval / (read + preprocess + infer): {:.2}",
         eval / seq
