@@ -238,12 +238,15 @@ fn run_inner(a: &EvalArgs) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::from(130));
     }
-    print_run(&run);
+    // Files first: the printed summary may go to a closed pipe (`| head`).
     run.save(&a.out)?;
-    eprintln!("wrote {}", a.out.display());
     if let Some(p) = &a.per_image {
         crate::fsutil::write_atomic(p, run.per_image_csv().as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+    }
+    print_run(&run);
+    eprintln!("wrote {}", a.out.display());
+    if let Some(p) = &a.per_image {
         eprintln!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -115,11 +115,10 @@ impl Decoder {
             self.kind,
             DecoderKind::SigmoidInverse | DecoderKind::Linear | DecoderKind::DualHead
         );
-        if needs_bounds
-            && (!(self.min_depth > 0.0 || self.kind != DecoderKind::SigmoidInverse)
-                || !(self.max_depth > self.min_depth)
-                || !self.max_depth.is_finite())
-        {
+        let min_ok = self.min_depth > 0.0
+            || (self.kind != DecoderKind::SigmoidInverse && self.min_depth >= 0.0);
+        let ordered = self.max_depth.is_finite() && self.max_depth > self.min_depth;
+        if needs_bounds && (!min_ok || !ordered) {
             return Err(format!(
                 "decoder {} needs 0 < min depth < max depth (the network's bounds), got {} and {}",
                 self.kind, self.min_depth, self.max_depth

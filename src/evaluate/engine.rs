@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use super::metrics::{image_metrics, resize_bilinear, ImageMetrics, ValidityMask};
+use super::metrics::{image_metrics_at, Bilinear, ImageMetrics, ValidityMask};
 use super::predict::{self, Head, Network, PredictionCache, PredictionFiles};
 use super::run::{
     self, CacheCounters, CalibrationInfo, EvalRun, SampleMetrics, SampleProblem,
@@ -499,22 +499,29 @@ pub fn score_prediction(
     if mask.is_some_and(|m| (m.width, m.height) != (w, h)) {
         return Err("the validity mask and the GT differ in size".into());
     }
-    let as_f64 = |hd: &&Head| hd.values.iter().map(|&v| v as f64).collect::<Vec<f64>>();
-    let pred = match s.resize {
+    // Only the pixels that pass the mask are sampled (GT is sparse); the
+    // values are those of a full bilinear resize.
+    let b = Bilinear::new(pw, ph, w, h, s.align_corners);
+    let r = match s.resize {
         ResizeOrder::BeforeDecoding => {
-            let resized: Vec<Vec<f64>> = heads
-                .iter()
-                .map(|hd| resize_bilinear(&as_f64(hd), pw, ph, w, h, s.align_corners))
-                .collect();
-            decoder.decode_maps(&resized)
+            let mut v = vec![0.0; heads.len()];
+            image_metrics_at(&gt.metres, w, h, s, mask, |x, y| {
+                for (k, hd) in heads.iter().enumerate() {
+                    v[k] = b.at(x, y, |i| hd.values[i] as f64);
+                }
+                decoder.decode_value(&v)
+            })
         }
         ResizeOrder::AfterDecoding => {
-            let raw: Vec<Vec<f64>> = heads.iter().map(as_f64).collect();
+            let raw: Vec<Vec<f64>> = heads
+                .iter()
+                .map(|hd| hd.values.iter().map(|&v| v as f64).collect())
+                .collect();
             let depth = decoder.decode_maps(&raw);
-            resize_bilinear(&depth, pw, ph, w, h, s.align_corners)
+            image_metrics_at(&gt.metres, w, h, s, mask, |x, y| b.at(x, y, |i| depth[i]))
         }
     };
-    Ok(image_metrics(&gt.metres, &pred, w, h, s, mask))
+    Ok(r)
 }
 
 fn select<'a>(all: &'a [Head], req: &EvalRequest) -> Result<Vec<&'a Head>, String> {

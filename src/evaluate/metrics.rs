@@ -176,10 +176,62 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// Bilinear resize of a row-major `sw×sh` map to `dw×dh`.
+/// Bilinear sampling of a `sw×sh` map at the pixels of a `dw×dh` grid.
 /// `align_corners=False`: source coordinate `(d + 0.5)·in/out − 0.5`,
 /// clamped at 0 (OpenCV's `INTER_LINEAR`, PyTorch's default);
 /// `align_corners=True`: `d·(in − 1)/(out − 1)` (packnet-sfm).
+/// Sampling only where needed (GT is sparse) gives exactly the values of
+/// a full resize.
+#[derive(Debug, Clone)]
+pub struct Bilinear {
+    sw: usize,
+    xs: Vec<(usize, usize, f64)>,
+    ys: Vec<(usize, usize, f64)>,
+}
+
+impl Bilinear {
+    pub fn new(sw: usize, sh: usize, dw: usize, dh: usize, align_corners: bool) -> Self {
+        let axis = |inp: usize, out: usize| -> Vec<(usize, usize, f64)> {
+            (0..out)
+                .map(|d| {
+                    if inp == out {
+                        return (d, d, 0.0);
+                    }
+                    let s = if align_corners {
+                        if out > 1 {
+                            d as f64 * (inp as f64 - 1.0) / (out as f64 - 1.0)
+                        } else {
+                            0.0
+                        }
+                    } else {
+                        ((d as f64 + 0.5) * (inp as f64 / out as f64) - 0.5).max(0.0)
+                    };
+                    let i0 = (s.floor() as usize).min(inp - 1);
+                    let i1 = (i0 + 1).min(inp - 1);
+                    (i0, i1, s - i0 as f64)
+                })
+                .collect()
+        };
+        Self {
+            sw,
+            xs: axis(sw, dw),
+            ys: axis(sh, dh),
+        }
+    }
+
+    /// The resized map's value at `(x, y)`; `get(i)` reads the source.
+    #[inline]
+    pub fn at(&self, x: usize, y: usize, get: impl Fn(usize) -> f64) -> f64 {
+        let (y0, y1, ly) = self.ys[y];
+        let (x0, x1, lx) = self.xs[x];
+        let (r0, r1) = (y0 * self.sw, y1 * self.sw);
+        let top = (1.0 - lx) * get(r0 + x0) + lx * get(r0 + x1);
+        let bottom = (1.0 - lx) * get(r1 + x0) + lx * get(r1 + x1);
+        (1.0 - ly) * top + ly * bottom
+    }
+}
+
+/// Bilinear resize of a row-major `sw×sh` map to `dw×dh` (see [`Bilinear`]).
 pub fn resize_bilinear(
     src: &[f64],
     sw: usize,
@@ -191,33 +243,11 @@ pub fn resize_bilinear(
     if (sw, sh) == (dw, dh) {
         return src.to_vec();
     }
-    let axis = |inp: usize, out: usize| -> Vec<(usize, usize, f64)> {
-        (0..out)
-            .map(|d| {
-                let s = if align_corners {
-                    if out > 1 {
-                        d as f64 * (inp as f64 - 1.0) / (out as f64 - 1.0)
-                    } else {
-                        0.0
-                    }
-                } else {
-                    ((d as f64 + 0.5) * (inp as f64 / out as f64) - 0.5).max(0.0)
-                };
-                let i0 = (s.floor() as usize).min(inp - 1);
-                let i1 = (i0 + 1).min(inp - 1);
-                (i0, i1, s - i0 as f64)
-            })
-            .collect()
-    };
-    let xs = axis(sw, dw);
-    let ys = axis(sh, dh);
+    let b = Bilinear::new(sw, sh, dw, dh, align_corners);
     let mut out = Vec::with_capacity(dw * dh);
-    for &(y0, y1, ly) in &ys {
-        let (r0, r1) = (&src[y0 * sw..(y0 + 1) * sw], &src[y1 * sw..(y1 + 1) * sw]);
-        for &(x0, x1, lx) in &xs {
-            let top = (1.0 - lx) * r0[x0] + lx * r0[x1];
-            let bottom = (1.0 - lx) * r1[x0] + lx * r1[x1];
-            out.push((1.0 - ly) * top + ly * bottom);
+    for y in 0..dh {
+        for x in 0..dw {
+            out.push(b.at(x, y, |i| src[i]));
         }
     }
     out
@@ -313,6 +343,19 @@ pub fn image_metrics(
     settings: &EvalSettings,
     mask: Option<&ValidityMask>,
 ) -> ImageMetrics {
+    image_metrics_at(gt, w, h, settings, mask, |x, y| pred[y * w + x])
+}
+
+/// [`image_metrics`] with the prediction given as a function of `(x, y)`,
+/// evaluated only at the pixels that pass the mask.
+pub fn image_metrics_at(
+    gt: &[f32],
+    w: usize,
+    h: usize,
+    settings: &EvalSettings,
+    mask: Option<&ValidityMask>,
+    mut pred_at: impl FnMut(usize, usize) -> f64,
+) -> ImageMetrics {
     let (min, max) = (settings.min_depth, settings.max_depth);
     let (y0, y1, x0, x1) = match settings.crop {
         Crop::Garg => garg_crop(h, w),
@@ -332,7 +375,7 @@ pub fn image_metrics(
             };
             if inside && mask.is_none_or(|m| m.valid[i]) {
                 g.push(d);
-                p.push(pred[i]);
+                p.push(pred_at(x, y));
             }
         }
     }

@@ -433,7 +433,11 @@ impl Network {
             }
         };
         preprocess.validate().map_err(|e| e.to_string())?;
-        let model = Model::from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        // The loader and metrics threads share the cores with inference.
+        let model = Model::from_bytes_without_spinning(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let outputs = model.output_names();
         Ok(Self {
             model,

@@ -29,6 +29,17 @@ fn session_err(e: impl std::fmt::Display) -> InferError {
 impl Model {
     /// Builds a session from serialised model bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, InferError> {
+        Self::build(bytes, true)
+    }
+
+    /// [`Self::from_bytes`] with ONNX Runtime's intra-op threads sleeping
+    /// instead of busy-waiting between operators, so threads that read and
+    /// score images beside inference (evaluation) get the cores.
+    pub fn from_bytes_without_spinning(bytes: &[u8]) -> Result<Self, InferError> {
+        Self::build(bytes, false)
+    }
+
+    fn build(bytes: &[u8], spinning: bool) -> Result<Self, InferError> {
         let env = environment()?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let session = Session::builder(env)
@@ -36,6 +47,8 @@ impl Model {
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(session_err)?
             .with_intra_threads(threads)
+            .map_err(session_err)?
+            .with_intra_op_spinning(spinning)
             .map_err(session_err)?
             .commit_from_memory(bytes)
             .map_err(session_err)?;

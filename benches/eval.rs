@@ -1,0 +1,237 @@
+//! Evaluation throughput against bare ONNX Runtime inference over the same
+//! images, in one run, and the peak memory of `calibscope eval` on a small
+//! and a 5× larger split.
+//!
+//! - bare: the demo model run by ONNX Runtime on input tensors already in
+//!   memory (preprocessed before the clock starts): the network alone, with
+//!   ONNX Runtime's threads spinning (its default) and sleeping (what
+//!   evaluation uses); the ratio is against the faster.
+//! - eval: `evaluate` with the prediction cache off, so it reads every image
+//!   and depth map, preprocesses, runs the same network, decodes, resizes
+//!   and scores. Ratio = eval images/s ÷ bare images/s (target ≥ 0.9).
+//!   Both are timed in alternation, best of the rounds.
+//! - also against read + preprocess + infer done one after the other (what
+//!   any evaluation must do at least), to show what the pipeline overlaps;
+//! - peak RSS of the CLI (`--no-cache`) on N and 5·N samples (`/usr/bin/time`).
+//!
+//! Run: `cargo bench --bench eval` (env: BENCH_SAMPLES, default 40 — the
+//! small split; the demo images are 640×384 like the users', the model
+//! input 320×192).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use calibscope::dataset::{read_split, resolve_sample, DatasetSettings};
+use calibscope::demo::{self, DemoOptions};
+use calibscope::evaluate::{evaluate, EvalRequest, PredictionSource};
+use calibscope::preprocess::PreprocessSettings;
+use calibscope::progress::Progress;
+use calibscope::runtime::infer::Model;
+
+/// Peak resident set (KB) of one `calibscope` run, measured by
+/// `/usr/bin/time` (a child forked from this large process would inherit its
+/// high-water mark, so the child is started from `time`).
+fn peak_rss_kb(exe: &Path, args: &[&str], home: &Path) -> Option<u64> {
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("RSS_KB=%M")
+        .arg(exe)
+        .args(args)
+        .env("CALIBSCOPE_HOME", home)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("RSS_KB="))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn write_split(root: &Path, name: &str, entries: &[serde_json::Value]) -> PathBuf {
+    let p = root.join(name);
+    std::fs::write(&p, serde_json::to_vec(entries).expect("json")).expect("write split");
+    p
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let home = tmp.path().join("home");
+    std::env::set_var("CALIBSCOPE_HOME", &home);
+    let root = tmp.path().join("demo");
+    let opts = DemoOptions {
+        seed: 5,
+        samples: (5 * n * 10 / 8).max(60),
+        ..Default::default()
+    };
+    demo::generate(&root, &opts, &Progress::new()).expect("demo");
+    let train: Vec<serde_json::Value> = serde_json::from_slice(
+        &std::fs::read(root.join("splits/combined_train.json")).expect("split"),
+    )
+    .expect("split json");
+    assert!(train.len() >= 5 * n, "demo too small for 5x{n}");
+    let small = write_split(&root, "bench_small.json", &train[..n]);
+    let large = write_split(&root, "bench_large.json", &train[..5 * n]);
+    let model_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_model.onnx");
+
+    // Bare inference: tensors prepared before the clock starts.
+    let settings = DatasetSettings::default();
+    let split = read_split(&root, &small).expect("split");
+    let pre = PreprocessSettings {
+        width: 320,
+        height: 192,
+        ..Default::default()
+    };
+    let tensors: Vec<Vec<f32>> = split
+        .entries
+        .iter()
+        .map(|e| {
+            let r = resolve_sample(&root, e, &settings).expect("sample");
+            let bytes = std::fs::read(&r.image).expect("image");
+            pre.tensor_from_image_bytes(&bytes, &r.image)
+                .expect("tensor")
+        })
+        .collect();
+    // Bare inference both ways ONNX Runtime can wait between operators
+    // (spinning, its default, and sleeping, which evaluation uses); the
+    // ratio is taken against the faster of the two in this run.
+    let model_bytes = std::fs::read(&model_path).expect("model");
+    let mut spinning = Model::from_bytes(&model_bytes).expect("model");
+    let mut sleeping = Model::from_bytes_without_spinning(&model_bytes).expect("model");
+    let shape = pre.input_shape();
+    for model in [&mut spinning, &mut sleeping] {
+        for t in tensors.iter().take(3) {
+            model
+                .run_one("rgb", &shape, t.clone(), "depth_sigmoid")
+                .expect("warm-up");
+        }
+    }
+    let mut req = EvalRequest::new(
+        root.clone(),
+        small.clone(),
+        PredictionSource::Model {
+            path: model_path.clone(),
+            preprocess: None,
+        },
+    );
+    req.use_cache = false;
+    req.decoder.max_depth = 100.0;
+
+    let images: Vec<PathBuf> = split
+        .entries
+        .iter()
+        .map(|e| resolve_sample(&root, e, &settings).expect("sample").image)
+        .collect();
+    let rounds = 3;
+    let (mut spin_best, mut sleep_best, mut eval_best, mut seq_best) =
+        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    let mut last_run = None;
+    for _ in 0..rounds {
+        for (model, best) in [
+            (&mut spinning, &mut spin_best),
+            (&mut sleeping, &mut sleep_best),
+        ] {
+            let t = Instant::now();
+            for x in &tensors {
+                let out = model
+                    .run_one("rgb", &shape, x.clone(), "depth_sigmoid")
+                    .expect("inference");
+                std::hint::black_box(out);
+            }
+            *best = (*best).min(t.elapsed());
+        }
+        let model = &mut sleeping;
+        let t = Instant::now();
+        for p in &images {
+            let bytes = std::fs::read(p).expect("image");
+            let x = pre.tensor_from_image_bytes(&bytes, p).expect("tensor");
+            let out = model
+                .run_one("rgb", &shape, x, "depth_sigmoid")
+                .expect("inference");
+            std::hint::black_box(out);
+        }
+        seq_best = seq_best.min(t.elapsed());
+        let t = Instant::now();
+        let run = evaluate(&req, &Progress::new()).expect("evaluate");
+        eval_best = eval_best.min(t.elapsed());
+        assert_eq!(run.cache.network_runs as usize, n);
+        last_run = Some(run);
+    }
+    let run = last_run.expect("a round");
+    let spin = n as f64 / spin_best.as_secs_f64();
+    let sleep = n as f64 / sleep_best.as_secs_f64();
+    let bare = spin.max(sleep);
+    let eval = n as f64 / eval_best.as_secs_f64();
+    println!(
+        "evaluation of {n} demo images (640x384 GT, model 320x192), best of {rounds} rounds on {} cores",
+        std::thread::available_parallelism().map_or(1, |c| c.get())
+    );
+    println!(
+        "  bare ONNX Runtime inference (tensors in memory): {spin:.1} images/s spinning, {sleep:.1} sleeping"
+    );
+    println!("  calibscope evaluate (read, preprocess, infer, decode, score): {eval:.1} images/s");
+    let seq = n as f64 / seq_best.as_secs_f64();
+    println!("  read + preprocess + infer, one after the other: {seq:.1} images/s");
+    println!(
+        "  ratio eval / bare (the faster bare): {:.2} (target >= 0.9)",
+        eval / bare
+    );
+    println!(
+        "  ratio eval / (read + preprocess + infer): {:.2}",
+        eval / seq
+    );
+    println!(
+        "  abs_rel {:.4} over {} images",
+        run.metrics.abs_rel, run.images
+    );
+
+    // Cached re-evaluation (other metric settings): no network at all.
+    let mut cached = req.clone();
+    cached.use_cache = true;
+    evaluate(&cached, &Progress::new()).expect("fill cache");
+    cached.settings.median_scaling = true;
+    let t = Instant::now();
+    let r = evaluate(&cached, &Progress::new()).expect("cached");
+    assert_eq!(r.cache.network_runs, 0);
+    println!(
+        "  re-evaluation from the prediction cache: {:.1} images/s",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
+
+    let exe = Path::new(env!("CARGO_BIN_EXE_calibscope"));
+    let r = root.display().to_string();
+    let m = model_path.display().to_string();
+    let rss = |split: &Path| {
+        let out = tmp.path().join("rss.json");
+        peak_rss_kb(
+            exe,
+            &[
+                "eval",
+                "--root",
+                &r,
+                "--split",
+                &split.display().to_string(),
+                "--model",
+                &m,
+                "--no-cache",
+                "--out",
+                &out.display().to_string(),
+            ],
+            &home,
+        )
+    };
+    match (rss(&small), rss(&large)) {
+        (Some(s), Some(l)) => println!(
+            "peak RSS of `calibscope eval`: {n} samples {s} KB, {} samples {l} KB (growth {} KB)",
+            5 * n,
+            l as i64 - s as i64
+        ),
+        _ => println!("peak RSS: skipped (needs /usr/bin/time, or the eval command failed)"),
+    }
+}
