@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::diagnose::run::{run_diagnose, DiagnoseRequest};
 use crate::diagnose::tensors::TensorKind;
+use crate::evaluate::{Decoder, DecoderKind, EvalSettings};
 use crate::progress::Progress;
 use crate::quantize::CalibrationSource;
 
@@ -37,6 +38,25 @@ pub struct DiagnoseArgs {
     /// The JSON report to write.
     #[arg(long)]
     pub out: PathBuf,
+    /// How outputs become depth: sigmoid-inverse, dual-head, linear, depth, inverse-depth.
+    #[arg(long, default_value = "sigmoid-inverse")]
+    pub decoder: DecoderKind,
+    /// The decoder's depth bounds (the network's min and max depth, metres).
+    #[arg(long, default_value_t = 0.5)]
+    pub decoder_min_depth: f64,
+    #[arg(long, default_value_t = 15.0)]
+    pub decoder_max_depth: f64,
+    /// The output to decode when the model has several (single-head decoders).
+    #[arg(long)]
+    pub output: Option<String>,
+    /// GT depths counted by the output floor: min and max (metres).
+    #[arg(long, default_value_t = 0.5)]
+    pub min_depth: f64,
+    #[arg(long, default_value_t = 15.0)]
+    pub max_depth: f64,
+    /// Depth range edges for the output floor (metres).
+    #[arg(long, value_delimiter = ',', default_value = "0.5,1,3,5,15")]
+    pub range_edges: Vec<f64>,
 }
 
 pub fn run(a: DiagnoseArgs) -> ExitCode {
@@ -51,6 +71,27 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let decoder = Decoder {
+        kind: a.decoder,
+        min_depth: a.decoder_min_depth,
+        max_depth: a.decoder_max_depth,
+        output: a.output.clone(),
+        ..Default::default()
+    };
+    if let Err(e) = decoder.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let eval_settings = EvalSettings {
+        min_depth: a.min_depth,
+        max_depth: a.max_depth,
+        range_edges: a.range_edges.clone(),
+        ..Default::default()
+    };
+    if let Err(e) = eval_settings.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let req = DiagnoseRequest {
         model: a.model,
         int8: a.int8,
@@ -58,6 +99,8 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
         images: a.images,
         preprocess: None,
         input_size: a.input_size,
+        decoder: Some(decoder),
+        eval_settings,
     };
     let progress = Progress::new();
     let bar = indicatif::ProgressBar::new(0);
@@ -109,6 +152,36 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
             "  {:>7.1} dB / {:>7.1} dB  cos {:.4}  {}",
             t.accumulated.sqnr_db, t.isolated.sqnr_db, t.accumulated.cosine, t.tensor
         );
+    }
+    match (&r.floor, &r.floor_note) {
+        (Some(f), _) => {
+            println!(
+                "Output floor ({} images, output quantization only): abs_rel {:.4} against FP32 {:.4}",
+                f.images, f.floor_abs_rel, f.fp32_abs_rel
+            );
+            for g in &f.ranges {
+                let v = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
+                let steps = |s: &[f64]| {
+                    s.iter()
+                        .map(|x| format!("{:.3}", x))
+                        .collect::<Vec<_>>()
+                        .join("/")
+                };
+                println!(
+                    "  {:>5}–{:<5} m  floor {}  FP32 {}  depth step {} m at {} m, {} m at {} m",
+                    g.lo,
+                    g.hi,
+                    v(g.floor_abs_rel),
+                    v(g.fp32_abs_rel),
+                    steps(&g.step_m_at_lo),
+                    g.lo,
+                    steps(&g.step_m_at_hi),
+                    g.hi
+                );
+            }
+        }
+        (None, Some(n)) => println!("{n}"),
+        _ => {}
     }
     println!("Report: {}", a.out.display());
     ExitCode::SUCCESS

@@ -4,6 +4,7 @@
 
 pub mod agreement;
 pub mod fidelity;
+pub mod floor;
 pub mod heldout;
 pub mod run;
 pub mod tensors;

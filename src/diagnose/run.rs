@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::fidelity::{self, Fidelity};
+use super::floor::{output_floor, FloorRequest, OutputFloor};
 use super::tensors::{self, TensorComparison};
+use crate::evaluate::{Decoder, EvalSettings};
 use crate::onnx;
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
@@ -25,6 +27,10 @@ pub struct DiagnoseRequest {
     /// None: prefilled from the model's input.
     pub preprocess: Option<PreprocessSettings>,
     pub input_size: Option<(u32, u32)>,
+    /// Decodes outputs to depth (depth error, output floor).
+    pub decoder: Option<Decoder>,
+    /// Metric settings of the output floor (split inputs only).
+    pub eval_settings: EvalSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +43,10 @@ pub struct DiagnoseReport {
     pub fidelity: Fidelity,
     /// Every quantized activation and weight, worst accumulated SQNR first.
     pub tensors: Vec<TensorComparison>,
+    /// The output encoding's floor on the split (with a decoder and GT).
+    pub floor: Option<OutputFloor>,
+    /// Why there is no floor.
+    pub floor_note: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,9 +92,40 @@ pub fn run_diagnose(
     }
     let fp32_bytes = onnx::encode(&fp32);
     let int8_bytes = onnx::encode(&int8);
-    let acc = fidelity::compare_models(&fp32_bytes, &[&int8_bytes], &inputs, &pre, progress)?;
-    let fid = fidelity::fidelity_from(&inputs, &acc[0], None, None, None);
+    let acc = fidelity::compare_models(
+        &fp32_bytes,
+        &[&int8_bytes],
+        &inputs,
+        &pre,
+        req.decoder.as_ref(),
+        progress,
+    )?;
+    let fid = fidelity::fidelity_from(&inputs, &acc[0], None, None);
     let rows = tensors::compare_tensors(&fp32, &int8, &inputs, &pre, progress)?;
+    let (floor, floor_note) = match (&req.inputs, &req.decoder) {
+        (CalibrationSource::Split { split, root }, Some(decoder)) => {
+            let freq = FloorRequest {
+                root: root.clone(),
+                split: split.clone(),
+                fp32: req.model.clone(),
+                preprocess: Some(pre.clone()),
+                decoder: decoder.clone(),
+                settings: req.eval_settings.clone(),
+            };
+            match output_floor(&freq, &int8, progress) {
+                Ok(f) => (Some(f), None),
+                Err(e) => (None, Some(format!("no output floor: {e}"))),
+            }
+        }
+        (CalibrationSource::Split { .. }, None) => (
+            None,
+            Some("no output floor: give the model's decoder".into()),
+        ),
+        _ => (
+            None,
+            Some("no output floor: it needs a split with depth maps (--split, --root)".into()),
+        ),
+    };
     Ok(DiagnoseReport {
         format: REPORT_FORMAT.into(),
         model: req.model.display().to_string(),
@@ -93,5 +134,7 @@ pub fn run_diagnose(
         preprocess: pre,
         fidelity: fid,
         tensors: rows,
+        floor,
+        floor_note,
     })
 }
