@@ -54,6 +54,13 @@ pub struct DiagnoseArgs {
     pub min_depth: f64,
     #[arg(long, default_value_t = 15.0)]
     pub max_depth: f64,
+    /// Keep each of the K activations with the worst isolated SQNR float in
+    /// turn (requantized from the INT8 model's .ranges.json) and measure abs_rel on the split.
+    #[arg(long)]
+    pub sweep: Option<usize>,
+    /// abs_rel the sweep's recommendation should reach (default: halfway from INT8 to FP32).
+    #[arg(long)]
+    pub target_abs_rel: Option<f64>,
     /// Depth range edges for the output floor (metres).
     #[arg(long, value_delimiter = ',', default_value = "0.5,1,3,5,15")]
     pub range_edges: Vec<f64>,
@@ -101,6 +108,8 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
         input_size: a.input_size,
         decoder: Some(decoder),
         eval_settings,
+        sweep: a.sweep,
+        target_abs_rel: a.target_abs_rel,
     };
     let progress = Progress::new();
     let bar = indicatif::ProgressBar::new(0);
@@ -179,6 +188,35 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
                     g.hi
                 );
             }
+        }
+        (None, Some(n)) => println!("{n}"),
+        _ => {}
+    }
+    match (&r.sweep, &r.sweep_note) {
+        (Some(s), _) => {
+            println!(
+                "Sweep: INT8 abs_rel {:.4}, FP32 {:.4}; keeping one tensor float:",
+                s.int8_abs_rel, s.fp32_abs_rel
+            );
+            for e in &s.entries {
+                println!("  {:.4} ({:+.4})  {}", e.abs_rel, -e.improvement, e.tensor);
+            }
+            println!(
+                "Recommended to keep float ({} tensors): {} → abs_rel {:.4} ({} the target {:.4})",
+                s.recommended_float.len(),
+                if s.recommended_float.is_empty() {
+                    "none".to_string()
+                } else {
+                    s.recommended_float.join(", ")
+                },
+                s.recommended_abs_rel,
+                if s.reaches_target {
+                    "reaches"
+                } else {
+                    "misses"
+                },
+                s.target_abs_rel
+            );
         }
         (None, Some(n)) => println!("{n}"),
         _ => {}

@@ -7,6 +7,7 @@ pub mod fidelity;
 pub mod floor;
 pub mod heldout;
 pub mod run;
+pub mod sweep;
 pub mod tensors;
 
 pub use agreement::{Agreement, AgreementSummary};

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::fidelity::{self, Fidelity};
 use super::floor::{output_floor, FloorRequest, OutputFloor};
+use super::sweep::{sweep, Sweep, SweepRequest};
+use super::tensors::TensorKind;
 use super::tensors::{self, TensorComparison};
 use crate::evaluate::{Decoder, EvalSettings};
 use crate::onnx;
@@ -29,8 +31,13 @@ pub struct DiagnoseRequest {
     pub input_size: Option<(u32, u32)>,
     /// Decodes outputs to depth (depth error, output floor).
     pub decoder: Option<Decoder>,
-    /// Metric settings of the output floor (split inputs only).
+    /// Metric settings of the output floor and the sweep (split inputs only).
     pub eval_settings: EvalSettings,
+    /// Sweep the K activations with the worst isolated SQNR (needs the
+    /// INT8 model's `<stem>.ranges.json` and a split with depth maps).
+    pub sweep: Option<usize>,
+    /// The sweep's abs_rel target (default: halfway from INT8 to FP32).
+    pub target_abs_rel: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +54,8 @@ pub struct DiagnoseReport {
     pub floor: Option<OutputFloor>,
     /// Why there is no floor.
     pub floor_note: Option<String>,
+    pub sweep: Option<Sweep>,
+    pub sweep_note: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +135,53 @@ pub fn run_diagnose(
             Some("no output floor: it needs a split with depth maps (--split, --root)".into()),
         ),
     };
+    let (sweep_result, sweep_note) = match (req.sweep, &req.inputs, &req.decoder) {
+        (None, _, _) => (None, None),
+        (Some(k), CalibrationSource::Split { split, root }, Some(decoder)) => {
+            let (ranges_path, _) = crate::quantize::artefact_paths(&req.int8);
+            match crate::quantize::RangesFile::read(&ranges_path) {
+                Err(e) => (
+                    None,
+                    Some(format!(
+                        "no sweep: {e} (the sweep requantizes from the INT8 model's saved ranges)"
+                    )),
+                ),
+                Ok(ranges) => {
+                    let known = ranges.ranges();
+                    let mut acts: Vec<&TensorComparison> = rows
+                        .iter()
+                        .filter(|r| {
+                            r.kind == TensorKind::Activation && known.contains_key(&r.tensor)
+                        })
+                        .collect();
+                    acts.sort_by(|a, b| a.isolated.sqnr_db.total_cmp(&b.isolated.sqnr_db));
+                    let sreq = SweepRequest {
+                        fp32: &fp32,
+                        fp32_path: &req.model,
+                        ranges: &ranges,
+                        candidates: acts.iter().take(k).map(|r| r.tensor.clone()).collect(),
+                        root: root.clone(),
+                        split: split.clone(),
+                        preprocess: pre.clone(),
+                        decoder: decoder.clone(),
+                        settings: req.eval_settings.clone(),
+                        target_abs_rel: req.target_abs_rel,
+                    };
+                    match sweep(&sreq, progress) {
+                        Ok(s) => (Some(s), None),
+                        Err(e) => (None, Some(format!("no sweep: {e}"))),
+                    }
+                }
+            }
+        }
+        (Some(_), _, _) => (
+            None,
+            Some(
+                "no sweep: it needs a split with depth maps (--split, --root) and the decoder"
+                    .into(),
+            ),
+        ),
+    };
     Ok(DiagnoseReport {
         format: REPORT_FORMAT.into(),
         model: req.model.display().to_string(),
@@ -136,5 +192,7 @@ pub fn run_diagnose(
         tensors: rows,
         floor,
         floor_note,
+        sweep: sweep_result,
+        sweep_note,
     })
 }
