@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::diagnose::run::{run_diagnose, DiagnoseRequest};
 use crate::diagnose::tensors::TensorKind;
+use crate::evaluate::{Decoder, DecoderKind, EvalSettings};
 use crate::progress::Progress;
 use crate::quantize::CalibrationSource;
 
@@ -37,6 +38,32 @@ pub struct DiagnoseArgs {
     /// The JSON report to write.
     #[arg(long)]
     pub out: PathBuf,
+    /// How outputs become depth: sigmoid-inverse, dual-head, linear, depth, inverse-depth.
+    #[arg(long, default_value = "sigmoid-inverse")]
+    pub decoder: DecoderKind,
+    /// The decoder's depth bounds (the network's min and max depth, metres).
+    #[arg(long, default_value_t = 0.5)]
+    pub decoder_min_depth: f64,
+    #[arg(long, default_value_t = 15.0)]
+    pub decoder_max_depth: f64,
+    /// The output to decode when the model has several (single-head decoders).
+    #[arg(long)]
+    pub output: Option<String>,
+    /// GT depths counted by the output floor: min and max (metres).
+    #[arg(long, default_value_t = 0.5)]
+    pub min_depth: f64,
+    #[arg(long, default_value_t = 15.0)]
+    pub max_depth: f64,
+    /// Keep each of the K activations with the worst isolated SQNR float in
+    /// turn (requantized from the INT8 model's .ranges.json) and measure abs_rel on the split.
+    #[arg(long)]
+    pub sweep: Option<usize>,
+    /// abs_rel the sweep's recommendation should reach (default: halfway from INT8 to FP32).
+    #[arg(long)]
+    pub target_abs_rel: Option<f64>,
+    /// Depth range edges for the output floor (metres).
+    #[arg(long, value_delimiter = ',', default_value = "0.5,1,3,5,15")]
+    pub range_edges: Vec<f64>,
 }
 
 pub fn run(a: DiagnoseArgs) -> ExitCode {
@@ -52,6 +79,27 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let decoder = Decoder {
+        kind: a.decoder,
+        min_depth: a.decoder_min_depth,
+        max_depth: a.decoder_max_depth,
+        output: a.output.clone(),
+        ..Default::default()
+    };
+    if let Err(e) = decoder.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let eval_settings = EvalSettings {
+        min_depth: a.min_depth,
+        max_depth: a.max_depth,
+        range_edges: a.range_edges.clone(),
+        ..Default::default()
+    };
+    if let Err(e) = eval_settings.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let req = DiagnoseRequest {
         model: a.model,
         int8: a.int8,
@@ -59,6 +107,10 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
         images: a.images,
         preprocess: None,
         input_size: a.input_size,
+        decoder: Some(decoder),
+        eval_settings,
+        sweep: a.sweep,
+        target_abs_rel: a.target_abs_rel,
     };
     let progress = Progress::new();
     let bar = indicatif::ProgressBar::new(0);
@@ -110,6 +162,65 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
             "  {:>7.1} dB / {:>7.1} dB  cos {:.4}  {}",
             t.accumulated.sqnr_db, t.isolated.sqnr_db, t.accumulated.cosine, t.tensor
         );
+    }
+    match (&r.floor, &r.floor_note) {
+        (Some(f), _) => {
+            println!(
+                "Output floor ({} images, output quantization only): abs_rel {:.4} against FP32 {:.4}",
+                f.images, f.floor_abs_rel, f.fp32_abs_rel
+            );
+            for g in &f.ranges {
+                let v = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
+                let steps = |s: &[f64]| {
+                    s.iter()
+                        .map(|x| format!("{:.3}", x))
+                        .collect::<Vec<_>>()
+                        .join("/")
+                };
+                println!(
+                    "  {:>5}–{:<5} m  floor {}  FP32 {}  depth step {} m at {} m, {} m at {} m",
+                    g.lo,
+                    g.hi,
+                    v(g.floor_abs_rel),
+                    v(g.fp32_abs_rel),
+                    steps(&g.step_m_at_lo),
+                    g.lo,
+                    steps(&g.step_m_at_hi),
+                    g.hi
+                );
+            }
+        }
+        (None, Some(n)) => println!("{n}"),
+        _ => {}
+    }
+    match (&r.sweep, &r.sweep_note) {
+        (Some(s), _) => {
+            println!(
+                "Sweep: INT8 abs_rel {:.4}, FP32 {:.4}; keeping one tensor float:",
+                s.int8_abs_rel, s.fp32_abs_rel
+            );
+            for e in &s.entries {
+                println!("  {:.4} ({:+.4})  {}", e.abs_rel, -e.improvement, e.tensor);
+            }
+            println!(
+                "Recommended to keep float ({} tensors): {} → abs_rel {:.4} ({} the target {:.4})",
+                s.recommended_float.len(),
+                if s.recommended_float.is_empty() {
+                    "none".to_string()
+                } else {
+                    s.recommended_float.join(", ")
+                },
+                s.recommended_abs_rel,
+                if s.reaches_target {
+                    "reaches"
+                } else {
+                    "misses"
+                },
+                s.target_abs_rel
+            );
+        }
+        (None, Some(n)) => println!("{n}"),
+        _ => {}
     }
     println!("Report: {}", a.out.display());
     ExitCode::SUCCESS

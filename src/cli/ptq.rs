@@ -59,6 +59,14 @@ pub struct PtqArgs {
     /// Calibrate the graph input like other tensors instead of taking its range from the preprocessing.
     #[arg(long)]
     pub calibrate_input_range: bool,
+    /// Decoder for the depth error of the fidelity check: sigmoid-inverse, dual-head, linear, depth, inverse-depth.
+    #[arg(long)]
+    pub decoder: Option<crate::evaluate::DecoderKind>,
+    /// The decoder's depth bounds (the network's min and max depth, metres).
+    #[arg(long, default_value_t = 0.5)]
+    pub decoder_min_depth: f64,
+    #[arg(long, default_value_t = 15.0)]
+    pub decoder_max_depth: f64,
     /// Held-out inputs for the fidelity check after quantizing (0: no check).
     #[arg(long, default_value_t = 16)]
     pub fidelity_samples: usize,
@@ -140,6 +148,12 @@ pub fn run(a: PtqArgs) -> ExitCode {
         },
         fidelity_samples: a.fidelity_samples,
         held_out: None,
+        decoder: a.decoder.map(|kind| crate::evaluate::Decoder {
+            kind,
+            min_depth: a.decoder_min_depth,
+            max_depth: a.decoder_max_depth,
+            ..Default::default()
+        }),
     };
     settings.method_options.percentile = a.percentile;
     settings.method_options.num_bins = a.bins.unwrap_or(a.method.default_bins());
@@ -224,7 +238,7 @@ pub fn run(a: PtqArgs) -> ExitCode {
             }
             match (&r.fidelity, &r.fidelity_note) {
                 (Some(f), _) => {
-                    println!("{}", f.line());
+                    println!("{} (held out from calibration)", f.line());
                     if let Some(w) = &f.warning {
                         println!("warning: {w}");
                     }

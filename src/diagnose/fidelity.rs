@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::agreement::{Agreement, AgreementSummary};
+use crate::evaluate::{Decoder, DecoderKind};
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
 use crate::runtime::infer::Model;
@@ -50,7 +51,7 @@ impl Fidelity {
     /// One line for a terminal or a status bar.
     pub fn line(&self) -> String {
         let mut s = format!(
-            "Fidelity on {} held-out inputs: output cosine {:.4}, SQNR {:.1} dB",
+            "Fidelity on {} inputs: output cosine {:.4}, SQNR {:.1} dB",
             self.samples, self.cosine, self.sqnr_db
         );
         if let Some(d) = self.depth_abs_rel_vs_fp32 {
@@ -73,45 +74,101 @@ pub enum FidelityError {
     Cancelled,
 }
 
-/// Per output of the reference, the agreement of each candidate with it.
-/// Outputs are matched by name; a candidate lacking one is left out for it.
+/// A candidate model's agreement with the reference.
+#[derive(Debug, Clone, Default)]
+pub struct ModelAgreement {
+    /// Per output (matched by name; an output the candidate lacks is left out).
+    pub outputs: BTreeMap<String, Agreement>,
+    /// Mean over images of mean |d − d_ref| / d_ref, when a decoder was given.
+    pub depth_abs_rel: Option<f64>,
+}
+
+/// Heads in the decoder's order from a model's outputs.
+fn heads(decoder: &Decoder, outs: &[(String, Vec<f32>)]) -> Option<Vec<Vec<f64>>> {
+    let names: Vec<&str> = match (decoder.kind, &decoder.output) {
+        (DecoderKind::DualHead, _) => {
+            vec![&decoder.integer_output, &decoder.fractional_output]
+        }
+        (_, Some(o)) => vec![o.as_str()],
+        (_, None) => vec![outs.first()?.0.as_str()],
+    };
+    names
+        .into_iter()
+        .map(|n| {
+            let (_, v) = outs.iter().find(|(o, _)| o == n)?;
+            Some(v.iter().map(|&x| x as f64).collect())
+        })
+        .collect()
+}
+
+/// Mean |d − d_ref| / d_ref over pixels where both depths are finite and d_ref > 0.
+fn depth_rel(
+    decoder: &Decoder,
+    reference: &[(String, Vec<f32>)],
+    other: &[(String, Vec<f32>)],
+) -> Option<f64> {
+    let r = decoder.decode_maps(&heads(decoder, reference)?);
+    let o = decoder.decode_maps(&heads(decoder, other)?);
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (a, b) in r.iter().zip(&o) {
+        if a.is_finite() && b.is_finite() && *a > 0.0 {
+            sum += (b - a).abs() / a;
+            n += 1;
+        }
+    }
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// Runs the reference and every candidate on each input and compares their
+/// outputs (and decoded depth, with a decoder).
 pub fn compare_models(
     reference: &[u8],
     candidates: &[&[u8]],
     inputs: &[PathBuf],
     pre: &PreprocessSettings,
+    decoder: Option<&Decoder>,
     progress: &Progress,
-) -> Result<Vec<BTreeMap<String, Agreement>>, FidelityError> {
+) -> Result<Vec<ModelAgreement>, FidelityError> {
     let mut fp32 = Model::from_bytes(reference)?;
     let mut models = candidates
         .iter()
         .map(|b| Model::from_bytes(b))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut acc: Vec<BTreeMap<String, Agreement>> = vec![BTreeMap::new(); candidates.len()];
+    let mut acc: Vec<ModelAgreement> = vec![ModelAgreement::default(); candidates.len()];
+    let mut depth: Vec<(f64, usize)> = vec![(0.0, 0); candidates.len()];
     let shape = pre.input_shape();
+    let copy = |all: Vec<(&str, &[i64], &[f32])>| -> Vec<(String, Vec<f32>)> {
+        all.into_iter()
+            .map(|(n, _, v)| (n.to_string(), v.to_vec()))
+            .collect()
+    };
     progress.begin("fidelity check", inputs.len() as u64);
     for p in inputs {
         if progress.is_cancelled() {
             return Err(FidelityError::Cancelled);
         }
         let (x, _) = pre.load_input(p)?;
-        let mut reference_out: Vec<(String, Vec<f32>)> = Vec::new();
+        let mut reference_out = Vec::new();
         fp32.run_with(&pre.input_name, &shape, x.clone(), |all| {
-            reference_out = all
-                .into_iter()
-                .map(|(n, _, v)| (n.to_string(), v.to_vec()))
-                .collect();
+            reference_out = copy(all)
         })?;
-        for (m, a) in models.iter_mut().zip(acc.iter_mut()) {
-            m.run_with(&pre.input_name, &shape, x.clone(), |all| {
-                for (n, _, v) in all {
-                    if let Some((_, r)) = reference_out.iter().find(|(rn, _)| rn == n) {
-                        a.entry(n.to_string()).or_default().add(r, v);
-                    }
+        for ((m, a), d) in models.iter_mut().zip(acc.iter_mut()).zip(depth.iter_mut()) {
+            let mut out = Vec::new();
+            m.run_with(&pre.input_name, &shape, x.clone(), |all| out = copy(all))?;
+            for (n, v) in &out {
+                if let Some((_, r)) = reference_out.iter().find(|(rn, _)| rn == n) {
+                    a.outputs.entry(n.clone()).or_default().add(r, v);
                 }
-            })?;
+            }
+            if let Some(rel) = decoder.and_then(|dec| depth_rel(dec, &reference_out, &out)) {
+                d.0 += rel;
+                d.1 += 1;
+            }
         }
         progress.inc(1);
+    }
+    for (a, (sum, n)) in acc.iter_mut().zip(depth) {
+        a.depth_abs_rel = (n > 0).then(|| sum / n as f64);
     }
     Ok(acc)
 }
@@ -121,11 +178,14 @@ pub fn compare_models(
 /// graph input, which explains a collapse.
 pub fn fidelity_from(
     inputs: &[PathBuf],
-    ours: &BTreeMap<String, Agreement>,
-    minmax: Option<&BTreeMap<String, Agreement>>,
-    depth_abs_rel_vs_fp32: Option<f64>,
+    ours: &ModelAgreement,
+    minmax: Option<&ModelAgreement>,
     input_warning: Option<&str>,
 ) -> Fidelity {
+    let depth_abs_rel_vs_fp32 = ours.depth_abs_rel;
+    let minmax_depth = minmax.and_then(|m| m.depth_abs_rel);
+    let minmax = minmax.map(|m| &m.outputs);
+    let ours = &ours.outputs;
     let outputs: Vec<OutputFidelity> = ours
         .iter()
         .map(|(n, a)| OutputFidelity {
@@ -146,6 +206,15 @@ pub fn fidelity_from(
         if sqnr_db < ms - WORSE_THAN_MINMAX_DB {
             why.push(format!(
                 "the INT8 output is far worse than MinMax ranges would give (SQNR {sqnr_db:.1} dB against {ms:.1} dB)"
+            ));
+        }
+    }
+    if let (Some(d), Some(md)) = (depth_abs_rel_vs_fp32, minmax_depth) {
+        if d > 1.5 * md && d - md > 0.01 {
+            why.push(format!(
+                "its depth is off FP32 by {:.1} % against {:.1} % with MinMax ranges",
+                d * 100.0,
+                md * 100.0
             ));
         }
     }
@@ -176,10 +245,27 @@ pub fn fidelity_from(
 mod tests {
     use super::*;
 
-    fn acc(x: &[f32], y: &[f32]) -> BTreeMap<String, Agreement> {
+    fn acc(x: &[f32], y: &[f32]) -> ModelAgreement {
         let mut a = Agreement::default();
         a.add(x, y);
-        [("depth".to_string(), a)].into()
+        ModelAgreement {
+            outputs: [("depth".to_string(), a)].into(),
+            depth_abs_rel: None,
+        }
+    }
+
+    #[test]
+    fn depth_error_decodes_both_outputs() {
+        let dec = Decoder {
+            kind: DecoderKind::Linear,
+            min_depth: 0.0,
+            max_depth: 10.0,
+            ..Default::default()
+        };
+        let r = vec![("s".to_string(), vec![0.5f32, 0.1])];
+        let o = vec![("s".to_string(), vec![0.55f32, 0.1])];
+        // depths 5 → 5.5 (10 %) and 1 → 1 (0 %): mean 5 %.
+        assert!((depth_rel(&dec, &r, &o).unwrap() - 0.05).abs() < 1e-6);
     }
 
     #[test]
@@ -188,18 +274,18 @@ mod tests {
         let good = acc(&x, &[1.01, 2.01, 3.01, 4.01]);
         let bad = acc(&x, &[0.5, 0.5, 0.5, 0.5]);
         let inputs = vec![PathBuf::from("a.png")];
-        let f = fidelity_from(&inputs, &bad, Some(&good), None, Some("rgb collapsed"));
+        let f = fidelity_from(&inputs, &bad, Some(&good), Some("rgb collapsed"));
         let w = f.warning.clone().unwrap();
         assert!(
             w.contains("far worse than MinMax") && w.contains("rgb collapsed"),
             "{w}"
         );
         assert!(f.minmax_sqnr_db.unwrap() > f.sqnr_db + 6.0);
-        let f = fidelity_from(&inputs, &good, Some(&good), None, Some("x"));
+        let f = fidelity_from(&inputs, &good, Some(&good), Some("x"));
         assert!(f.warning.is_none(), "{:?}", f.warning);
         assert!(f.line().contains("SQNR"));
         // Without a MinMax reference, only an absolutely poor output warns.
-        let f = fidelity_from(&inputs, &bad, None, None, None);
+        let f = fidelity_from(&inputs, &bad, None, None);
         assert!(f.warning.unwrap().contains("far from FP32"));
     }
 }

@@ -4,8 +4,10 @@
 
 pub mod agreement;
 pub mod fidelity;
+pub mod floor;
 pub mod heldout;
 pub mod run;
+pub mod sweep;
 pub mod tensors;
 
 pub use agreement::{Agreement, AgreementSummary};

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::fidelity::{self, Fidelity};
+use super::floor::{output_floor, FloorRequest, OutputFloor};
+use super::sweep::{sweep, Sweep, SweepRequest};
+use super::tensors::TensorKind;
 use super::tensors::{self, TensorComparison};
+use crate::evaluate::{Decoder, EvalSettings};
 use crate::onnx;
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
@@ -25,6 +29,15 @@ pub struct DiagnoseRequest {
     /// None: prefilled from the model's input.
     pub preprocess: Option<PreprocessSettings>,
     pub input_size: Option<(u32, u32)>,
+    /// Decodes outputs to depth (depth error, output floor).
+    pub decoder: Option<Decoder>,
+    /// Metric settings of the output floor and the sweep (split inputs only).
+    pub eval_settings: EvalSettings,
+    /// Sweep the K activations with the worst isolated SQNR (needs the
+    /// INT8 model's `<stem>.ranges.json` and a split with depth maps).
+    pub sweep: Option<usize>,
+    /// The sweep's abs_rel target (default: halfway from INT8 to FP32).
+    pub target_abs_rel: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +50,12 @@ pub struct DiagnoseReport {
     pub fidelity: Fidelity,
     /// Every quantized activation and weight, worst accumulated SQNR first.
     pub tensors: Vec<TensorComparison>,
+    /// The output encoding's floor on the split (with a decoder and GT).
+    pub floor: Option<OutputFloor>,
+    /// Why there is no floor.
+    pub floor_note: Option<String>,
+    pub sweep: Option<Sweep>,
+    pub sweep_note: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,9 +101,87 @@ pub fn run_diagnose(
     }
     let fp32_bytes = onnx::encode(&fp32);
     let int8_bytes = onnx::encode(&int8);
-    let acc = fidelity::compare_models(&fp32_bytes, &[&int8_bytes], &inputs, &pre, progress)?;
-    let fid = fidelity::fidelity_from(&inputs, &acc[0], None, None, None);
+    let acc = fidelity::compare_models(
+        &fp32_bytes,
+        &[&int8_bytes],
+        &inputs,
+        &pre,
+        req.decoder.as_ref(),
+        progress,
+    )?;
+    let fid = fidelity::fidelity_from(&inputs, &acc[0], None, None);
     let rows = tensors::compare_tensors(&fp32, &int8, &inputs, &pre, progress)?;
+    let (floor, floor_note) = match (&req.inputs, &req.decoder) {
+        (CalibrationSource::Split { split, root }, Some(decoder)) => {
+            let freq = FloorRequest {
+                root: root.clone(),
+                split: split.clone(),
+                fp32: req.model.clone(),
+                preprocess: Some(pre.clone()),
+                decoder: decoder.clone(),
+                settings: req.eval_settings.clone(),
+            };
+            match output_floor(&freq, &int8, progress) {
+                Ok(f) => (Some(f), None),
+                Err(e) => (None, Some(format!("no output floor: {e}"))),
+            }
+        }
+        (CalibrationSource::Split { .. }, None) => (
+            None,
+            Some("no output floor: give the model's decoder".into()),
+        ),
+        _ => (
+            None,
+            Some("no output floor: it needs a split with depth maps (--split, --root)".into()),
+        ),
+    };
+    let (sweep_result, sweep_note) = match (req.sweep, &req.inputs, &req.decoder) {
+        (None, _, _) => (None, None),
+        (Some(k), CalibrationSource::Split { split, root }, Some(decoder)) => {
+            let (ranges_path, _) = crate::quantize::artefact_paths(&req.int8);
+            match crate::quantize::RangesFile::read(&ranges_path) {
+                Err(e) => (
+                    None,
+                    Some(format!(
+                        "no sweep: {e} (the sweep requantizes from the INT8 model's saved ranges)"
+                    )),
+                ),
+                Ok(ranges) => {
+                    let known = ranges.ranges();
+                    let mut acts: Vec<&TensorComparison> = rows
+                        .iter()
+                        .filter(|r| {
+                            r.kind == TensorKind::Activation && known.contains_key(&r.tensor)
+                        })
+                        .collect();
+                    acts.sort_by(|a, b| a.isolated.sqnr_db.total_cmp(&b.isolated.sqnr_db));
+                    let sreq = SweepRequest {
+                        fp32: &fp32,
+                        fp32_path: &req.model,
+                        ranges: &ranges,
+                        candidates: acts.iter().take(k).map(|r| r.tensor.clone()).collect(),
+                        root: root.clone(),
+                        split: split.clone(),
+                        preprocess: pre.clone(),
+                        decoder: decoder.clone(),
+                        settings: req.eval_settings.clone(),
+                        target_abs_rel: req.target_abs_rel,
+                    };
+                    match sweep(&sreq, progress) {
+                        Ok(s) => (Some(s), None),
+                        Err(e) => (None, Some(format!("no sweep: {e}"))),
+                    }
+                }
+            }
+        }
+        (Some(_), _, _) => (
+            None,
+            Some(
+                "no sweep: it needs a split with depth maps (--split, --root) and the decoder"
+                    .into(),
+            ),
+        ),
+    };
     Ok(DiagnoseReport {
         format: REPORT_FORMAT.into(),
         model: req.model.display().to_string(),
@@ -93,5 +190,9 @@ pub fn run_diagnose(
         preprocess: pre,
         fidelity: fid,
         tensors: rows,
+        floor,
+        floor_note,
+        sweep: sweep_result,
+        sweep_note,
     })
 }

@@ -247,7 +247,7 @@ pub fn compare_tensors(
         .node
         .iter()
         .flat_map(|n| n.output.iter())
-        .chain(fg.input.iter().map(|i| &i.name).flatten())
+        .chain(fg.input.iter().flat_map(|i| &i.name))
         .cloned()
         .collect();
     let pairs = activation_pairs(int8, &float_tensors);

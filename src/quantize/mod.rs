@@ -97,6 +97,8 @@ pub struct PtqOptions {
     /// The held-out inputs; by default the calibration list's unused entries,
     /// then the calibration folders' other files.
     pub held_out: Option<Vec<PathBuf>>,
+    /// The model's decoder, for the depth error in the fidelity check.
+    pub decoder: Option<crate::evaluate::Decoder>,
 }
 
 impl Default for PtqOptions {
@@ -105,6 +107,7 @@ impl Default for PtqOptions {
             input_range: InputRange::default(),
             fidelity_samples: 16,
             held_out: None,
+            decoder: None,
         }
     }
 }
@@ -421,7 +424,15 @@ pub fn run_ptq_with(
         if let Some(b) = &minmax_model {
             candidates.push(b);
         }
-        match fidelity::compare_models(&model_bytes, &candidates, &held_out, &pre, progress) {
+        let decoder = opts.decoder.as_ref();
+        match fidelity::compare_models(
+            &model_bytes,
+            &candidates,
+            &held_out,
+            &pre,
+            decoder,
+            progress,
+        ) {
             Ok(acc) => {
                 let input_warning = range_warnings
                     .iter()
@@ -432,7 +443,6 @@ pub fn run_ptq_with(
                         &held_out,
                         &acc[0],
                         acc.get(1),
-                        None,
                         input_warning,
                     )),
                     None,
