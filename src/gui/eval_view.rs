@@ -230,7 +230,16 @@ impl EvalView {
         if let Some(job) = &self.rt.job {
             if let Some(r) = job.promise.ready() {
                 match r {
-                    Ok(Some((path, run))) => {
+                    Ok(Some((path, _))) => {
+                        // The tables read the stored run, as a reopened project will.
+                        let run = match EvalRun::load(path) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                self.rt.error = Some(e);
+                                self.rt.job = None;
+                                return;
+                            }
+                        };
                         cmds.send(Command::Notify(super::app::Notice {
                             level: super::app::Level::Info,
                             text: format!(
@@ -246,7 +255,7 @@ impl EvalView {
                         ds.mark_dirty();
                         self.rt.runs.push(LoadedRun {
                             path: path.clone(),
-                            run: run.clone(),
+                            run,
                         });
                         self.rt.runs_gen += 1;
                         self.rt.error = None;
@@ -501,11 +510,13 @@ impl EvalView {
                         .range(0.0..=1000.0),
                 )
                 .labelled_by(l.id);
+                let l = ui.label("to");
                 ui.add(
                     egui::DragValue::new(&mut s.max_depth)
                         .speed(0.5)
                         .range(0.0..=10000.0),
-                );
+                )
+                .labelled_by(l.id);
                 ui.checkbox(&mut s.median_scaling, "median scaling");
                 ui.checkbox(&mut s.clamp, "clamp");
             });
