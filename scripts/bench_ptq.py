@@ -99,6 +99,31 @@ def prepare(args):
     return subset
 
 
+def minmax_and_cores(args, subset, out, env):
+    """MinMax: calibscope against quantize_static on the same graph and inputs
+    (target <= 1.0x), then calibscope pinned to 1 core against 2 (taskset; ONNX
+    Runtime's intra-op threads and rayon both follow the affinity; target >= 1.8x)."""
+    folder = subset(args.images)
+
+    def ours(cores, tag):
+        argv = [args.calibscope, "ptq", "--model", args.model, "--folder", folder, "--method", "minmax",
+                "--fidelity-samples", "0", "-o", os.path.join(out, f"ours_minmax_{tag}.onnx")]
+        if cores:
+            argv = ["taskset", "-c", ",".join(str(c) for c in range(cores))] + argv
+        return run_measured(argv, env)[0]
+
+    t_ours = ours(None, "all")
+    t_ort = run_measured([sys.executable, __file__, "--ort-child", args.model, folder, "minmax",
+                          os.path.join(out, "ort_minmax.onnx")])[0]
+    t1 = ours(1, "1core")
+    t2 = ours(2, "2cores")
+    print(f"MinMax on {args.images} inputs: calibscope {t_ours:.2f} s, quantize_static {t_ort:.2f} s, "
+          f"ratio {t_ours / t_ort:.2f}x (target <= 1.0x)")
+    print(f"calibscope on 1 core {t1:.2f} s, on 2 cores {t2:.2f} s, speed-up {t1 / t2:.2f}x (target >= 1.8x)")
+    print(json.dumps({"minmax_calibscope_s": t_ours, "minmax_ort_s": t_ort, "ratio": t_ours / t_ort,
+                      "one_core_s": t1, "two_cores_s": t2, "core_speedup": t1 / t2}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--demo-dir", default="/tmp/calibscope-bench")
@@ -108,6 +133,8 @@ def main():
     ap.add_argument("--mem-small", type=int, default=50)
     ap.add_argument("--mem-large", type=int, default=500)
     ap.add_argument("--ort-mem-large", type=int, default=150)
+    ap.add_argument("--minmax-cores", action="store_true",
+                    help="only: MinMax against quantize_static, and calibscope on 1 core against 2 (issue 16)")
     ap.add_argument("--ort-child", nargs=4, metavar=("MODEL", "FOLDER", "METHOD", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.ort_child:
@@ -125,6 +152,10 @@ def main():
     def ort(n, method):
         return run_measured([sys.executable, __file__, "--ort-child", args.model, subset(n), method,
                              os.path.join(out, f"ort_{method}_{n}.onnx")])
+
+    if args.minmax_cores:
+        minmax_and_cores(args, subset, out, env)
+        return
 
     results = {}
     print(f"Calibration time on {args.images} inputs (whole quantization run, one process each):")

@@ -21,6 +21,8 @@ pub mod select;
 pub mod onnx;
 pub mod preprocess;
 pub mod quantize;
+// Diagnosis of INT8 loss (issue 16)
+pub mod diagnose;
 pub mod runtime;
 pub mod toolchain;
 

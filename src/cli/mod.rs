@@ -8,6 +8,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 pub mod compare;
 pub mod copy;
 pub mod demo;
+pub mod diagnose;
 pub mod eval;
 pub mod export;
 pub mod ptq;
@@ -52,6 +53,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Quantize an FP32 ONNX model to INT8 (QDQ) from a calibration set.
     Ptq(Box<ptq::PtqArgs>),
+    /// Where an INT8 model loses against FP32: fidelity and per-tensor errors, as JSON.
+    Diagnose(Box<diagnose::DiagnoseArgs>),
     /// Evaluate a model or a folder of predictions on a split: abs_rel … a3, per depth range.
     Eval(Box<eval::EvalArgs>),
     /// Compare saved evaluation runs against a baseline (Δ, Δ%, worst samples, per range).
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Copy(a) => copy::run(a),
             Command::Export(a) => export::run(a),
             Command::Ptq(a) => ptq::run(*a),
+            Command::Diagnose(a) => diagnose::run(*a),
             Command::Eval(a) => eval::run(*a),
             Command::Compare(a) => compare::run(a),
         },

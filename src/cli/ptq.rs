@@ -9,7 +9,8 @@ use clap::Args;
 use crate::preprocess::{ChannelOrder, PreprocessSettings, ResizeFilter};
 use crate::progress::Progress;
 use crate::quantize::{
-    self, ActivationType, CalibrationSource, PtqRequest, PtqSettings, RangeMethod,
+    self, ActivationType, CalibrationSource, InputRange, MethodOptions, PtqOptions, PtqRequest,
+    PtqSettings, RangeMethod,
 };
 
 #[derive(Debug, Args)]
@@ -41,9 +42,23 @@ pub struct PtqArgs {
     /// Percentile for --method percentile.
     #[arg(long, default_value_t = 99.999)]
     pub percentile: f64,
-    /// Histogram bins for percentile / entropy / mse.
-    #[arg(long, default_value_t = 2048)]
-    pub bins: usize,
+    /// Histogram bins for percentile / entropy / mse (default: ONNX Runtime's, 128 for entropy, 2048 otherwise).
+    #[arg(long)]
+    pub bins: Option<usize>,
+    /// Calibrate the graph input like other tensors instead of taking its range from the preprocessing.
+    #[arg(long)]
+    pub calibrate_input_range: bool,
+    /// Decoder for the depth error of the fidelity check: sigmoid-inverse, dual-head, linear, depth, inverse-depth.
+    #[arg(long)]
+    pub decoder: Option<crate::evaluate::DecoderKind>,
+    /// The decoder's depth bounds (the network's min and max depth, metres).
+    #[arg(long, default_value_t = 0.5)]
+    pub decoder_min_depth: f64,
+    #[arg(long, default_value_t = 15.0)]
+    pub decoder_max_depth: f64,
+    /// Held-out inputs for the fidelity check after quantizing (0: no check).
+    #[arg(long, default_value_t = 16)]
+    pub fidelity_samples: usize,
     /// Activations as int8 symmetric instead of uint8 asymmetric.
     #[arg(long)]
     pub int8_activations: bool,
@@ -70,7 +85,7 @@ pub struct PtqArgs {
     pub max_images: Option<usize>,
 }
 
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
         .ok_or("size is WxH, e.g. 640x384")?;
@@ -99,11 +114,27 @@ pub fn run(a: PtqArgs) -> ExitCode {
     let mut settings = PtqSettings {
         input_size: a.input_size,
         method: a.method,
+        method_options: MethodOptions::for_method(a.method),
         max_images: a.max_images,
         ..Default::default()
     };
+    let options = PtqOptions {
+        input_range: if a.calibrate_input_range {
+            InputRange::Calibrated
+        } else {
+            InputRange::Preprocessing
+        },
+        fidelity_samples: a.fidelity_samples,
+        held_out: None,
+        decoder: a.decoder.map(|kind| crate::evaluate::Decoder {
+            kind,
+            min_depth: a.decoder_min_depth,
+            max_depth: a.decoder_max_depth,
+            ..Default::default()
+        }),
+    };
     settings.method_options.percentile = a.percentile;
-    settings.method_options.num_bins = a.bins;
+    settings.method_options.num_bins = a.bins.unwrap_or(a.method.default_bins());
     settings.qdq.per_channel = a.per_channel;
     settings.qdq.exclude_tensors = a.keep_float_tensors;
     settings.qdq.exclude_nodes = a.keep_float_nodes;
@@ -149,7 +180,7 @@ pub fn run(a: PtqArgs) -> ExitCode {
     );
     bar.set_message("calibrating");
     let result = std::thread::scope(|s| {
-        let worker = s.spawn(|| quantize::run_ptq(&req, &progress));
+        let worker = s.spawn(|| quantize::run_ptq_with(&req, &options, &progress));
         while !worker.is_finished() {
             let snap = progress.snapshot();
             bar.set_length(snap.total);
@@ -179,6 +210,22 @@ pub fn run(a: PtqArgs) -> ExitCode {
             );
             if let Some(w) = &r.ranges_model_mismatch {
                 println!("warning: {w}");
+            }
+            for w in &r.range_warnings {
+                println!("warning: {w}");
+            }
+            match (&r.fidelity, &r.fidelity_note) {
+                (Some(f), _) => {
+                    println!("{} (held out from calibration)", f.line());
+                    if let Some(w) = &f.warning {
+                        println!("warning: {w}");
+                    }
+                    if let Some(p) = &r.fidelity_path {
+                        println!("Fidelity: {}", p.display());
+                    }
+                }
+                (None, Some(note)) => println!("{note}"),
+                (None, None) => {}
             }
             for (w, why) in &r.weights_left_float {
                 println!("kept float: {w} ({why})");

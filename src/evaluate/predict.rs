@@ -52,8 +52,9 @@ pub fn read_npy_head(bytes: &[u8], name: &str, uint8_scale: f64) -> Result<Head,
     let (shape, mut values, dtype) = parse_npy_typed(bytes)?;
     let (height, width) = shape_hw(&shape)?;
     if dtype == "|u1" {
-        let s = uint8_scale as f32;
-        values.iter_mut().for_each(|v| *v *= s);
+        values
+            .iter_mut()
+            .for_each(|v| *v = (*v as f64 * uint8_scale) as f32);
     }
     Ok(Head {
         name: name.to_string(),

@@ -115,6 +115,31 @@ impl Default for MethodOptions {
     }
 }
 
+impl RangeMethod {
+    /// ONNX Runtime's histogram size for the method: 128 bins for Entropy
+    /// (so with 128 quantized bins its KL search keeps the observed range),
+    /// 2048 for Percentile and the rest.
+    pub fn default_bins(self) -> usize {
+        match self {
+            Self::Entropy => 128,
+            _ => 2048,
+        }
+    }
+}
+
+impl MethodOptions {
+    /// ONNX Runtime's defaults for `method` (see [`RangeMethod::default_bins`]).
+    /// Callers that switch method should start from these: 2048 bins under
+    /// Entropy is TensorRT's setting, whose KL search can keep a sliver of a
+    /// tensor whose values are discrete (such as 8-bit pixels).
+    pub fn for_method(method: RangeMethod) -> Self {
+        Self {
+            num_bins: method.default_bins(),
+            ..Self::default()
+        }
+    }
+}
+
 /// The calibrated range [rmin, rmax] of a tensor under a method. Histogram
 /// methods find a threshold T on |x| and clip it to the observed min/max, as
 /// ONNX Runtime's histogram calibrators do.

@@ -9,6 +9,7 @@ pub mod calibrate;
 pub mod graph;
 pub mod methods;
 pub mod qdq;
+pub mod ranges;
 pub mod sources;
 pub mod stats;
 
@@ -23,8 +24,10 @@ pub use artefacts::{RangeRow, RangesFile};
 pub use calibrate::CalibrationSetId;
 pub use methods::{ActivationType, MethodOptions, RangeMethod};
 pub use qdq::QdqSettings;
+pub use ranges::InputRange;
 pub use sources::CalibrationSource;
 
+use crate::diagnose::fidelity::{self, Fidelity};
 use crate::onnx::{self, ModelSummary};
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
@@ -72,6 +75,39 @@ pub struct PtqReport {
     pub total_seconds: f64,
     /// Set when ranges were reloaded from a file made for a different model file.
     pub ranges_model_mismatch: Option<String>,
+    /// Ranges a method narrowed to a sliver of the observed one, in words.
+    pub range_warnings: Vec<String>,
+    /// INT8 against FP32 on held-out inputs (also in `<stem>.fidelity.json`).
+    pub fidelity: Option<Fidelity>,
+    /// Why there is no fidelity line (no held-out inputs, or it was turned off).
+    pub fidelity_note: Option<String>,
+    pub fidelity_path: Option<PathBuf>,
+}
+
+/// Choices beside [`PtqSettings`] (kept apart so existing settings forms
+/// build unchanged); the defaults are what every run should do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PtqOptions {
+    pub input_range: InputRange,
+    /// Held-out inputs for the fidelity check (0 turns it off).
+    pub fidelity_samples: usize,
+    /// The held-out inputs; by default the calibration list's unused entries,
+    /// then the calibration folders' other files.
+    pub held_out: Option<Vec<PathBuf>>,
+    /// The model's decoder, for the depth error in the fidelity check.
+    pub decoder: Option<crate::evaluate::Decoder>,
+}
+
+impl Default for PtqOptions {
+    fn default() -> Self {
+        Self {
+            input_range: InputRange::default(),
+            fidelity_samples: 16,
+            held_out: None,
+            decoder: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +126,8 @@ pub enum PtqError {
     Ranges(String),
     #[error("cancelled after {0} calibration images; nothing was written")]
     Cancelled(usize),
+    #[error("cancelled during the fidelity check; nothing was written")]
+    CancelledFidelity,
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -110,6 +148,18 @@ pub fn artefact_paths(output: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// Where the fidelity check's JSON goes: `<stem>.fidelity.json` beside the INT8 model.
+pub fn fidelity_path_for(output: &Path) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("{stem}.fidelity.json"))
+}
+
 /// Loads a model for a settings form: its summary and the preprocessing
 /// prefilled from its input (what the app shows when a model is picked).
 pub fn inspect_model(
@@ -123,8 +173,17 @@ pub fn inspect_model(
     Ok((summary, pre))
 }
 
-/// The whole PTQ pipeline. Writes nothing unless it succeeds.
+/// The whole PTQ pipeline with the default [`PtqOptions`]. Writes nothing unless it succeeds.
 pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqError> {
+    run_ptq_with(req, &PtqOptions::default(), progress)
+}
+
+/// The whole PTQ pipeline. Writes nothing unless it succeeds.
+pub fn run_ptq_with(
+    req: &PtqRequest,
+    opts: &PtqOptions,
+    progress: &Progress,
+) -> Result<PtqReport, PtqError> {
     let t0 = Instant::now();
     let s = &req.settings;
     let model_bytes = std::fs::read(&req.model).map_err(|source| onnx::OnnxError::Read {
@@ -177,7 +236,10 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
     let model_sha256 = format!("{:x}", Sha256::digest(&model_bytes));
     let mut ranges_model_mismatch = None;
     let t_cal = Instant::now();
-    let (ranges, observed, set) = if let Some(rp) = &req.ranges_from {
+    let mut from_images = false;
+    let mut cal_inputs: Vec<PathBuf> = Vec::new();
+    let mut unused: Vec<PathBuf> = Vec::new();
+    let (mut ranges, observed, set) = if let Some(rp) = &req.ranges_from {
         let f = RangesFile::read(rp).map_err(PtqError::Ranges)?;
         if f.model_sha256 != model_sha256 {
             ranges_model_mismatch = Some(format!(
@@ -195,20 +257,29 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
     } else {
         let mut inputs = req.calibration.resolve().map_err(PtqError::Source)?;
         if let Some(n) = s.max_images {
-            inputs.truncate(n);
+            unused = inputs.split_off(n.min(inputs.len()));
         }
+        from_images = inputs
+            .iter()
+            .all(|p| !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")));
         let cal = calibrate::calibrate(
             &model,
             &tensors,
             &inputs,
             &req.calibration.describe(),
             &pre,
-            s.method_options.num_bins,
+            // MinMax needs no histogram: skipping it spares binning every value.
+            if s.method == RangeMethod::MinMax {
+                0
+            } else {
+                s.method_options.num_bins
+            },
             progress,
         )?;
         if cal.cancelled {
             return Err(PtqError::Cancelled(cal.images));
         }
+        cal_inputs = inputs;
         let ranges: HashMap<String, (f32, f32)> = cal
             .stats
             .iter()
@@ -228,8 +299,99 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
         (ranges, observed, cal.set)
     };
     let calibration_seconds = t_cal.elapsed().as_secs_f64();
+    // Reloaded ranges are taken as they were written.
+    if req.ranges_from.is_none() {
+        let graph_inputs: Vec<String> = info.graph_inputs.iter().cloned().collect();
+        ranges::set_input_ranges_from(
+            &mut ranges,
+            &observed,
+            &model,
+            &graph_inputs,
+            opts.input_range,
+            &pre,
+            from_images,
+        );
+    }
+    let range_warnings: Vec<String> = tensors
+        .iter()
+        .filter_map(|t| {
+            let chosen = *ranges.get(t)?;
+            let seen = *observed.get(t)?;
+            ranges::sliver_warning(t, s.method, chosen, seen)
+        })
+        .collect();
 
     let (int8_model, outcome) = qdq::write_qdq(&model, &ranges, &s.qdq)?;
+    let held_out = match &opts.held_out {
+        Some(v) => v.iter().take(opts.fidelity_samples).cloned().collect(),
+        None => {
+            crate::diagnose::heldout::held_out_inputs(&cal_inputs, &unused, opts.fidelity_samples)
+        }
+    };
+    let (fidelity, fidelity_note) = if opts.fidelity_samples == 0 {
+        (None, Some("fidelity check turned off".to_string()))
+    } else if held_out.is_empty() {
+        (
+            None,
+            Some(
+                "no fidelity check: no held-out inputs (the calibration folders hold no other files); give some to compare INT8 with FP32"
+                    .to_string(),
+            ),
+        )
+    } else {
+        // MinMax ranges from the same statistics, for the "far worse than MinMax" check.
+        let minmax_model = if s.method != RangeMethod::MinMax {
+            let mut mm: HashMap<String, (f32, f32)> = ranges
+                .keys()
+                .filter_map(|t| Some((t.clone(), *observed.get(t)?)))
+                .collect();
+            let graph_inputs: Vec<String> = info.graph_inputs.iter().cloned().collect();
+            ranges::set_input_ranges_from(
+                &mut mm,
+                &observed,
+                &model,
+                &graph_inputs,
+                opts.input_range,
+                &pre,
+                from_images,
+            );
+            Some(onnx::encode(&qdq::write_qdq(&model, &mm, &s.qdq)?.0))
+        } else {
+            None
+        };
+        let int8_bytes = onnx::encode(&int8_model);
+        let mut candidates: Vec<&[u8]> = vec![&int8_bytes];
+        if let Some(b) = &minmax_model {
+            candidates.push(b);
+        }
+        let decoder = opts.decoder.as_ref();
+        match fidelity::compare_models(
+            &model_bytes,
+            &candidates,
+            &held_out,
+            &pre,
+            decoder,
+            progress,
+        ) {
+            Ok(acc) => {
+                let input_warning = range_warnings
+                    .iter()
+                    .find(|w| w.contains(&format!(" of {}'s ", pre.input_name)))
+                    .map(String::as_str);
+                (
+                    Some(fidelity::fidelity_from(
+                        &held_out,
+                        &acc[0],
+                        acc.get(1),
+                        input_warning,
+                    )),
+                    None,
+                )
+            }
+            Err(fidelity::FidelityError::Cancelled) => return Err(PtqError::CancelledFidelity),
+            Err(e) => (None, Some(format!("no fidelity check: {e}"))),
+        }
+    };
     let params: HashMap<&str, &qdq::ActivationParams> = outcome
         .activations
         .iter()
@@ -287,9 +449,25 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
     };
     write(&ranges_path, ranges_file.to_json().as_bytes())?;
     write(&cache_path, ranges_file.tensorrt_cache().as_bytes())?;
+    let fidelity_path = match &fidelity {
+        Some(f) => {
+            let p = fidelity_path_for(&req.output);
+            let json = serde_json::to_string_pretty(f).expect("fidelity serialises");
+            if let Err(e) = write(&p, json.as_bytes()) {
+                let _ = std::fs::remove_file(&ranges_path);
+                let _ = std::fs::remove_file(&cache_path);
+                return Err(e);
+            }
+            Some(p)
+        }
+        None => None,
+    };
     if let Err(e) = onnx::save(&int8_model, &req.output) {
         let _ = std::fs::remove_file(&ranges_path);
         let _ = std::fs::remove_file(&cache_path);
+        if let Some(p) = &fidelity_path {
+            let _ = std::fs::remove_file(p);
+        }
         return Err(e.into());
     }
     Ok(PtqReport {
@@ -307,5 +485,9 @@ pub fn run_ptq(req: &PtqRequest, progress: &Progress) -> Result<PtqReport, PtqEr
         calibration_seconds,
         total_seconds: t0.elapsed().as_secs_f64(),
         ranges_model_mismatch,
+        range_warnings,
+        fidelity,
+        fidelity_note,
+        fidelity_path,
     })
 }

@@ -19,6 +19,7 @@ pub struct TensorStats {
 }
 
 impl TensorStats {
+    /// `bins` = 0 keeps min/max only (all MinMax needs).
     pub fn new(bins: usize) -> Self {
         Self {
             min: f32::INFINITY,
@@ -55,6 +56,11 @@ impl TensorStats {
         }
         self.min = self.min.min(lo);
         self.max = self.max.max(hi);
+        if self.pos.is_empty() {
+            // Min/max only (MinMax needs no histogram): one pass over the values.
+            self.count += values.len() as u64;
+            return;
+        }
         let amax = lo.abs().max(hi.abs());
         self.widen_to(amax);
         let n = self.bins();
@@ -129,6 +135,15 @@ mod tests {
         // -1.0 sat on the first range's top edge, so it stays in the top half-bin.
         assert_eq!(s.neg, vec![0, 1, 0, 0, 0, 0, 0, 0]);
         assert_eq!(s.bins(), 8);
+    }
+
+    #[test]
+    fn min_max_only_without_bins() {
+        let mut s = TensorStats::new(0);
+        s.add(&[0.5, -2.0, f32::NAN]);
+        s.add(&[3.0]);
+        assert_eq!((s.min, s.max, s.count), (-2.0, 3.0, 4));
+        assert!(s.abs_hist().is_empty());
     }
 
     #[test]

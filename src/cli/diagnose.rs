@@ -1,0 +1,188 @@
+//! `calibscope diagnose`: where an INT8 model loses against its FP32 original.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::diagnose::run::{run_diagnose, DiagnoseRequest};
+use crate::diagnose::tensors::TensorKind;
+use crate::evaluate::{Decoder, DecoderKind, EvalSettings};
+use crate::progress::Progress;
+use crate::quantize::CalibrationSource;
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// The FP32 ONNX model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Its INT8 QDQ model.
+    #[arg(long)]
+    pub int8: PathBuf,
+    /// Inputs: a split JSON; needs --root.
+    #[arg(long, group = "source", requires = "root")]
+    pub split: Option<PathBuf>,
+    /// Dataset root the split's entries are relative to.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Inputs: a folder of images (or of .npy input tensors).
+    #[arg(long, group = "source")]
+    pub folder: Option<PathBuf>,
+    /// Inputs to compare on, evenly spaced over the split or folder.
+    #[arg(long, default_value_t = 16)]
+    pub images: usize,
+    /// Input size WxH for a model with a dynamic input size.
+    #[arg(long, value_parser = super::ptq::parse_size)]
+    pub input_size: Option<(u32, u32)>,
+    /// The JSON report to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// How outputs become depth: sigmoid-inverse, dual-head, linear, depth, inverse-depth.
+    #[arg(long, default_value = "sigmoid-inverse")]
+    pub decoder: DecoderKind,
+    /// The decoder's depth bounds (the network's min and max depth, metres).
+    #[arg(long, default_value_t = 0.5)]
+    pub decoder_min_depth: f64,
+    #[arg(long, default_value_t = 15.0)]
+    pub decoder_max_depth: f64,
+    /// The output to decode when the model has several (single-head decoders).
+    #[arg(long)]
+    pub output: Option<String>,
+    /// GT depths counted by the output floor: min and max (metres).
+    #[arg(long, default_value_t = 0.5)]
+    pub min_depth: f64,
+    #[arg(long, default_value_t = 15.0)]
+    pub max_depth: f64,
+    /// Depth range edges for the output floor (metres).
+    #[arg(long, value_delimiter = ',', default_value = "0.5,1,3,5,15")]
+    pub range_edges: Vec<f64>,
+}
+
+pub fn run(a: DiagnoseArgs) -> ExitCode {
+    let inputs = match (&a.split, &a.folder) {
+        (Some(s), _) => CalibrationSource::Split {
+            split: s.clone(),
+            root: a.root.clone().unwrap_or_default(),
+        },
+        (_, Some(f)) => CalibrationSource::Folder(f.clone()),
+        _ => {
+            eprintln!("error: give the inputs: --split with --root, or --folder");
+            return ExitCode::from(2);
+        }
+    };
+    let decoder = Decoder {
+        kind: a.decoder,
+        min_depth: a.decoder_min_depth,
+        max_depth: a.decoder_max_depth,
+        output: a.output.clone(),
+        ..Default::default()
+    };
+    if let Err(e) = decoder.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let eval_settings = EvalSettings {
+        min_depth: a.min_depth,
+        max_depth: a.max_depth,
+        range_edges: a.range_edges.clone(),
+        ..Default::default()
+    };
+    if let Err(e) = eval_settings.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let req = DiagnoseRequest {
+        model: a.model,
+        int8: a.int8,
+        inputs,
+        images: a.images,
+        preprocess: None,
+        input_size: a.input_size,
+        decoder: Some(decoder),
+        eval_settings,
+    };
+    let progress = Progress::new();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} inputs ({eta})")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    let result = std::thread::scope(|s| {
+        let worker = s.spawn(|| run_diagnose(&req, &progress));
+        while !worker.is_finished() {
+            let snap = progress.snapshot();
+            bar.set_message(snap.stage.clone());
+            bar.set_length(snap.total);
+            bar.set_position(snap.done);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        worker.join().expect("diagnose thread panicked")
+    });
+    bar.finish_and_clear();
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = serde_json::to_string_pretty(&r).expect("report serialises");
+    if let Err(e) = crate::fsutil::write_atomic(&a.out, json.as_bytes()) {
+        eprintln!("error: cannot write {}: {e}", a.out.display());
+        return ExitCode::FAILURE;
+    }
+    println!("{}", r.fidelity.line());
+    if let Some(w) = &r.fidelity.warning {
+        println!("warning: {w}");
+    }
+    let acts = r
+        .tensors
+        .iter()
+        .filter(|t| t.kind == TensorKind::Activation)
+        .count();
+    println!(
+        "{} tensors compared ({acts} activations, {} weights); worst first (accumulated / isolated SQNR):",
+        r.tensors.len(),
+        r.tensors.len() - acts
+    );
+    for t in r.tensors.iter().take(10) {
+        println!(
+            "  {:>7.1} dB / {:>7.1} dB  cos {:.4}  {}",
+            t.accumulated.sqnr_db, t.isolated.sqnr_db, t.accumulated.cosine, t.tensor
+        );
+    }
+    match (&r.floor, &r.floor_note) {
+        (Some(f), _) => {
+            println!(
+                "Output floor ({} images, output quantization only): abs_rel {:.4} against FP32 {:.4}",
+                f.images, f.floor_abs_rel, f.fp32_abs_rel
+            );
+            for g in &f.ranges {
+                let v = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
+                let steps = |s: &[f64]| {
+                    s.iter()
+                        .map(|x| format!("{:.3}", x))
+                        .collect::<Vec<_>>()
+                        .join("/")
+                };
+                println!(
+                    "  {:>5}–{:<5} m  floor {}  FP32 {}  depth step {} m at {} m, {} m at {} m",
+                    g.lo,
+                    g.hi,
+                    v(g.floor_abs_rel),
+                    v(g.fp32_abs_rel),
+                    steps(&g.step_m_at_lo),
+                    g.lo,
+                    steps(&g.step_m_at_hi),
+                    g.hi
+                );
+            }
+        }
+        (None, Some(n)) => println!("{n}"),
+        _ => {}
+    }
+    println!("Report: {}", a.out.display());
+    ExitCode::SUCCESS
+}
