@@ -178,6 +178,19 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
         );
     }
     h.get_by_label_contains("12 inputs · sha256 ");
+    // The fidelity line: INT8 against FP32 on 16 held-out samples of the split.
+    let fid = outcome.report.fidelity.clone().expect("fidelity checked");
+    assert_eq!(fid.samples, 16);
+    assert!(
+        fid.cosine > 0.5 && fid.cosine <= 1.0 + 1e-9,
+        "{}",
+        fid.line()
+    );
+    assert!(
+        fid.depth_abs_rel_vs_fp32.is_some(),
+        "the decoder gives a depth error"
+    );
+    h.get_by_label(&fid.line());
 
     // Reloading the written ranges requantizes without calibrating.
     h.state_mut().persisted.quantize.ranges_file = ranges_path.display().to_string();
