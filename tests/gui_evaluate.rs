@@ -244,7 +244,14 @@ fn evaluate_view_compares_fp32_and_int8_on_the_demo() {
     let _ = EvalSource::Npu;
 
     if let Some(dir) = std::env::var_os("CALIBSCOPE_SCREENSHOTS") {
-        let img = h.render().expect("wgpu renders headless");
-        img.save(PathBuf::from(dir).join("evaluate.png")).unwrap();
+        for (size, name) in [
+            (egui::vec2(1280.0, 800.0), "evaluate.png"),
+            (egui::vec2(1024.0, 640.0), "evaluate-1024.png"),
+        ] {
+            h.set_size(size);
+            settle(&mut h);
+            let img = h.render().expect("wgpu renders headless");
+            img.save(PathBuf::from(&dir).join(name)).unwrap();
+        }
     }
 }

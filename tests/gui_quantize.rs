@@ -471,13 +471,21 @@ fn snapshot(h: &mut Harness<'static, CalibApp>) {
         .map(PathBuf::from)
         .unwrap_or_else(|| home().join("screenshots"));
     std::fs::create_dir_all(&dir).unwrap();
-    h.set_size(egui::vec2(1280.0, 1100.0));
-    settle(h);
-    let img = h.render().expect("wgpu renders headless with Mesa");
-    let mut colours = std::collections::HashSet::new();
-    for p in img.pixels().step_by(97) {
-        colours.insert(p.0);
+    // The README's size, and the small window of issue 19 (one column there).
+    for (size, name) in [
+        (egui::vec2(1280.0, 800.0), "quantize.png"),
+        (egui::vec2(1024.0, 640.0), "quantize-1024.png"),
+    ] {
+        h.set_size(size);
+        settle(h);
+        let img = h.render().expect("wgpu renders headless with Mesa");
+        let mut colours = std::collections::HashSet::new();
+        for p in img.pixels().step_by(97) {
+            colours.insert(p.0);
+        }
+        assert!(colours.len() > 20, "only {} colours", colours.len());
+        img.save(dir.join(name)).unwrap();
     }
-    assert!(colours.len() > 20, "only {} colours", colours.len());
-    img.save(dir.join("quantize.png")).unwrap();
+    h.set_size(egui::vec2(1280.0, 1500.0));
+    settle(h);
 }
