@@ -189,19 +189,27 @@ fn rendered_snapshots_of_every_view() {
         .map(PathBuf::from)
         .unwrap_or_else(|| home().join("screenshots"));
     std::fs::create_dir_all(&out).unwrap();
-    let size = egui::vec2(1280.0, 800.0);
+    for (size, suffix) in [
+        (egui::vec2(1280.0, 800.0), ""),
+        (egui::vec2(1024.0, 640.0), "-1024"),
+    ] {
+        snapshots_at(&out, size, suffix);
+    }
+}
+
+fn snapshots_at(out: &Path, size: egui::Vec2, suffix: &str) {
     let mut start = harness(
         CalibApp::new_in(
             Persisted::default(),
             Default::default(),
-            Some(dirs("snap-start")),
+            Some(dirs(&format!("snap-start{suffix}"))),
         ),
         size,
     );
     start.run();
-    save(&mut start, &out.join("start.png"));
+    save(&mut start, &out.join(format!("start{suffix}.png")));
 
-    let mut h = open_demo("snap", size);
+    let mut h = open_demo(&format!("snap{suffix}"), size);
     h.state_mut().ds.as_mut().unwrap().strategy.target = 60;
     h.get_by_label("Calibration set").click();
     settle(&mut h);
@@ -210,17 +218,17 @@ fn rendered_snapshots_of_every_view() {
     settle(&mut h);
     h.state_mut().view = View::Scan;
     settle(&mut h);
-    save(&mut h, &out.join("scan.png"));
+    save(&mut h, &out.join(format!("scan{suffix}.png")));
     h.state_mut().view = View::Distribution;
     settle(&mut h);
-    save(&mut h, &out.join("distribution.png"));
+    save(&mut h, &out.join(format!("distribution{suffix}.png")));
     h.state_mut().view = View::Calibration;
     settle(&mut h);
     // Open the inspector on the first tile, as a click would.
     let first = h.state().ds.as_ref().unwrap().grid.list[0];
     calibscope::gui::inspector::open(h.state_mut(), first);
     settle(&mut h);
-    save(&mut h, &out.join("calibration.png"));
+    save(&mut h, &out.join(format!("calibration{suffix}.png")));
 }
 
 fn save(h: &mut Harness<'static, CalibApp>, path: &Path) {

@@ -265,3 +265,42 @@ fn flags_in_library_messages_become_the_apps_words() {
     );
     assert!(!t.contains("--"));
 }
+
+/// Item 7: the valid-pixel-ratio axis spans the data, the sort arrow leads
+/// the column name (a narrow column cuts the end, not the arrow), and a bar
+/// click says why the page changed.
+#[test]
+fn plots_fit_the_data_and_the_sort_arrow_shows() {
+    let mut h = open_demo("plots", egui::vec2(1280.0, 800.0));
+    let ds = h.state().ds.as_ref().unwrap();
+    let e = &ds.charts.valid_hist.edges;
+    let (lo, hi) = ds
+        .cur
+        .rows
+        .iter()
+        .map(|r| r.valid_ratio())
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+    assert!(
+        e[0] <= lo && *e.last().unwrap() >= hi,
+        "{e:?} covers {lo}..{hi}"
+    );
+    assert!(
+        *e.last().unwrap() - e[0] < 0.5,
+        "the demo's sparse depth ({lo:.3}..{hi:.3}) is not squeezed into 0..1: {e:?}"
+    );
+    h.get_by_label("mean_depth").click();
+    settle(&mut h);
+    h.get_by_label("⏶ mean_depth");
+    h.get_by_label("⏶ mean_depth").click();
+    settle(&mut h);
+    h.get_by_label("⏷ mean_depth");
+
+    // What a click on a histogram bar does, said in the status bar.
+    h.state_mut().cmds.send(calibscope::gui::command::Command::ShowView(
+        View::Calibration,
+        "You clicked a bar: showing the samples with mean_depth from 1.00 to 2.00 in the Calibration set view".into(),
+    ));
+    settle(&mut h);
+    assert_eq!(h.state().view, View::Calibration);
+    h.get_by_label_contains("You clicked a bar");
+}

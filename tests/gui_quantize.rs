@@ -178,6 +178,19 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
         );
     }
     h.get_by_label_contains("12 inputs · sha256 ");
+    // The fidelity line: INT8 against FP32 on 16 held-out samples of the split.
+    let fid = outcome.report.fidelity.clone().expect("fidelity checked");
+    assert_eq!(fid.samples, 16);
+    assert!(
+        fid.cosine > 0.5 && fid.cosine <= 1.0 + 1e-9,
+        "{}",
+        fid.line()
+    );
+    assert!(
+        fid.depth_abs_rel_vs_fp32.is_some(),
+        "the decoder gives a depth error"
+    );
+    h.get_by_label(&fid.line());
 
     // Reloading the written ranges requantizes without calibrating.
     h.state_mut().persisted.quantize.ranges_file = ranges_path.display().to_string();
@@ -458,13 +471,21 @@ fn snapshot(h: &mut Harness<'static, CalibApp>) {
         .map(PathBuf::from)
         .unwrap_or_else(|| home().join("screenshots"));
     std::fs::create_dir_all(&dir).unwrap();
-    h.set_size(egui::vec2(1280.0, 1100.0));
-    settle(h);
-    let img = h.render().expect("wgpu renders headless with Mesa");
-    let mut colours = std::collections::HashSet::new();
-    for p in img.pixels().step_by(97) {
-        colours.insert(p.0);
+    // The README's size, and the small window of issue 19 (one column there).
+    for (size, name) in [
+        (egui::vec2(1280.0, 800.0), "quantize.png"),
+        (egui::vec2(1024.0, 640.0), "quantize-1024.png"),
+    ] {
+        h.set_size(size);
+        settle(h);
+        let img = h.render().expect("wgpu renders headless with Mesa");
+        let mut colours = std::collections::HashSet::new();
+        for p in img.pixels().step_by(97) {
+            colours.insert(p.0);
+        }
+        assert!(colours.len() > 20, "only {} colours", colours.len());
+        img.save(dir.join(name)).unwrap();
     }
-    assert!(colours.len() > 20, "only {} colours", colours.len());
-    img.save(dir.join("quantize.png")).unwrap();
+    h.set_size(egui::vec2(1280.0, 1500.0));
+    settle(h);
 }

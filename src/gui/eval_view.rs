@@ -230,7 +230,16 @@ impl EvalView {
         if let Some(job) = &self.rt.job {
             if let Some(r) = job.promise.ready() {
                 match r {
-                    Ok(Some((path, run))) => {
+                    Ok(Some((path, _))) => {
+                        // The tables read the stored run, as a reopened project will.
+                        let run = match EvalRun::load(path) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                self.rt.error = Some(e);
+                                self.rt.job = None;
+                                return;
+                            }
+                        };
                         cmds.send(Command::Notify(super::app::Notice {
                             level: super::app::Level::Info,
                             text: format!(
@@ -246,7 +255,7 @@ impl EvalView {
                         ds.mark_dirty();
                         self.rt.runs.push(LoadedRun {
                             path: path.clone(),
-                            run: run.clone(),
+                            run,
                         });
                         self.rt.runs_gen += 1;
                         self.rt.error = None;
@@ -501,11 +510,13 @@ impl EvalView {
                         .range(0.0..=1000.0),
                 )
                 .labelled_by(l.id);
+                let l = ui.label("to");
                 ui.add(
                     egui::DragValue::new(&mut s.max_depth)
                         .speed(0.5)
                         .range(0.0..=10000.0),
-                );
+                )
+                .labelled_by(l.id);
                 ui.checkbox(&mut s.median_scaling, "median scaling");
                 ui.checkbox(&mut s.clamp, "clamp");
             });
@@ -685,6 +696,19 @@ impl EvalView {
                     .striped(true)
                     .show(ui, |ui| {
                         ui.strong("sample");
+                        let on = matches!(self.sort, SortKey::Delta(_));
+                        // Δ of the metric the table is sorted by.
+                        let dm = match self.sort {
+                            SortKey::Delta(i) | SortKey::Metric(i) => i,
+                        };
+                        let t = format!("Δ{}{}", MetricSet::NAMES[dm], if on { " ⏷" } else { "" });
+                        if ui
+                            .selectable_label(on, t)
+                            .on_hover_text("the run's value minus the baseline's")
+                            .clicked()
+                        {
+                            clicked_sort = Some(SortKey::Delta(dm));
+                        }
                         for (i, m) in MetricSet::NAMES.iter().enumerate() {
                             let on = self.sort == SortKey::Metric(i);
                             let t = if on {
@@ -696,19 +720,6 @@ impl EvalView {
                                 clicked_sort = Some(SortKey::Metric(i));
                             }
                         }
-                        let on = matches!(self.sort, SortKey::Delta(_));
-                        let dm = match self.sort {
-                            SortKey::Delta(i) => i,
-                            _ => 0,
-                        };
-                        let t = format!("Δ{}{}", MetricSet::NAMES[dm], if on { " ⏷" } else { "" });
-                        if ui
-                            .selectable_label(on, t)
-                            .on_hover_text("the run's value minus the baseline's")
-                            .clicked()
-                        {
-                            clicked_sort = Some(SortKey::Delta(dm));
-                        }
                         ui.end_row();
                         for r in &sorted {
                             let name = format!("{}/{}", r.key.dataset_root, r.key.stem);
@@ -716,13 +727,13 @@ impl EvalView {
                             if ui.selectable_label(sel, &name).clicked() {
                                 clicked_row = Some(r.key.clone());
                             }
-                            for v in r.values {
-                                ui.label(format!("{v:.4}"));
-                            }
                             ui.label(match r.delta {
                                 Some(d) => format!("{:+.4}", d[dm]),
                                 None => "—".into(),
                             });
+                            for v in r.values {
+                                ui.label(format!("{v:.4}"));
+                            }
                             ui.end_row();
                         }
                     });
@@ -923,9 +934,13 @@ impl EvalView {
                         ui.small(caption);
                     });
                 };
-                ui.horizontal_wrapped(|ui| {
+                // Two images a row: RGB | GT, then each run's depth | error,
+                // then the difference (a grid: nothing runs off the column).
+                egui::Grid::new("sample_images").show(ui, |ui| {
                     if let Some(rgb) = &t.rgb {
                         image(ui, rgb, "RGB");
+                    } else {
+                        ui.weak("RGB could not be read");
                     }
                     image(
                         ui,
@@ -935,6 +950,7 @@ impl EvalView {
                             t.range.0, t.range.1
                         ),
                     );
+                    ui.end_row();
                     for (label, r) in &t.runs {
                         match r {
                             Ok((depth, err)) => {
@@ -948,6 +964,7 @@ impl EvalView {
                                 );
                             }
                         }
+                        ui.end_row();
                     }
                     if let Some((label, tex, span)) = &t.diff {
                         image(
@@ -955,6 +972,7 @@ impl EvalView {
                             tex,
                             &format!("{label}: blue −{span:.2} m … red +{span:.2} m"),
                         );
+                        ui.end_row();
                     }
                 });
             }

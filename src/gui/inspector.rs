@@ -232,14 +232,33 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
                             .name(format!("{what}: {n} pixels"))
                     })
                     .collect();
+                // The last bar holds everything beyond the colour range: say so on it.
+                let overflow = (h.len() > 1).then(|| {
+                    let x0 = last as f64 * *bw as f64;
+                    (
+                        egui_plot::PlotPoint::new(x0 + *bw as f64 / 2.0, h[last] as f64),
+                        format!("≥ {x0:.1} m"),
+                    )
+                });
+                let top = h.iter().copied().max().unwrap_or(1) as f64;
                 egui_plot::Plot::new("inspector_hist")
                     .height(140.0)
+                    // One tooltip: the bar's own text, no coordinate label.
+                    .show_x(false)
+                    .show_y(false)
                     .allow_drag(false)
                     .allow_zoom(false)
                     .allow_scroll(false)
                     .x_axis_label("depth (m)")
                     .y_axis_label("pixels")
+                    .include_y(top * 1.2)
                     .show(ui, |p| {
+                        if let Some((at, text)) = overflow {
+                            p.text(
+                                egui_plot::Text::new("beyond the range", at, text)
+                                    .anchor(egui::Align2::CENTER_BOTTOM),
+                            );
+                        }
                         p.bar_chart(
                             egui_plot::BarChart::new("depth of this sample", bars)
                                 .color(super::plots::SET)

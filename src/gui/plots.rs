@@ -80,7 +80,7 @@ pub fn histogram(
                     .width(width)
                     .fill(color.gamma_multiply(0.8))
                     .name(format!(
-                        "{who}: {n} samples with {x_label} {lo}–{hi}{unit} ({:.1}%)\nclick to filter to this range",
+                        "{who}: {n} samples, {x_label} {lo:.2}–{hi:.2}{unit} ({:.1}%)",
                         share(n, total)
                     ))
             })
@@ -91,8 +91,13 @@ pub fn histogram(
     };
     let full = mk(&h.full, c.n_full, "dataset", w * 0.95, FULL);
     let set = mk(&h.set, c.n_set, "calibration set", w * 0.5, SET);
+    let top = tallest(&[(&h.full, c.n_full), (&h.set, c.n_set)]);
     let mut clicked_x = None;
     let resp = base_plot(id)
+        // Room above the bars for the legend; the bars' own hover text only.
+        .include_y(top * LEGEND_ROOM)
+        .show_x(false)
+        .show_y(false)
         .x_axis_label(if unit.is_empty() {
             x_label.to_owned()
         } else {
@@ -106,7 +111,8 @@ pub fn histogram(
                 clicked_x = p.pointer_coordinate().map(|pt| pt.x);
             }
         });
-    let _ = resp;
+    resp.response
+        .on_hover_text("Click a bar to see its samples in the Calibration set view.");
     let x = clicked_x?;
     if x < h.edges[0] || x > *h.edges.last()? {
         return None;
@@ -114,8 +120,22 @@ pub fn histogram(
     Some(h.bin(x))
 }
 
+/// The y range is stretched this much above the tallest bar, so the legend
+/// in the top corner sits above the data.
+const LEGEND_ROOM: f64 = 1.35;
+
+/// The tallest bar, in % of samples, over several count series.
+fn tallest(series: &[(&[u64], usize)]) -> f64 {
+    series
+        .iter()
+        .flat_map(|(counts, total)| counts.iter().map(|&n| share(n, *total)))
+        .fold(1.0, f64::max)
+}
+
 pub fn cdf(ui: &mut egui::Ui, c: &Charts) {
+    // A CDF rises to the right: the bottom-right corner is empty.
     base_plot("cdf")
+        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
         .x_axis_label("mean depth (m)")
         .y_axis_label("share of samples ≤ x")
         .show(ui, |p| {
@@ -216,7 +236,11 @@ pub fn categories(ui: &mut egui::Ui, id: &str, cat: &Categories, c: &Charts, wha
     let full = mk(&cat.full, c.n_full, "dataset", -0.2, FULL);
     let set = mk(&cat.set, c.n_set, "calibration set", 0.2, SET);
     let names = cat.names.clone();
+    let top = tallest(&[(&cat.full, c.n_full), (&cat.set, c.n_set)]);
     base_plot(id)
+        .include_y(top * LEGEND_ROOM)
+        .show_x(false)
+        .show_y(false)
         .y_axis_label("% of samples")
         .x_axis_formatter(move |m, _| {
             let k = m.value.round();
@@ -233,7 +257,17 @@ pub fn categories(ui: &mut egui::Ui, id: &str, cat: &Categories, c: &Charts, wha
 }
 
 pub fn scatter(ui: &mut egui::Ui, c: &Charts) {
+    let top = c
+        .scatter_full
+        .iter()
+        .map(|p| p[1])
+        .filter(|v| v.is_finite())
+        .fold(1.0, f64::max);
+    // Median depth tracks mean depth along the diagonal: the top-left is
+    // empty, and the headroom keeps it so.
     base_plot("scatter")
+        .legend(Legend::default().position(egui_plot::Corner::LeftTop))
+        .include_y(top * LEGEND_ROOM)
         .x_axis_label("mean depth (m)")
         .y_axis_label("median depth (m)")
         .label_formatter(|hover| match hover {

@@ -9,7 +9,7 @@ use super::jobs::Job;
 use super::quantize::{self, InspectError, Inspected, PtqOutcome, RuntimeStatus};
 use crate::export::{self, LinkMode};
 use crate::preprocess::PreprocessError;
-use crate::quantize::{inspect_model, run_ptq, PtqError};
+use crate::quantize::{inspect_model, run_ptq_with, PtqError, PtqOptions};
 use crate::toolchain::{run_toolchain, ToolchainRun};
 
 /// Looks for ONNX Runtime once (a Python query: never on the UI thread).
@@ -100,6 +100,7 @@ pub fn start_ptq(app: &mut CalibApp, reload: bool) {
         return;
     };
     let s = app.persisted.quantize.clone();
+    let decoder = app.evaluate.decoder.clone();
     let prepared = (|| {
         let pre = match &s.preprocess {
             Some(p) if s.preprocess_model == s.model.trim() => p.clone(),
@@ -122,6 +123,18 @@ pub fn start_ptq(app: &mut CalibApp, reload: bool) {
             .and_then(|d| d.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or(name);
+        // The fidelity check's held-out samples: the split's others (not in
+        // the set, not excluded), with the Evaluate view's decoder.
+        let in_set: std::collections::HashSet<usize> = ds.cur.set_indices().into_iter().collect();
+        let held_out: Vec<PathBuf> = (0..ds.cur.rows.len())
+            .filter(|i| !in_set.contains(i) && !ds.cur.flags[*i].excluded)
+            .map(|i| ds.image_path(&ds.cur.rows[i]))
+            .collect();
+        let opts = PtqOptions {
+            held_out: Some(held_out),
+            decoder: Some(decoder.clone()),
+            ..Default::default()
+        };
         let (images, set, ranges_from) = if reload {
             let r = PathBuf::from(s.ranges_file.trim());
             if !r.is_file() {
@@ -141,9 +154,10 @@ pub fn start_ptq(app: &mut CalibApp, reload: bool) {
             set,
             run_name,
             method,
+            opts,
         ))
     })();
-    let (req, set, run_name, method) = match prepared {
+    let (req, set, run_name, method, opts) = match prepared {
         Ok(x) => x,
         Err(e) => {
             app.quantize.run_error = Some(e);
@@ -158,7 +172,7 @@ pub fn start_ptq(app: &mut CalibApp, reload: bool) {
             let dir = req.output.parent().unwrap_or(Path::new(".")).to_path_buf();
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            let report = run_ptq(&req, p).map_err(|e| {
+            let report = run_ptq_with(&req, &opts, p).map_err(|e| {
                 // A failed or cancelled run leaves no empty run folder behind
                 // (remove_dir refuses a folder that holds anything).
                 let _ = std::fs::remove_dir(&dir);

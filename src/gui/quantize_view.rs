@@ -631,6 +631,22 @@ fn result_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
         } else {
             "Result"
         });
+        // INT8 against FP32 on held-out samples, after every run.
+        match (&r.fidelity, &r.fidelity_note) {
+            (Some(f), _) => {
+                ui.add(egui::Label::new(egui::RichText::new(f.line()).strong()).wrap());
+                if let Some(w) = &f.warning {
+                    ui.colored_label(ui.visuals().warn_fg_color, w);
+                }
+            }
+            (None, Some(note)) => {
+                ui.colored_label(ui.visuals().warn_fg_color, note);
+            }
+            (None, None) => {}
+        }
+        for w in &r.range_warnings {
+            ui.colored_label(ui.visuals().warn_fg_color, w);
+        }
         egui::Grid::new("ptq_result")
             .num_columns(2)
             .spacing([12.0, 2.0])

@@ -185,15 +185,16 @@ fn table_ui(ds: &mut Dataset, ui: &mut egui::Ui) -> Option<usize> {
                 });
                 for &c in &cols {
                     h.col(|ui| {
+                        // The arrow goes first: a narrow column truncates the end.
                         let arrow = match sort {
-                            Some((s, true)) if s == c => " ⏶",
-                            Some((s, false)) if s == c => " ⏷",
+                            Some((s, true)) if s == c => "⏶ ",
+                            Some((s, false)) if s == c => "⏷ ",
                             _ => "",
                         };
                         if ui
                             .add(
                                 egui::Button::new(
-                                    egui::RichText::new(format!("{}{arrow}", c.name())).strong(),
+                                    egui::RichText::new(format!("{arrow}{}", c.name())).strong(),
                                 )
                                 .frame(false),
                             )

@@ -184,6 +184,25 @@ pub fn mean_depth_edges(rows: &[SampleMeta]) -> Vec<f64> {
     (0..=n.max(1)).map(|i| i as f64 * width).collect()
 }
 
+/// Edges of the valid-pixel-ratio histogram: 20 bins over the range the
+/// view's samples span (rounded outward to 0.01), so a LiDAR dataset at 5–10 %
+/// is not one spike on a 0–1 axis; 0–1 when all samples share one value.
+pub fn valid_ratio_edges(rows: &[SampleMeta], view: &[usize]) -> Vec<f64> {
+    let (lo, hi) = view
+        .iter()
+        .map(|&i| rows[i].valid_ratio())
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !(hi - lo > 1e-9) {
+        return (0..=20).map(|i| i as f64 / 20.0).collect();
+    }
+    let lo = (lo * 100.0).floor() / 100.0;
+    let hi = ((hi * 100.0).ceil() / 100.0).max(lo + 0.01);
+    (0..=20).map(|i| lo + (hi - lo) * i as f64 / 20.0).collect()
+}
+
 impl Charts {
     /// Computes every chart over `view` (row indices), splitting by set membership.
     pub fn compute(
@@ -195,7 +214,7 @@ impl Charts {
     ) -> Self {
         let mut c = Charts {
             mean_hist: Histogram::new(mean_edges),
-            valid_hist: Histogram::new((0..=20).map(|i| i as f64 / 20.0).collect()),
+            valid_hist: Histogram::new(valid_ratio_edges(rows, view)),
             ..Default::default()
         };
         let mut means_full = Vec::with_capacity(view.len());

@@ -29,6 +29,7 @@ pub fn settle(h: &mut Harness<'static, CalibApp>) {
         let busy = app.jobs.any_running()
             || app.report.is_some()
             || app.quantize.runtime_rx.is_some()
+            || app.evaluate.busy()
             || app.thumbs.as_ref().is_some_and(|t| t.busy());
         if !busy && h.try_run().is_ok() {
             return;
