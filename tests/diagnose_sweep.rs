@@ -38,6 +38,7 @@ fn sweep_finds_a_tensor_whose_float_keeping_improves_abs_rel() {
         inputs: CalibrationSource::Split {
             split: demo.join("splits/combined_train.json"),
             root: demo.clone(),
+            dataset: Default::default(),
         },
         images: 4,
         preprocess: None,
