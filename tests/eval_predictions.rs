@@ -70,6 +70,10 @@ fn shape(i: usize, s: &Sample) -> Vec<usize> {
 }
 
 fn run(root: &Path, split: &str, dir: &Path, kind: DecoderKind) -> EvalRun {
+    evaluate(&request(root, split, dir, kind), &Progress::new()).unwrap()
+}
+
+fn request(root: &Path, split: &str, dir: &Path, kind: DecoderKind) -> EvalRequest {
     let mut req = EvalRequest::new(
         root.to_path_buf(),
         split.into(),
@@ -84,7 +88,7 @@ fn run(root: &Path, split: &str, dir: &Path, kind: DecoderKind) -> EvalRun {
         max_depth: MAX_DEPTH,
         ..Default::default()
     };
-    evaluate(&req, &Progress::new()).unwrap()
+    req
 }
 
 fn assert_perfect(run: &EvalRun, expected: usize) {
@@ -166,6 +170,12 @@ fn dual_head_npy_and_npz_round_trip_and_ambiguous_stems_are_reported() {
         calibscope::evaluate::predict::suggest_decoder(&dual, &Decoder::default()),
         Some(DecoderKind::DualHead)
     );
+
+    // Cancelled (Ctrl-C / the app's Cancel): a run marked cancelled, not an error.
+    let p = Progress::new();
+    p.cancel();
+    let c = evaluate(&request(&root, split, &dual, DecoderKind::DualHead), &p).unwrap();
+    assert!(c.cancelled && c.per_sample.len() < all.len());
 
     // 2. .npz with both keys, copy names.
     let npz = tmp.path().join("npu_npz");

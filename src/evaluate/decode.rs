@@ -65,7 +65,7 @@ impl std::str::FromStr for DecoderKind {
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                format!("unknown decoder {s:?}; use sigmoid-inverse, dual-head, linear, depth or inverse-depth")
+                format!("unknown decoder \"{s}\"; use sigmoid-inverse, dual-head, linear, depth or inverse-depth")
             })
     }
 }

@@ -89,7 +89,7 @@ pub fn evaluate(req: &EvalRequest, progress: &Progress) -> Result<EvalRun, EvalE
     };
 
     let mut warnings_files = Vec::new();
-    let mut source_info;
+    let source_info;
     let mut network = None;
     let mut cache = None;
     // Per sample: its prediction files (folder sources).
@@ -152,9 +152,6 @@ pub fn evaluate(req: &EvalRequest, progress: &Progress) -> Result<EvalRun, EvalE
                 )));
             }
         }
-    }
-    if let PredictionSource::Folder { .. } = &req.source {
-        source_info.sha256 = None;
     }
 
     progress.begin("evaluating", samples.len() as u64);

@@ -127,8 +127,12 @@ impl EvalSettings {
             || self.range_edges.iter().any(|e| !e.is_finite())
         {
             return Err(format!(
-                "range edges {:?} must be at least two increasing numbers (e.g. 0.5,1,3,5,15)",
+                "range edges {} must be at least two increasing numbers (e.g. 0.5,1,3,5,15)",
                 self.range_edges
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ));
         }
         Ok(())

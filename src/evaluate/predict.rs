@@ -41,9 +41,13 @@ pub struct Head {
 pub fn shape_hw(shape: &[usize]) -> Result<(usize, usize), String> {
     match shape {
         [lead @ .., h, w] if lead.iter().all(|&d| d == 1) && *h > 0 && *w > 0 => Ok((*h, *w)),
-        _ => Err(format!(
-            "shape {shape:?} is not a depth map; expected [H,W], [1,H,W] or [1,1,H,W]"
-        )),
+        _ => {
+            let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+            Err(format!(
+                "shape [{}] is not a depth map; expected [H,W], [1,H,W] or [1,1,H,W]",
+                dims.join(",")
+            ))
+        }
     }
 }
 
@@ -327,10 +331,11 @@ pub fn load_files(
             } else if keys.len() == 1 {
                 keys.into_values().collect()
             } else {
-                let names: Vec<&String> = keys.keys().collect();
+                let names: Vec<&str> = keys.keys().map(String::as_str).collect();
                 return Err(format!(
-                    "{} holds arrays {names:?} and no `depth`; name the one to read with the decoder's output option",
-                    p.display()
+                    "{} holds arrays {} and no `depth`; name the one to read with the decoder's output option",
+                    p.display(),
+                    names.join(", ")
                 ));
             }
         }
