@@ -6,6 +6,7 @@ pub mod agreement;
 pub mod fidelity;
 pub mod floor;
 pub mod heldout;
+pub mod inspect;
 pub mod run;
 pub mod sweep;
 pub mod tensors;
