@@ -7,6 +7,7 @@ pub mod fidelity;
 pub mod floor;
 pub mod heldout;
 pub mod inspect;
+pub mod methods;
 pub mod run;
 pub mod sweep;
 pub mod tensors;
