@@ -12,7 +12,9 @@ use std::process::Command;
 
 use calibscope::preprocess::{write_npy_f32, PreprocessSettings};
 use calibscope::progress::Progress;
-use calibscope::quantize::{self, CalibrationSource, PtqRequest, PtqSettings, RangeMethod};
+use calibscope::quantize::{
+    self, CalibrationSource, InputRange, PtqOptions, PtqRequest, PtqSettings, RangeMethod,
+};
 use calibscope::runtime::python_exe;
 use ptq_support::*;
 
@@ -166,7 +168,14 @@ fn quantize(model: &Path, calib: &Path, out: &Path, method: RangeMethod, per_cha
     };
     req.settings.method = method;
     req.settings.qdq.per_channel = per_channel;
-    quantize::run_ptq(&req, &Progress::new()).unwrap();
+    // ONNX Runtime calibrates the input like any tensor; calibscope takes
+    // its range from the preprocessing by default (issue 16). The parity
+    // check is of the methods themselves, so the input is calibrated here too.
+    let opts = PtqOptions {
+        input_range: InputRange::Calibrated,
+        ..Default::default()
+    };
+    quantize::run_ptq_with(&req, &opts, &Progress::new()).unwrap();
 }
 
 #[test]

@@ -6,6 +6,8 @@ pub mod agreement;
 pub mod fidelity;
 pub mod floor;
 pub mod heldout;
+pub mod inspect;
+pub mod methods;
 pub mod run;
 pub mod sweep;
 pub mod tensors;
