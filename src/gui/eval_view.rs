@@ -286,7 +286,7 @@ impl EvalView {
             Ok((req, out)) => {
                 let progress = Progress::new();
                 let p = progress.clone();
-                let promise = Promise::spawn_thread("evaluate", move || {
+                let promise = super::jobs::promise("evaluation", move || {
                     let run = crate::evaluate::evaluate(&req, &p).map_err(|e| e.to_string())?;
                     if run.cancelled {
                         return Ok(None);
@@ -758,7 +758,7 @@ impl EvalView {
         let split = PathBuf::from(&first.run.split);
         let settings = ds.settings.clone();
         let runs: Vec<EvalRun> = self.rt.runs.iter().map(|l| l.run.clone()).collect();
-        self.rt.sample_job = Some(Promise::spawn_thread("eval-sample", move || {
+        self.rt.sample_job = Some(super::jobs::promise("the sample viewer", move || {
             let refs: Vec<&EvalRun> = runs.iter().collect();
             eval_sample::compute(&root, &split, &settings, &key, &refs)
         }));
