@@ -392,16 +392,12 @@ impl Dataset {
     }
 
     /// Writes the project file in the background (autosave: the UI never waits on the disk).
-    pub fn save_in_background(&mut self) -> std::sync::mpsc::Receiver<Result<(), String>> {
+    pub fn save_in_background(&mut self) -> poll_promise::Promise<Result<(), String>> {
         let p = self.to_project();
         let path = self.project_path.clone();
         self.dirty_since = None;
         self.last_saved = Some(Instant::now());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(p.save(&path));
-        });
-        rx
+        super::jobs::promise("autosave", move || p.save(&path))
     }
 
     /// Writes the project file (atomically).
@@ -562,7 +558,7 @@ pub struct CalibApp {
     /// Autosave this long after the last change.
     pub autosave_after: Duration,
     /// An autosave writing in the background.
-    pub autosaving: Option<std::sync::mpsc::Receiver<Result<(), String>>>,
+    pub autosaving: Option<poll_promise::Promise<Result<(), String>>>,
     /// A report export waiting for its screenshot.
     pub report: Option<super::tasks::ReportCapture>,
     /// Screen rectangles of the Distribution view's plots, with their file names.
@@ -984,15 +980,18 @@ impl CalibApp {
                 self.autosaving = Some(ds.save_in_background());
             }
         }
-        if let Some(rx) = &self.autosaving {
-            match rx.try_recv() {
-                Ok(Ok(())) => self.autosaving = None,
-                Ok(Err(e)) => {
-                    self.autosaving = None;
-                    self.error(e);
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {}
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.autosaving = None,
+        if self
+            .autosaving
+            .as_ref()
+            .is_some_and(|p| p.ready().is_some())
+        {
+            let done = self
+                .autosaving
+                .take()
+                .expect("checked above")
+                .block_and_take();
+            if let Err(e) = done {
+                self.error(e);
             }
         }
     }

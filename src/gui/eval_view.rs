@@ -107,16 +107,16 @@ pub struct EvalRuntime {
     pub suspect_reason: String,
 }
 
+/// One run's depth and error-map textures.
+pub type RunImages = (egui::TextureHandle, egui::TextureHandle);
+
 /// The viewer's images, uploaded.
 pub struct SampleTextures {
     pub key: SampleKey,
     pub rgb: Option<egui::TextureHandle>,
     pub gt: egui::TextureHandle,
     /// Per run: (label, depth, error map) or why it could not be shown.
-    pub runs: Vec<(
-        String,
-        Result<(egui::TextureHandle, egui::TextureHandle), String>,
-    )>,
+    pub runs: Vec<(String, Result<RunImages, String>)>,
     /// The compared run minus the baseline, with its colour range (± metres).
     pub diff: Option<(String, egui::TextureHandle, f32)>,
     pub range: (f32, f32),
@@ -286,7 +286,7 @@ impl EvalView {
             Ok((req, out)) => {
                 let progress = Progress::new();
                 let p = progress.clone();
-                let promise = Promise::spawn_thread("evaluate", move || {
+                let promise = super::jobs::promise("evaluation", move || {
                     let run = crate::evaluate::evaluate(&req, &p).map_err(|e| e.to_string())?;
                     if run.cancelled {
                         return Ok(None);
@@ -758,7 +758,7 @@ impl EvalView {
         let split = PathBuf::from(&first.run.split);
         let settings = ds.settings.clone();
         let runs: Vec<EvalRun> = self.rt.runs.iter().map(|l| l.run.clone()).collect();
-        self.rt.sample_job = Some(Promise::spawn_thread("eval-sample", move || {
+        self.rt.sample_job = Some(super::jobs::promise("the sample viewer", move || {
             let refs: Vec<&EvalRun> = runs.iter().collect();
             eval_sample::compute(&root, &split, &settings, &key, &refs)
         }));
@@ -1101,12 +1101,12 @@ pub fn sort_rows(
     pick: RowPick,
     n: usize,
 ) -> Vec<PerImageRow> {
-    let (metric, value): (usize, Box<dyn Fn(&PerImageRow) -> f64>) = match key {
-        SortKey::Metric(i) => (i, Box::new(move |r: &PerImageRow| r.values[i])),
-        SortKey::Delta(i) => (
-            i,
-            Box::new(move |r: &PerImageRow| r.delta.map_or(f64::NAN, |d| d[i])),
-        ),
+    let metric = match key {
+        SortKey::Metric(i) | SortKey::Delta(i) => i,
+    };
+    let value = move |r: &PerImageRow| match key {
+        SortKey::Metric(i) => r.values[i],
+        SortKey::Delta(i) => r.delta.map_or(f64::NAN, |d| d[i]),
     };
     let higher_better = MetricSet::higher_is_better(MetricSet::NAMES[metric]);
     // Worst first; NaN (no baseline value) last.

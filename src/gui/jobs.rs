@@ -5,6 +5,26 @@ use std::thread::JoinHandle;
 
 use crate::progress::Progress;
 
+/// Runs `work` on its own thread as a [`poll_promise::Promise`]; a panic
+/// comes back as an error message instead of taking the UI thread down
+/// (a promise whose thread panicked would panic when polled).
+pub fn promise<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> poll_promise::Promise<Result<T, String>> {
+    let name = name.to_owned();
+    poll_promise::Promise::spawn_thread(format!("calibscope-{name}"), move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|p| {
+            let why = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            Err(format!("{name} stopped unexpectedly: {why}"))
+        })
+    })
+}
+
 /// A job running on its own thread.
 pub struct Job<T> {
     pub name: String,
@@ -84,6 +104,17 @@ pub fn progress_bar(ui: &mut egui::Ui, p: &Progress, unit: &str, width: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panicking_promise_is_an_error() {
+        let p = promise::<u8>("boom job", || panic!("bad input"));
+        let r = p.block_and_take();
+        assert_eq!(
+            r,
+            Err("boom job stopped unexpectedly: bad input".to_owned())
+        );
+        assert_eq!(promise("ok", || Ok(3)).block_and_take(), Ok(3));
+    }
 
     #[test]
     fn polls_to_a_value_and_reports_panics() {

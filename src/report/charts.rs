@@ -195,7 +195,8 @@ pub fn valid_ratio_edges(rows: &[SampleMeta], view: &[usize]) -> Vec<f64> {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
             (a.min(v), b.max(v))
         });
-    if !(hi - lo > 1e-9) {
+    // NaN-safe: no finite value leaves lo = +inf, hi = -inf.
+    if hi - lo <= 1e-9 || !lo.is_finite() || !hi.is_finite() {
         return (0..=20).map(|i| i as f64 / 20.0).collect();
     }
     let lo = (lo * 100.0).floor() / 100.0;
