@@ -175,7 +175,8 @@ mod tests {
         assert_eq!(m.bins(), 128);
         assert_eq!(m.range, s.range);
         assert_eq!(m.abs_hist().iter().sum::<u64>(), 5);
-        // 0.99 and 1.0 (top edge) fall in the last of 128 bins.
-        assert_eq!(m.pos[127], 2);
+        // 0.99 → bin ⌊0.99·128⌋ = 126; 1.0 (the top edge) stays in the last bin.
+        assert_eq!((m.pos[126], m.pos[127]), (1, 1));
+        assert_eq!(m.neg[64], 1); // 0.5·128 = 64
     }
 }
