@@ -40,16 +40,10 @@ pub struct CalibrationStatistics {
     pub depth_variant_distribution: Vec<(String, usize)>,
 }
 
-/// numpy's `percentile(..., method="linear")` of an ascending slice.
+/// numpy's `percentile(..., method="linear")` of an ascending slice; `None`
+/// for no values (the formula lives in `depth`).
 pub fn percentile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let pos = q / 100.0 * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let frac = pos - lo as f64;
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+    (!sorted.is_empty()).then(|| crate::depth::percentile_sorted(sorted, q))
 }
 
 fn counts<'a>(values: impl Iterator<Item = &'a str>) -> Vec<(String, usize)> {

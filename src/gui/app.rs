@@ -559,10 +559,6 @@ pub struct CalibApp {
     pub autosave_after: Duration,
     /// An autosave writing in the background.
     pub autosaving: Option<poll_promise::Promise<Result<(), String>>>,
-    /// A report export waiting for its screenshot.
-    pub report: Option<super::tasks::ReportCapture>,
-    /// Screen rectangles of the Distribution view's plots, with their file names.
-    pub plot_rects: Vec<(String, egui::Rect)>,
     /// Fields of the export section.
     pub export: ExportForm,
     /// The Quantize view's results and logs.
@@ -623,9 +619,7 @@ impl CalibApp {
             thumbs: None,
             inspector: None,
             autosave_after: Duration::from_secs(2),
-            report: None,
             autosaving: None,
-            plot_rects: Vec::new(),
             export: ExportForm::default(),
             quantize: Default::default(),
             cmds: Default::default(),
@@ -1023,9 +1017,6 @@ impl CalibApp {
             egui::CentralPanel::default().show(ui, |ui| {
                 super::start::show(self, ui);
             });
-        } else if self.report.is_some() {
-            // Report layout: every plot on screen at once for the screenshot.
-            egui::CentralPanel::default().show(ui, |ui| super::dist_view::show(self, ui));
         } else if self.view == View::Evaluate {
             egui::CentralPanel::default().show(ui, |ui| self.evaluate_view(ui));
         } else if self.view == View::Quantize {
@@ -1064,7 +1055,6 @@ impl CalibApp {
             t.end_frame(ui.ctx());
         }
         self.apply_commands(ui.ctx());
-        super::tasks::capture_report(self, ui.ctx());
         self.autosave();
     }
 

@@ -9,33 +9,19 @@ use super::curation::GridSource;
 use super::plots;
 use crate::distribution::DistributionReport;
 
-/// (title, report file name)
-const CHARTS: [(&str, &str); 8] = [
-    (
-        "Mean depth histogram (click a bar to filter)",
-        "mean_depth_histogram.png",
-    ),
-    (
-        "Cumulative distribution of mean depth",
-        "mean_depth_cdf.png",
-    ),
-    (
-        "Mean depth: overall and per scene type",
-        "mean_depth_boxplot.png",
-    ),
-    ("Depth ranges", "depth_ranges.png"),
-    ("Scene types", "scene_types.png"),
-    ("Depth folders", "depth_folders.png"),
-    ("Mean vs median depth", "mean_vs_median.png"),
-    (
-        "Valid-pixel ratio (click a bar to filter)",
-        "valid_pixel_ratio.png",
-    ),
+/// Chart titles, in drawing order.
+const CHARTS: [&str; 8] = [
+    "Mean depth histogram (click a bar to filter)",
+    "Cumulative distribution of mean depth",
+    "Mean depth: overall and per scene type",
+    "Depth ranges",
+    "Scene types",
+    "Depth folders",
+    "Mean vs median depth",
+    "Valid-pixel ratio (click a bar to filter)",
 ];
 
 pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
-    let report_layout = app.report.is_some();
-    app.plot_rects.clear();
     let Some(ds) = &mut app.ds else {
         return;
     };
@@ -59,56 +45,32 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
     }
     ui.separator();
     let mut filter_to: Option<(Stat, f64, f64)> = None;
-    let mut rects = Vec::new();
     let c = &ds.charts;
-    if report_layout {
-        let cols = 4;
-        let w = (ui.available_width() - 8.0 * (cols as f32 - 1.0)) / cols as f32;
-        let h = ((ui.available_height() - 16.0) / 2.0 - 30.0).max(120.0);
-        plots::set_height(h);
-        for row in 0..2 {
-            ui.horizontal_top(|ui| {
-                for (k, (title, file)) in CHARTS.iter().enumerate().skip(row * cols).take(cols) {
-                    let r = ui
-                        .vertical(|ui| {
-                            ui.set_width(w);
-                            ui.strong(*title);
-                            draw(ui, k, c, &mut filter_to);
-                        })
-                        .response
-                        .rect;
-                    rects.push(((*file).to_owned(), r));
-                }
-            });
-        }
-        plots::set_height(plots::PLOT_H);
-    } else {
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            let two = ui.available_width() > 760.0;
-            let w = ((ui.available_width() - 16.0) / 2.0).max(200.0);
-            for pair in 0..4 {
-                let mut cell = |ui: &mut egui::Ui, k: usize| {
-                    ui.vertical(|ui| {
-                        if two {
-                            ui.set_width(w);
-                        }
-                        ui.strong(CHARTS[k].0);
-                        draw(ui, k, c, &mut filter_to);
-                    });
-                };
-                if two {
-                    ui.horizontal_top(|ui| {
-                        cell(ui, 2 * pair);
-                        cell(ui, 2 * pair + 1);
-                    });
-                } else {
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        let two = ui.available_width() > 760.0;
+        let w = ((ui.available_width() - 16.0) / 2.0).max(200.0);
+        for pair in 0..4 {
+            let mut cell = |ui: &mut egui::Ui, k: usize| {
+                ui.vertical(|ui| {
+                    if two {
+                        ui.set_width(w);
+                    }
+                    ui.strong(CHARTS[k]);
+                    draw(ui, k, c, &mut filter_to);
+                });
+            };
+            if two {
+                ui.horizontal_top(|ui| {
                     cell(ui, 2 * pair);
                     cell(ui, 2 * pair + 1);
-                }
-                ui.add_space(8.0);
+                });
+            } else {
+                cell(ui, 2 * pair);
+                cell(ui, 2 * pair + 1);
             }
-        });
-    }
+            ui.add_space(8.0);
+        }
+    });
     if let Some((stat, lo, hi)) = filter_to {
         ds.filter.set_range(stat, lo, hi);
         ds.grid.source = GridSource::All;
@@ -122,7 +84,6 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
             ),
         ));
     }
-    app.plot_rects = rects;
 }
 
 fn draw(ui: &mut egui::Ui, k: usize, c: &Charts, filter_to: &mut Option<(Stat, f64, f64)>) {

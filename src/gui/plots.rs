@@ -22,17 +22,8 @@ pub fn series_color(i: usize) -> Color32 {
     ];
     C[i % C.len()]
 }
+/// Height of every Distribution plot.
 pub const PLOT_H: f32 = 210.0;
-
-thread_local! {
-    /// Height of the plots drawn next (the report layout makes them fit one screen).
-    static PLOT_HEIGHT: std::cell::Cell<f32> = const { std::cell::Cell::new(PLOT_H) };
-}
-
-/// Sets the height of the plots drawn next on this thread.
-pub fn set_height(h: f32) {
-    PLOT_HEIGHT.with(|c| c.set(h));
-}
 
 fn share(n: u64, total: usize) -> f64 {
     if total == 0 {
@@ -43,9 +34,8 @@ fn share(n: u64, total: usize) -> f64 {
 }
 
 fn base_plot(id: &str) -> Plot<'static> {
-    let h = PLOT_HEIGHT.with(|c| c.get());
     Plot::new(id)
-        .height(h)
+        .height(PLOT_H)
         .legend(Legend::default())
         .allow_scroll(false)
         .allow_zoom(false)

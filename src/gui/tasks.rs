@@ -4,8 +4,6 @@
 //! message; nothing here computes what the library computes.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use super::app::{CalibApp, Level, Loaded, Notice, StrategyKind};
 use super::jobs::Job;
@@ -397,99 +395,6 @@ pub fn export_report(app: &mut CalibApp, dir: PathBuf) {
                 "Wrote {} and {} figures into {}.",
                 files.statistics.display(),
                 files.figures.len(),
-                dir.display()
-            ),
-            &dir,
-        ))
-    });
-}
-
-/// A report waiting for its screenshot.
-#[derive(Debug, Clone)]
-pub struct ReportCapture {
-    pub dir: PathBuf,
-    /// Frames drawn in report layout so far (plots settle after one).
-    pub frames: u32,
-}
-
-/// Called after each frame: once the Distribution view has been drawn in
-/// report layout, asks for a screenshot and crops each plot out of it.
-pub fn capture_report(app: &mut CalibApp, ctx: &egui::Context) {
-    let Some(rc) = &mut app.report else {
-        return;
-    };
-    rc.frames += 1;
-    ctx.request_repaint();
-    if rc.frames < 3 || app.plot_rects.is_empty() {
-        return;
-    }
-    let rc = app.report.take().expect("checked above");
-    let Some((_, _, idx)) = samples(app) else {
-        return;
-    };
-    let ds = app.ds.as_ref().expect("samples() checked it");
-    let stats = export::calibration_statistics(&ds.cur.rows, &idx);
-    let rects = std::mem::take(&mut app.plot_rects);
-    let ppp = ctx.pixels_per_point();
-    let (tx, rx) = mpsc::channel();
-    let repaint = ctx.clone();
-    ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(
-        egui::ScreenshotCallback::new(move |img| {
-            let _ = tx.send(img);
-            repaint.request_repaint();
-        }),
-    ));
-    let dir = rc.dir;
-    let root = ds.root.clone();
-    start_export(app, "report", move |p| {
-        p.begin("report", rects.len() as u64 + 1);
-        let stats_path = dir.join("calibration_statistics.json");
-        crate::paths::check_output(&stats_path, &[], &[&root])?;
-        export::write_statistics(&stats_path, &stats).map_err(|e| e.to_string())?;
-        p.inc(1);
-        let img = rx.recv_timeout(Duration::from_secs(20)).map_err(|_| {
-            format!(
-                "Wrote {}, but the window gave no screenshot for the plots; try again with the window visible.",
-                stats_path.display()
-            )
-        })?;
-        let [w, h] = img.size;
-        let mut written = 0;
-        for (name, r) in &rects {
-            let x0 = ((r.min.x * ppp).floor().max(0.0) as usize).min(w);
-            let y0 = ((r.min.y * ppp).floor().max(0.0) as usize).min(h);
-            let x1 = ((r.max.x * ppp).ceil() as usize).min(w);
-            let y1 = ((r.max.y * ppp).ceil() as usize).min(h);
-            if x1 <= x0 || y1 <= y0 {
-                continue;
-            }
-            let mut out = image::RgbaImage::new((x1 - x0) as u32, (y1 - y0) as u32);
-            for y in y0..y1 {
-                for x in x0..x1 {
-                    let c = img.pixels[y * w + x];
-                    out.put_pixel(
-                        (x - x0) as u32,
-                        (y - y0) as u32,
-                        image::Rgba(c.to_srgba_unmultiplied()),
-                    );
-                }
-            }
-            let mut bytes = Vec::new();
-            image::DynamicImage::ImageRgba8(out)
-                .write_to(
-                    &mut std::io::Cursor::new(&mut bytes),
-                    image::ImageFormat::Png,
-                )
-                .map_err(|e| format!("could not encode {name}: {e}"))?;
-            crate::fsutil::write_atomic(&dir.join(name), &bytes)
-                .map_err(|e| format!("could not write {}: {e}", dir.join(name).display()))?;
-            written += 1;
-            p.inc(1);
-        }
-        Ok(done(
-            format!(
-                "Wrote {} and {written} plot images into {}.",
-                stats_path.display(),
                 dir.display()
             ),
             &dir,

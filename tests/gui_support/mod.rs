@@ -27,7 +27,6 @@ pub fn settle(h: &mut Harness<'static, CalibApp>) {
         h.step();
         let app = h.state();
         let busy = app.jobs.any_running()
-            || app.report.is_some()
             || app.quantize.runtime_rx.is_some()
             || app.evaluate.busy()
             || app.thumbs.as_ref().is_some_and(|t| t.busy());
