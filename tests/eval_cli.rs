@@ -173,6 +173,20 @@ fn eval_demo_model_uses_the_cache_and_compare_reads_stored_runs() {
     assert!(std::fs::read_to_string(&csv_path)
         .unwrap()
         .starts_with("table,metric,range,run,value,delta,delta_pct"));
+    // The per-range bars as a PNG drawn for the file (the report's size).
+    let png_path = tmp.path().join("ranges.png");
+    ok(
+        &home,
+        &[
+            "compare",
+            run1.to_str().unwrap(),
+            run3.to_str().unwrap(),
+            "--png",
+            png_path.to_str().unwrap(),
+        ],
+    );
+    let png = image::open(&png_path).unwrap();
+    assert_eq!((png.width(), png.height()), (1200, 800));
 
     // Edit one sample of the stored second run: the table follows.
     let mut edited = j3.clone();

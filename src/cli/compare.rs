@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::evaluate::compare::compare;
+use crate::evaluate::compare::{compare, Comparison};
 use crate::evaluate::EvalRun;
 
 #[derive(Debug, Args)]
@@ -22,6 +22,12 @@ pub struct CompareArgs {
     /// Write the tables as CSV.
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    /// Draw the per-depth-range bars of --metric for every run as a PNG.
+    #[arg(long)]
+    pub png: Option<PathBuf>,
+    /// The metric the PNG shows (abs_rel, sq_rel, rmse, rmse_log, a1, a2, a3).
+    #[arg(long, default_value = "abs_rel")]
+    pub metric: String,
 }
 
 pub fn run(a: CompareArgs) -> ExitCode {
@@ -35,6 +41,15 @@ pub fn run(a: CompareArgs) -> ExitCode {
 }
 
 fn run_inner(a: &CompareArgs) -> Result<(), String> {
+    if crate::evaluate::MetricSet::default()
+        .get(&a.metric)
+        .is_none()
+    {
+        return Err(format!(
+            "--metric {} is not one of abs_rel, sq_rel, rmse, rmse_log, a1, a2, a3",
+            a.metric
+        ));
+    }
     let mut runs = Vec::new();
     for p in &a.runs {
         let run = EvalRun::load(p)?;
@@ -75,5 +90,40 @@ fn run_inner(a: &CompareArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
         eprintln!("wrote {}", p.display());
     }
+    if let Some(p) = &a.png {
+        let (labels, series) = range_series(&c, &a.metric);
+        crate::report::runs_by_range_png(&labels, &series, &a.metric, p)
+            .map_err(|e| e.to_string())?;
+        eprintln!("wrote {}", p.display());
+    }
     Ok(())
+}
+
+/// The comparison's per-range values of `metric`: one label per range, one
+/// series per run (NaN where a run has no pixel in the range).
+fn range_series(c: &Comparison, metric: &str) -> (Vec<String>, Vec<(String, Vec<f64>)>) {
+    let labels = c
+        .ranges
+        .iter()
+        .map(|r| format!("{}–{} m", r.lo, r.hi))
+        .collect();
+    let series = c
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let v = c
+                .ranges
+                .iter()
+                .map(|r| {
+                    r.metrics[i]
+                        .as_ref()
+                        .and_then(|m| m.get(metric))
+                        .unwrap_or(f64::NAN)
+                })
+                .collect();
+            (l.clone(), v)
+        })
+        .collect();
+    (labels, series)
 }
