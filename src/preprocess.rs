@@ -434,22 +434,33 @@ fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
-/// Writes a float32 `.npy` (C order): for tests and exports.
-pub fn write_npy_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_s = if dims.len() == 1 {
+/// The header of a version-1 `.npy` file holding `descr` values (numpy's
+/// spelling: `<f4`, `|u1`, …) of `shape` in C order, padded with spaces so the
+/// data starts at a multiple of 64 bytes, as numpy pads it. The one `.npy`
+/// writer: everything that writes `.npy` files starts with it.
+pub fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let shape_txt = if dims.len() == 1 {
         format!("({},)", dims[0])
     } else {
         format!("({})", dims.join(", "))
     };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_s}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
+    let mut dict =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    let pad = (64 - (10 + dict.len() + 1) % 64) % 64;
+    dict.push_str(&" ".repeat(pad));
+    dict.push('\n');
+    let mut h = Vec::with_capacity(10 + dict.len());
+    h.extend_from_slice(b"\x93NUMPY\x01\x00");
+    h.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    h.extend_from_slice(dict.as_bytes());
+    h
+}
+
+/// Writes a float32 `.npy` (C order): for tests and exports.
+pub fn write_npy_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    let mut out = npy_header("<f4", shape);
+    out.reserve(data.len() * 4);
     for v in data {
         out.extend_from_slice(&v.to_le_bytes());
     }
@@ -557,17 +568,9 @@ mod tests {
         assert!(parse_npy(b"PNG....").unwrap_err().contains("magic"));
     }
 
-    /// A version-1 `.npy` with the given descr, shape text and data bytes.
-    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
+    /// A version-1 `.npy` with the given descr, shape and data bytes.
+    fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+        let mut out = npy_header(descr, shape);
         out.extend_from_slice(data);
         out
     }
@@ -575,7 +578,7 @@ mod tests {
     #[test]
     fn npy_eight_bit_and_non_finite_inputs_are_refused_big_endian_is_read() {
         // uint8 pixel values would calibrate ranges of 0..255 (issue 18 item 8).
-        let e = parse_npy(&npy("|u1", "(1, 3)", &[0, 128, 255])).unwrap_err();
+        let e = parse_npy(&npy("|u1", &[1, 3], &[0, 128, 255])).unwrap_err();
         assert!(
             e.contains("raw 8-bit values") && e.contains("float32"),
             "{e}"
@@ -585,20 +588,20 @@ mod tests {
             .flat_map(|v| v.to_be_bytes())
             .collect();
         assert_eq!(
-            parse_npy(&npy(">f4", "(2,)", &be)).unwrap().1,
+            parse_npy(&npy(">f4", &[2], &be)).unwrap().1,
             vec![0.5, -2.0]
         );
         let be8: Vec<u8> = [0.25f64].iter().flat_map(|v| v.to_be_bytes()).collect();
-        assert_eq!(parse_npy(&npy(">f8", "(1,)", &be8)).unwrap().1, vec![0.25]);
+        assert_eq!(parse_npy(&npy(">f8", &[1], &be8)).unwrap().1, vec![0.25]);
         let nan: Vec<u8> = [1.0f32, f32::NAN, f32::INFINITY]
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
-        let e = parse_npy(&npy("<f4", "(3,)", &nan)).unwrap_err();
+        let e = parse_npy(&npy("<f4", &[3], &nan)).unwrap_err();
         assert!(e.contains("2 of 3 values are NaN or infinite"), "{e}");
-        let e = parse_npy(&npy("<f4", "(4294967296, 4294967296, 4294967296)", &[])).unwrap_err();
+        let e = parse_npy(&npy("<f4", &[4294967296; 3], &[])).unwrap_err();
         assert!(e.contains("overflows"), "{e}");
-        let e = parse_npy(&npy("<i8", "(1,)", &[0; 8])).unwrap_err();
+        let e = parse_npy(&npy("<i8", &[1], &[0; 8])).unwrap_err();
         assert!(e.contains("not supported"), "{e}");
     }
 

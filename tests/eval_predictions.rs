@@ -277,7 +277,7 @@ fn dual_head_npy_and_npz_round_trip_and_ambiguous_stems_are_reported() {
 fn float16_and_uint8_arrays_decode() {
     // float16: 0.5, -2, 65504 (max), 2^-24 (smallest subnormal), 0.
     let halves: [u16; 5] = [0x3800, 0xC000, 0x7BFF, 0x0001, 0x0000];
-    let mut npy = npy_header("<f2", "(1, 1, 1, 5)");
+    let mut npy = npy_header("<f2", &[1, 1, 1, 5]);
     for h in halves {
         npy.extend_from_slice(&h.to_le_bytes());
     }
@@ -285,24 +285,16 @@ fn float16_and_uint8_arrays_decode() {
     assert_eq!((head.height, head.width), (1, 5));
     assert_eq!(head.values, vec![0.5, -2.0, 65504.0, 2f32.powi(-24), 0.0]);
 
-    let mut npy = npy_header("|u1", "(3,)");
+    let mut npy = npy_header("|u1", &[3]);
     npy.extend_from_slice(&[0, 51, 255]);
     let e = read_npy_head(&npy, "x", 1.0 / 255.0).unwrap_err();
     assert!(e.contains("shape"), "{e}");
-    let mut npy = npy_header("|u1", "(1, 3)");
+    let mut npy = npy_header("|u1", &[1, 3]);
     npy.extend_from_slice(&[0, 51, 255]);
     let head = read_npy_head(&npy, "x", 1.0 / 255.0).unwrap();
     assert_eq!(head.values, vec![0.0, 0.2, 1.0]);
 }
 
-fn npy_header(descr: &str, shape: &str) -> Vec<u8> {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out
+fn npy_header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    calibscope::preprocess::npy_header(descr, shape)
 }

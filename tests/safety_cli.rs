@@ -169,15 +169,7 @@ fn one_path_for_two_outputs_is_refused() {
 
 /// A float32 `.npy` of the demo model's input shape with the given header descr.
 fn npy(descr: &str, data: &[u8]) -> Vec<u8> {
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (1, 3, 192, 320), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
+    let mut out = calibscope::preprocess::npy_header(descr, &[1, 3, 192, 320]);
     out.extend_from_slice(data);
     out
 }

@@ -374,18 +374,7 @@ fn symbolic_links_out_of_the_root_are_refused_unless_allowed() {
 }
 
 fn npy(shape: &[usize], values: impl Iterator<Item = f32>) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-    let mut dict = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}",
-        dims.join(", ")
-    );
-    while (10 + dict.len() + 1) % 64 != 0 {
-        dict.push(' ');
-    }
-    dict.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(dict.len() as u16).to_le_bytes());
-    b.extend_from_slice(dict.as_bytes());
+    let mut b = calibscope::preprocess::npy_header("<f4", shape);
     for v in values {
         b.extend_from_slice(&v.to_le_bytes());
     }

@@ -76,25 +76,9 @@ pub struct TensorReport {
     pub cancelled: bool,
 }
 
-/// The `.npy` v1.0 header for a little-endian float32 C-order array, padded
-/// with spaces so the data starts at a multiple of 64 bytes, as numpy pads it.
+/// The float32 `.npy` header for `shape` (see [`crate::preprocess::npy_header`]).
 pub fn npy_header(shape: &[usize]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-    let shape_txt = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_txt}, }}");
-    let unpadded = 10 + dict.len() + 1;
-    let pad = (64 - unpadded % 64) % 64;
-    dict.push_str(&" ".repeat(pad));
-    dict.push('\n');
-    let mut h = Vec::with_capacity(10 + dict.len());
-    h.extend_from_slice(b"\x93NUMPY\x01\x00");
-    h.extend_from_slice(&(dict.len() as u16).to_le_bytes());
-    h.extend_from_slice(dict.as_bytes());
-    h
+    crate::preprocess::npy_header("<f4", shape)
 }
 
 /// Decodes and preprocesses one image into NCHW float32 values.
