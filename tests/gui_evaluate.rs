@@ -191,6 +191,26 @@ fn evaluate_view_compares_fp32_and_int8_on_the_demo() {
     };
     assert_eq!(t.runs.len(), 2);
     assert!(t.runs.iter().all(|(_, r)| r.is_ok()));
+    // Both runs' outputs for it are in the prediction cache the view
+    // evaluated into, which is where the viewer reads them from.
+    {
+        let ds = h.state().ds.as_ref().unwrap();
+        let sp = calibscope::dataset::read_split(&ds.root, Path::new(&q.run.split)).unwrap();
+        let entry = sp
+            .entries
+            .iter()
+            .find(|e| e.dataset_root == worst.dataset_root && e.stem == worst.stem)
+            .unwrap();
+        let smp = calibscope::dataset::resolve_sample(&ds.root, entry, &ds.settings).unwrap();
+        let cache = h.state().dirs.as_ref().unwrap().cache.join("predictions");
+        for l in [fp32, q] {
+            assert!(
+                calibscope::gui::eval_sample::cached_heads(&l.run, &smp, Some(&cache)).is_some(),
+                "{} has no cached outputs for the viewer",
+                l.run.label
+            );
+        }
+    }
     assert!(t.rgb.is_some());
     assert!(t.diff.is_some(), "INT8 − FP32 difference");
     h.get_by_label_contains("GT (points dilated)");

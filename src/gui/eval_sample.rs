@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::dataset::DatasetSettings;
+use crate::dataset::{DatasetSettings, ResolvedSample};
 use crate::evaluate::{naming, predict, EvalRun};
 use crate::metadata::SampleKey;
 
@@ -21,13 +21,17 @@ pub struct SampleMaps {
     pub preds: Vec<Result<Vec<f32>, String>>,
 }
 
-/// Loads the sample from the split and predicts it as each run did.
+/// Loads the sample from the split and predicts it as each run did: a
+/// model run's outputs come from the prediction cache under `cache_dir`
+/// (`None`: the app's cache folder) when the evaluation stored them there,
+/// so opening a sample does not run the network again.
 pub fn compute(
     root: &Path,
     split: &Path,
     settings: &DatasetSettings,
     key: &SampleKey,
     runs: &[&EvalRun],
+    cache_dir: Option<&Path>,
 ) -> Result<SampleMaps, String> {
     let sp = crate::dataset::read_split(root, split).map_err(|e| e.to_string())?;
     let entry = sp
@@ -50,7 +54,7 @@ pub fn compute(
         .map_err(|e| format!("cannot read image {}: {e}", smp.image.display()));
     let preds = runs
         .iter()
-        .map(|run| predict_like(run, key, &smp.image, w, h))
+        .map(|run| predict_like(run, key, &smp, cache_dir, w, h))
         .collect();
     Ok(SampleMaps {
         key: key.clone(),
@@ -67,15 +71,21 @@ pub fn compute(
 fn predict_like(
     run: &EvalRun,
     key: &SampleKey,
-    image: &Path,
+    smp: &ResolvedSample,
+    cache_dir: Option<&Path>,
     w: usize,
     h: usize,
 ) -> Result<Vec<f32>, String> {
     let path = PathBuf::from(&run.source.path);
     let heads = if run.source.kind == "model" {
-        let mut net = predict::Network::load(&path, run.source.preprocess.clone())?;
-        let t = net.input(image)?;
-        net.run(t)?
+        match cached_heads(run, smp, cache_dir) {
+            Some(heads) => heads,
+            None => {
+                let mut net = predict::Network::load(&path, run.source.preprocess.clone())?;
+                let t = net.input(&smp.image)?;
+                net.run(t)?
+            }
+        }
     } else {
         let folder = predict::list_folder(&path, &run.decoder)?;
         let names: Vec<String> = folder.files.iter().map(|(n, _)| n.clone()).collect();
@@ -97,6 +107,22 @@ fn predict_like(
         crate::evaluate::metrics::resize_bilinear(&depth, sw, sh, w, h, false)
     };
     Ok(depth.into_iter().map(|d| d as f32).collect())
+}
+
+/// The run's stored network outputs for the sample, keyed as the evaluation
+/// keyed them (model SHA-256, preprocessing, image file identity).
+pub fn cached_heads(
+    run: &EvalRun,
+    smp: &ResolvedSample,
+    cache_dir: Option<&Path>,
+) -> Option<Vec<predict::Head>> {
+    let (sha, pre) = (run.source.sha256.as_ref()?, run.source.preprocess.as_ref()?);
+    let root = match cache_dir {
+        Some(d) => d.to_path_buf(),
+        None => crate::fsutil::AppDirs::discover().ok()?.cache,
+    };
+    let cache = predict::PredictionCache::new(&root, sha, pre);
+    cache.load(&cache.entry(&smp.image, &smp.image_stamp))
 }
 
 /// Sparse GT points grown to `r` pixels so they are visible when scaled down:

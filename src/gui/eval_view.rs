@@ -758,9 +758,10 @@ impl EvalView {
         let split = PathBuf::from(&first.run.split);
         let settings = ds.settings.clone();
         let runs: Vec<EvalRun> = self.rt.runs.iter().map(|l| l.run.clone()).collect();
+        let cache_dir = ctx.cache_dir.clone();
         self.rt.sample_job = Some(super::jobs::promise("the sample viewer", move || {
             let refs: Vec<&EvalRun> = runs.iter().collect();
-            eval_sample::compute(&root, &split, &settings, &key, &refs)
+            eval_sample::compute(&root, &split, &settings, &key, &refs, cache_dir.as_deref())
         }));
     }
 
