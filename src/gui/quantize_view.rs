@@ -24,21 +24,9 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         egui::ScrollArea::vertical()
             .id_salt("quantize_one_column")
             .show(ui, |ui| {
-                runtime_ui(app, ui);
-                ui.add_space(4.0);
-                model_ui(app, ui);
-                ui.add_space(4.0);
-                ui.group(|ui| preprocess_ui(app, ui));
-                ui.add_space(4.0);
-                ui.group(|ui| method_ui(app, ui));
-                ui.add_space(4.0);
-                set_ui(app, ui);
-                ui.add_space(4.0);
-                run_ui(app, ui);
+                settings_column(app, ui);
                 ui.add_space(8.0);
-                result_ui(app, ui);
-                ui.add_space(8.0);
-                toolchain_ui(app, ui);
+                results_column(app, ui);
             });
         return;
     }
@@ -50,27 +38,33 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("quantize_right")
-                .show(ui, |ui| {
-                    result_ui(app, ui);
-                    ui.add_space(8.0);
-                    toolchain_ui(app, ui);
-                });
+                .show(ui, |ui| results_column(app, ui));
         });
     egui::ScrollArea::vertical()
         .id_salt("quantize_left")
-        .show(ui, |ui| {
-            runtime_ui(app, ui);
-            ui.add_space(4.0);
-            model_ui(app, ui);
-            ui.add_space(4.0);
-            ui.group(|ui| preprocess_ui(app, ui));
-            ui.add_space(4.0);
-            ui.group(|ui| method_ui(app, ui));
-            ui.add_space(4.0);
-            set_ui(app, ui);
-            ui.add_space(4.0);
-            run_ui(app, ui);
-        });
+        .show(ui, |ui| settings_column(app, ui));
+}
+
+/// Runtime, model, preprocessing, method, calibration set and Run.
+fn settings_column(app: &mut CalibApp, ui: &mut egui::Ui) {
+    runtime_ui(app, ui);
+    ui.add_space(4.0);
+    model_ui(app, ui);
+    ui.add_space(4.0);
+    ui.group(|ui| preprocess_ui(app, ui));
+    ui.add_space(4.0);
+    ui.group(|ui| method_ui(app, ui));
+    ui.add_space(4.0);
+    set_ui(app, ui);
+    ui.add_space(4.0);
+    run_ui(app, ui);
+}
+
+/// What the runs produced, and the external toolchain.
+fn results_column(app: &mut CalibApp, ui: &mut egui::Ui) {
+    result_ui(app, ui);
+    ui.add_space(8.0);
+    toolchain_ui(app, ui);
 }
 
 /// The demo (or any dataset with `models/demo_model.onnx`) brings its model.
