@@ -68,6 +68,7 @@ fn output_floor_equals_numpy() {
         &FloorRequest {
             root: demo.clone(),
             split,
+            dataset: Default::default(),
             fp32: demo_model(),
             preprocess: None,
             decoder,

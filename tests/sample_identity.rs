@@ -215,6 +215,42 @@ fn scan_copy_export_and_ptq_accept_the_same_split() {
     let r = ptq(&work, &out, &args);
     assert!(r.status.success(), "{}", text(&r));
     assert!(text(&r).contains("3 inputs"), "{}", text(&r));
+
+    // eval reads the same split with the same options, and takes the
+    // depth-folder list as scan does.
+    let eval = |extra: &[&str], out: &str| {
+        let r = exe()
+            .current_dir(&work)
+            .env("CALIBSCOPE_HOME", work.join("home"))
+            .arg("eval")
+            .args(common)
+            .args(["--model", demo_model().to_str().unwrap(), "--out", out])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", text(&r));
+        let run: serde_json::Value =
+            serde_json::from_slice(&fs::read(work.join(out)).unwrap()).unwrap();
+        run["per_sample"].as_array().unwrap().len()
+    };
+    assert_eq!(eval(&["--image-folder", "rgb"], "run.json"), 3);
+    fs::rename(
+        root.join("synced_data/seq_a/depth_maps"),
+        root.join("synced_data/seq_a/newest_original_depth_maps"),
+    )
+    .unwrap();
+    assert_eq!(
+        eval(
+            &[
+                "--image-folder",
+                "rgb",
+                "--depth-folder",
+                "newest_original_depth_maps"
+            ],
+            "run2.json"
+        ),
+        3
+    );
 }
 
 #[test]

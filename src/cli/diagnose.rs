@@ -26,6 +26,8 @@ pub struct DiagnoseArgs {
     /// Dataset root the split's entries are relative to.
     #[arg(long)]
     pub root: Option<PathBuf>,
+    #[command(flatten)]
+    pub samples: super::SampleArgs,
     /// Inputs: a folder of images (or of .npy input tensors).
     #[arg(long, group = "source")]
     pub folder: Option<PathBuf>,
@@ -71,7 +73,7 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
         (Some(s), _) => CalibrationSource::Split {
             split: s.clone(),
             root: a.root.clone().unwrap_or_default(),
-            dataset: super::dataset_settings(None, &[], false, None),
+            dataset: a.samples.settings(),
         },
         (_, Some(f)) => CalibrationSource::Folder(f.clone()),
         _ => {

@@ -85,6 +85,8 @@ pub struct EvalArgs {
     /// uint8 predictions are multiplied by this.
     #[arg(long, default_value_t = 1.0 / 255.0)]
     pub uint8_scale: f64,
+    #[command(flatten)]
+    pub samples: super::SampleArgs,
     /// How GT depth PNGs map to metres: auto, kitti, millimetres, metres-8bit.
     #[arg(long, default_value = "auto")]
     pub depth_encoding: DepthEncoding,
@@ -197,7 +199,7 @@ fn run_inner(a: &EvalArgs) -> Result<ExitCode, String> {
         split: a.split.clone(),
         dataset: DatasetSettings {
             depth_encoding: a.depth_encoding,
-            ..Default::default()
+            ..a.samples.settings()
         },
         source,
         decoder,

@@ -16,7 +16,7 @@ pub mod ptq;
 pub mod scan;
 pub mod select;
 
-pub use dataset_args::dataset_settings;
+pub use dataset_args::{dataset_settings, SampleArgs};
 
 #[derive(Debug, Parser)]
 #[command(

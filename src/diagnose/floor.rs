@@ -171,6 +171,7 @@ pub struct OutputFloor {
 pub struct FloorRequest {
     pub root: PathBuf,
     pub split: PathBuf,
+    pub dataset: crate::dataset::DatasetSettings,
     pub fp32: PathBuf,
     pub preprocess: Option<PreprocessSettings>,
     pub decoder: Decoder,
@@ -201,6 +202,7 @@ pub fn output_floor(
                 preprocess: req.preprocess.clone(),
             },
         );
+        r.dataset = req.dataset.clone();
         r.decoder = req.decoder.clone();
         r.settings = req.settings.clone();
         r.use_cache = false;

@@ -112,10 +112,18 @@ pub fn run_diagnose(
     let fid = fidelity::fidelity_from(&inputs, &acc[0], None, None);
     let rows = tensors::compare_tensors(&fp32, &int8, &inputs, &pre, progress)?;
     let (floor, floor_note) = match (&req.inputs, &req.decoder) {
-        (CalibrationSource::Split { split, root, .. }, Some(decoder)) => {
+        (
+            CalibrationSource::Split {
+                split,
+                root,
+                dataset,
+            },
+            Some(decoder),
+        ) => {
             let freq = FloorRequest {
                 root: root.clone(),
                 split: split.clone(),
+                dataset: dataset.clone(),
                 fp32: req.model.clone(),
                 preprocess: Some(pre.clone()),
                 decoder: decoder.clone(),
@@ -137,7 +145,15 @@ pub fn run_diagnose(
     };
     let (sweep_result, sweep_note) = match (req.sweep, &req.inputs, &req.decoder) {
         (None, _, _) => (None, None),
-        (Some(k), CalibrationSource::Split { split, root, .. }, Some(decoder)) => {
+        (
+            Some(k),
+            CalibrationSource::Split {
+                split,
+                root,
+                dataset,
+            },
+            Some(decoder),
+        ) => {
             let (ranges_path, _) = crate::quantize::artefact_paths(&req.int8);
             match crate::quantize::RangesFile::read(&ranges_path) {
                 Err(e) => (
@@ -162,6 +178,7 @@ pub fn run_diagnose(
                         candidates: acts.iter().take(k).map(|r| r.tensor.clone()).collect(),
                         root: root.clone(),
                         split: split.clone(),
+                        dataset: dataset.clone(),
                         preprocess: pre.clone(),
                         decoder: decoder.clone(),
                         settings: req.eval_settings.clone(),

@@ -45,6 +45,7 @@ pub struct SweepRequest<'a> {
     pub candidates: Vec<String>,
     pub root: PathBuf,
     pub split: PathBuf,
+    pub dataset: crate::dataset::DatasetSettings,
     pub preprocess: PreprocessSettings,
     pub decoder: Decoder,
     pub settings: EvalSettings,
@@ -61,6 +62,7 @@ fn abs_rel_of(req: &SweepRequest, model: &Path, progress: &Progress) -> Result<f
             preprocess: Some(req.preprocess.clone()),
         },
     );
+    r.dataset = req.dataset.clone();
     r.decoder = req.decoder.clone();
     r.settings = req.settings.clone();
     r.use_cache = false;
