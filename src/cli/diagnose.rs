@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::diagnose::run::{run_diagnose, DiagnoseRequest};
+use super::diagnose_methods;
+use crate::diagnose::run::{run_diagnose, DiagnoseReport, DiagnoseRequest, REPORT_FORMAT};
+use crate::diagnose::sweep::EvalSplit;
 use crate::diagnose::tensors::TensorKind;
 use crate::evaluate::{Decoder, DecoderKind, EvalSettings};
 use crate::progress::Progress;
@@ -17,9 +19,9 @@ pub struct DiagnoseArgs {
     /// The FP32 ONNX model.
     #[arg(long)]
     pub model: PathBuf,
-    /// Its INT8 QDQ model.
-    #[arg(long)]
-    pub int8: PathBuf,
+    /// Its INT8 QDQ model (optional with --methods or --inspect).
+    #[arg(long, required_unless_present_any = ["methods", "inspect"])]
+    pub int8: Option<PathBuf>,
     /// Inputs: a split JSON; needs --root.
     #[arg(long, group = "source", requires = "root")]
     pub split: Option<PathBuf>,
@@ -66,6 +68,53 @@ pub struct DiagnoseArgs {
     /// Depth range edges for the output floor (metres).
     #[arg(long, value_delimiter = ',', default_value = "0.5,1,3,5,15")]
     pub range_edges: Vec<f64>,
+    /// Compare MinMax, Percentile, Entropy and MSE (each with its defaults)
+    /// from one calibration: ranges per tensor, fidelity on the inputs not
+    /// calibrated on, and abs_rel on the split when one is given.
+    #[arg(long)]
+    pub methods: bool,
+    /// Show a tensor's histogram with each method's clip thresholds and the
+    /// share of values each clips.
+    #[arg(long, value_name = "TENSOR")]
+    pub inspect: Option<String>,
+    /// Draw the --inspect histogram (log counts, thresholds) into this PNG.
+    #[arg(long, value_name = "FILE", requires = "inspect")]
+    pub inspect_png: Option<PathBuf>,
+    /// Calibration set for --methods / --inspect: an image list (one path per line).
+    #[arg(long, group = "calibration")]
+    pub calibration_list: Option<PathBuf>,
+    /// Calibration set for --methods / --inspect: a split JSON under --root.
+    #[arg(long, group = "calibration", requires = "root")]
+    pub calibration_split: Option<PathBuf>,
+    /// Calibration set for --methods / --inspect: a folder of images or .npy tensors.
+    #[arg(long, group = "calibration")]
+    pub calibration_folder: Option<PathBuf>,
+}
+
+/// Runs `f` on a worker thread while a progress bar follows it.
+fn with_progress<T: Send>(unit: &str, f: impl FnOnce(&Progress) -> T + Send) -> T {
+    let progress = Progress::new();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{eta}})"
+        ))
+        .expect("template")
+        .progress_chars("=> "),
+    );
+    let result = std::thread::scope(|s| {
+        let worker = s.spawn(|| f(&progress));
+        while !worker.is_finished() {
+            let snap = progress.snapshot();
+            bar.set_message(snap.stage.clone());
+            bar.set_length(snap.total);
+            bar.set_position(snap.done);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        worker.join().expect("diagnose thread panicked")
+    });
+    bar.finish_and_clear();
+    result
 }
 
 pub fn run(a: DiagnoseArgs) -> ExitCode {
@@ -102,49 +151,144 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let req = DiagnoseRequest {
-        model: a.model,
-        int8: a.int8,
-        inputs,
-        images: a.images,
-        preprocess: None,
-        input_size: a.input_size,
-        decoder: Some(decoder),
-        eval_settings,
-        sweep: a.sweep,
-        target_abs_rel: a.target_abs_rel,
+    let mut paths = crate::paths::RunPaths::new()
+        .input("FP32 model (--model)", &a.model)
+        .output("report (--out)", &a.out);
+    if let Some(i) = &a.int8 {
+        paths = paths.input("INT8 model (--int8)", i);
+    }
+    if let Some(p) = &a.inspect_png {
+        paths = paths.output("histogram (--inspect-png)", p);
+    }
+    if let Some(r) = &a.root {
+        paths = paths.dataset(r);
+    }
+    if let Err(e) = paths.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let methods_job = if a.methods || a.inspect.is_some() {
+        let calibration = match (
+            &a.calibration_list,
+            &a.calibration_split,
+            &a.calibration_folder,
+        ) {
+            (Some(l), _, _) => CalibrationSource::ImageList(l.clone()),
+            (_, Some(s), _) => CalibrationSource::Split {
+                split: s.clone(),
+                root: a.root.clone().unwrap_or_default(),
+                dataset: a.samples.settings(),
+            },
+            (_, _, Some(f)) => CalibrationSource::Folder(f.clone()),
+            _ => {
+                eprintln!("error: --methods and --inspect calibrate the model: give the calibration set with --calibration-list FILE, --calibration-split FILE (with --root) or --calibration-folder DIR");
+                return ExitCode::from(2);
+            }
+        };
+        let eval = match &inputs {
+            CalibrationSource::Split {
+                split,
+                root,
+                dataset,
+            } => Some(EvalSplit {
+                root: root.clone(),
+                split: split.clone(),
+                dataset: dataset.clone(),
+                decoder: decoder.clone(),
+                settings: eval_settings.clone(),
+            }),
+            _ => None,
+        };
+        Some(diagnose_methods::MethodsJob {
+            model: a.model.clone(),
+            calibration,
+            inputs: inputs.clone(),
+            images: a.images,
+            input_size: a.input_size,
+            decoder: decoder.clone(),
+            eval,
+            methods: a.methods,
+            inspect: a.inspect.clone(),
+        })
+    } else {
+        None
     };
-    let progress = Progress::new();
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} inputs ({eta})")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    let result = std::thread::scope(|s| {
-        let worker = s.spawn(|| run_diagnose(&req, &progress));
-        while !worker.is_finished() {
-            let snap = progress.snapshot();
-            bar.set_message(snap.stage.clone());
-            bar.set_length(snap.total);
-            bar.set_position(snap.done);
-            std::thread::sleep(Duration::from_millis(100));
+    let mut json = serde_json::Map::new();
+    let mut diagnosed = None;
+    if let Some(int8) = a.int8.clone() {
+        let req = DiagnoseRequest {
+            model: a.model.clone(),
+            int8,
+            inputs,
+            images: a.images,
+            preprocess: None,
+            input_size: a.input_size,
+            decoder: Some(decoder),
+            eval_settings,
+            sweep: a.sweep,
+            target_abs_rel: a.target_abs_rel,
+        };
+        match with_progress("inputs", |p| run_diagnose(&req, p)) {
+            Ok(r) => {
+                if let serde_json::Value::Object(m) =
+                    serde_json::to_value(&r).expect("report serialises")
+                {
+                    json = m;
+                }
+                diagnosed = Some(r);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
         }
-        worker.join().expect("diagnose thread panicked")
-    });
-    bar.finish_and_clear();
-    let r = match result {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+    } else {
+        json.insert("format".into(), REPORT_FORMAT.into());
+        json.insert("model".into(), a.model.display().to_string().into());
+    }
+    let mut compared = None;
+    if let Some(job) = &methods_job {
+        match with_progress("inputs", |p| diagnose_methods::run(job, p)) {
+            Ok(o) => {
+                json.insert(
+                    "methods".into(),
+                    serde_json::to_value(&o).expect("comparison serialises"),
+                );
+                compared = Some(o);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
         }
-    };
-    let json = serde_json::to_string_pretty(&r).expect("report serialises");
-    if let Err(e) = crate::fsutil::write_atomic(&a.out, json.as_bytes()) {
+    }
+    if let (Some(png), Some(o)) = (&a.inspect_png, &compared) {
+        if let (Some(t), Some(i)) = (&o.inspect_tensor, &o.inspection) {
+            if let Err(e) = diagnose_methods::inspection_png(t, i, png) {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let text = serde_json::to_string_pretty(&json).expect("report serialises");
+    if let Err(e) = crate::fsutil::write_atomic(&a.out, text.as_bytes()) {
         eprintln!("error: cannot write {}: {e}", a.out.display());
         return ExitCode::FAILURE;
     }
+    if let Some(r) = &diagnosed {
+        print_diagnosis(r);
+    }
+    if let Some(o) = &compared {
+        diagnose_methods::print(o);
+    }
+    if let Some(p) = &a.inspect_png {
+        println!("Histogram: {}", p.display());
+    }
+    println!("Report: {}", a.out.display());
+    ExitCode::SUCCESS
+}
+
+fn print_diagnosis(r: &DiagnoseReport) {
     println!("{}", r.fidelity.line());
     if let Some(w) = &r.fidelity.warning {
         println!("warning: {w}");
@@ -224,6 +368,4 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
         (None, Some(n)) => println!("{n}"),
         _ => {}
     }
-    println!("Report: {}", a.out.display());
-    ExitCode::SUCCESS
 }

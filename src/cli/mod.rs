@@ -10,6 +10,7 @@ pub mod copy;
 mod dataset_args;
 pub mod demo;
 pub mod diagnose;
+mod diagnose_methods;
 pub mod eval;
 pub mod export;
 pub mod ptq;

@@ -43,7 +43,6 @@ pub fn inspect(s: &TensorStats, opts: &MethodOptions, act: ActivationType) -> Ra
         centres.push((i as f64 + 0.5) * w);
         counts.push(s.pos[i]);
     }
-    let total: u64 = counts.iter().sum();
     let methods = [
         RangeMethod::MinMax,
         RangeMethod::Percentile,
@@ -53,25 +52,11 @@ pub fn inspect(s: &TensorStats, opts: &MethodOptions, act: ActivationType) -> Ra
     .into_iter()
     .map(|m| {
         let (lo, hi) = tensor_range(s, m, opts, act);
-        let clipped: u64 = (0..n)
-            .map(|i| {
-                // Bin i holds |x| in [a, a + w): wholly outside when its
-                // value nearest zero already is.
-                let a = i as f64 * w;
-                let neg = if -a < lo as f64 { s.neg[i] } else { 0 };
-                let pos = if a > hi as f64 { s.pos[i] } else { 0 };
-                neg + pos
-            })
-            .sum();
         MethodRange {
             method: m,
             min: lo,
             max: hi,
-            clipped_share: if total == 0 {
-                0.0
-            } else {
-                clipped as f64 / total as f64
-            },
+            clipped_share: clipped_share(s, lo, hi),
         }
     })
     .collect();
@@ -83,6 +68,46 @@ pub fn inspect(s: &TensorStats, opts: &MethodOptions, act: ActivationType) -> Ra
         counts,
         methods,
     }
+}
+
+/// Share of the values of `s` outside [lo, hi], at bin resolution (a bin
+/// counts as clipped when it lies wholly outside).
+pub fn clipped_share(s: &TensorStats, lo: f32, hi: f32) -> f64 {
+    let w = s.width();
+    let (mut clipped, mut total) = (0u64, 0u64);
+    for i in 0..s.bins() {
+        // Bin i holds |x| in [a, a + w): wholly outside when its value
+        // nearest zero already is.
+        let a = i as f64 * w;
+        if -a < lo as f64 {
+            clipped += s.neg[i];
+        }
+        if a > hi as f64 {
+            clipped += s.pos[i];
+        }
+        total += s.neg[i] + s.pos[i];
+    }
+    if total == 0 {
+        0.0
+    } else {
+        clipped as f64 / total as f64
+    }
+}
+
+/// The histogram of `s` with the ranges the methods chose (e.g. a method
+/// comparison's, where the graph input's range is the preprocessing's).
+pub fn inspect_ranges(s: &TensorStats, ranges: &[(RangeMethod, (f32, f32))]) -> RangeInspection {
+    let mut r = inspect(s, &MethodOptions::default(), ActivationType::default());
+    r.methods = ranges
+        .iter()
+        .map(|&(method, (min, max))| MethodRange {
+            method,
+            min,
+            max,
+            clipped_share: clipped_share(s, min, max),
+        })
+        .collect();
+    r
 }
 
 #[cfg(test)]
@@ -109,5 +134,12 @@ mod tests {
         assert!(p.min > -2.0, "{p:?}");
         // Exactly the one outlier of 10 001 values.
         assert!((p.clipped_share - 1.0 / 10_001.0).abs() < 1e-12, "{p:?}");
+        // Given ranges: [0, 0.5] clips the outlier and the values ≥ 0.5
+        // (bins wholly above 0.5: 0.51 … 0.99, 49 of every 100).
+        let g = inspect_ranges(&s, &[(RangeMethod::Entropy, (0.0, 0.5))]);
+        assert_eq!(g.methods.len(), 1);
+        let want = (1.0 + 49.0 * 100.0) / 10_001.0;
+        assert!((g.methods[0].clipped_share - want).abs() < 1e-9, "{g:?}");
+        assert_eq!(g.counts, r.counts);
     }
 }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::fidelity::{self, Fidelity};
+use super::inspect::{inspect_ranges, RangeInspection};
+use super::sweep::{abs_rel_on_split, EvalSplit};
 use crate::evaluate::Decoder;
 use crate::onnx;
 use crate::preprocess::PreprocessSettings;
@@ -68,6 +70,96 @@ pub fn compare_methods(
     decoder: Option<&Decoder>,
     progress: &Progress,
 ) -> Result<MethodComparison, PtqError> {
+    run_methods(
+        model_path,
+        inputs,
+        held_out,
+        pre,
+        qdq_settings,
+        decoder,
+        progress,
+    )
+    .map(|r| r.comparison)
+}
+
+/// A method comparison with what it was made from: each method's INT8
+/// model (to evaluate on a split) and the calibration statistics (for the
+/// range inspector).
+pub struct MethodRun {
+    pub comparison: MethodComparison,
+    /// Encoded INT8 QDQ models, in [`MethodComparison::methods`] order.
+    pub models: Vec<Vec<u8>>,
+    /// Per calibrated tensor, its histogram (2048 bins).
+    pub stats: HashMap<String, TensorStats>,
+}
+
+impl MethodRun {
+    /// A tensor's histogram with the range each method gave it (the graph
+    /// input's from the preprocessing, as in the INT8 models); None for a
+    /// tensor that was not calibrated.
+    pub fn inspect(&self, tensor: &str) -> Option<RangeInspection> {
+        let s = self.stats.get(tensor)?;
+        let row = self
+            .comparison
+            .tensors
+            .iter()
+            .find(|t| t.tensor == tensor)?;
+        let ranges: Vec<(RangeMethod, (f32, f32))> = self
+            .comparison
+            .methods
+            .iter()
+            .copied()
+            .zip(row.ranges.iter().copied())
+            .collect();
+        Some(inspect_ranges(s, &ranges))
+    }
+
+    /// abs_rel of FP32 and of each method's INT8 model on an evaluation split.
+    pub fn abs_rel(
+        &self,
+        fp32: &Path,
+        split: &EvalSplit,
+        pre: &PreprocessSettings,
+        progress: &Progress,
+    ) -> Result<MethodsAbsRel, String> {
+        let dir =
+            tempfile::tempdir().map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+        let fp32_abs_rel = abs_rel_on_split(split, fp32, pre, progress)?;
+        let mut abs_rel = Vec::new();
+        for (m, bytes) in self.comparison.methods.iter().zip(&self.models) {
+            let p = dir.path().join(format!("{m}_int8.onnx"));
+            crate::fsutil::write_atomic(&p, bytes)
+                .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+            abs_rel.push(abs_rel_on_split(split, &p, pre, progress)?);
+        }
+        Ok(MethodsAbsRel {
+            split: split.split.display().to_string(),
+            fp32_abs_rel,
+            abs_rel,
+        })
+    }
+}
+
+/// abs_rel per method on an evaluation split, beside FP32's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodsAbsRel {
+    pub split: String,
+    pub fp32_abs_rel: f64,
+    /// In [`MethodComparison::methods`] order.
+    pub abs_rel: Vec<f64>,
+}
+
+/// [`compare_methods`] keeping the models and the statistics.
+#[allow(clippy::too_many_arguments)] // the pieces of a PTQ request, as plain data
+pub fn run_methods(
+    model_path: &Path,
+    inputs: &[PathBuf],
+    held_out: &[PathBuf],
+    pre: &PreprocessSettings,
+    qdq_settings: &QdqSettings,
+    decoder: Option<&Decoder>,
+    progress: &Progress,
+) -> Result<MethodRun, PtqError> {
     let model_bytes = std::fs::read(model_path).map_err(|source| onnx::OnnxError::Read {
         path: model_path.to_path_buf(),
         source,
@@ -156,10 +248,14 @@ pub fn compare_methods(
             })
         })
         .collect();
-    Ok(MethodComparison {
-        methods: METHODS.to_vec(),
-        tensors,
-        fidelity,
+    Ok(MethodRun {
+        comparison: MethodComparison {
+            methods: METHODS.to_vec(),
+            tensors,
+            fidelity,
+        },
+        models,
+        stats: cal.stats.into_iter().collect(),
     })
 }
 

@@ -54,17 +54,44 @@ pub struct SweepRequest<'a> {
 }
 
 fn abs_rel_of(req: &SweepRequest, model: &Path, progress: &Progress) -> Result<f64, String> {
+    let split = EvalSplit {
+        root: req.root.clone(),
+        split: req.split.clone(),
+        dataset: req.dataset.clone(),
+        decoder: req.decoder.clone(),
+        settings: req.settings.clone(),
+    };
+    abs_rel_on_split(&split, model, &req.preprocess, progress)
+}
+
+/// An evaluation split with the metric settings (for abs_rel of candidate models).
+#[derive(Debug, Clone)]
+pub struct EvalSplit {
+    pub root: PathBuf,
+    pub split: PathBuf,
+    pub dataset: crate::dataset::DatasetSettings,
+    pub decoder: Decoder,
+    pub settings: EvalSettings,
+}
+
+/// abs_rel of `model` on the split (prediction cache off: candidates are temporary files).
+pub fn abs_rel_on_split(
+    split: &EvalSplit,
+    model: &Path,
+    preprocess: &PreprocessSettings,
+    progress: &Progress,
+) -> Result<f64, String> {
     let mut r = EvalRequest::new(
-        req.root.clone(),
-        req.split.clone(),
+        split.root.clone(),
+        split.split.clone(),
         PredictionSource::Model {
             path: model.to_path_buf(),
-            preprocess: Some(req.preprocess.clone()),
+            preprocess: Some(preprocess.clone()),
         },
     );
-    r.dataset = req.dataset.clone();
-    r.decoder = req.decoder.clone();
-    r.settings = req.settings.clone();
+    r.dataset = split.dataset.clone();
+    r.decoder = split.decoder.clone();
+    r.settings = split.settings.clone();
     r.use_cache = false;
     let run = evaluate::evaluate(&r, progress).map_err(|e| e.to_string())?;
     if run.cancelled {

@@ -7,6 +7,7 @@
 //! - `charts.rs`: the numbers behind the app's Distribution view (shared).
 //! - `canvas.rs`: page size, font, title, legend strip, PNG writing.
 //! - `figures.rs`: one function per figure.
+//! - `range_figure.rs`: the range inspector's histogram with clip thresholds.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ use crate::select::Bins;
 mod canvas;
 pub mod charts;
 mod figures;
+mod range_figure;
+
+pub use range_figure::Thresholds;
 
 pub use canvas::{DPI, FULL, HEIGHT, LEGEND_H, PALETTE, SET, TITLE_H, WIDTH};
 
@@ -334,4 +338,18 @@ pub fn runs_by_range_png(
     path: &Path,
 ) -> Result<(), ReportError> {
     figures::runs_by_group(range_labels, runs, metric_name, path)
+}
+
+/// The range inspector's figure: a tensor's histogram (bin centres of
+/// equal-width bins, counts drawn on a log axis) with each method's clip
+/// thresholds as vertical lines; written as a PNG like the report figures.
+pub fn range_histogram_png(
+    title: &str,
+    centres: &[f64],
+    counts: &[u64],
+    observed: (f64, f64),
+    methods: &[Thresholds],
+    path: &Path,
+) -> Result<(), ReportError> {
+    range_figure::draw(path, title, centres, counts, observed, methods)
 }
