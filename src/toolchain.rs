@@ -3,7 +3,7 @@
 //! line over a channel, cancellable, and its output file recorded.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -199,6 +199,154 @@ pub fn run_toolchain(
         output_bytes: std::fs::metadata(&job.output).ok().map(|m| m.len()),
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// What the fidelity check of a toolchain's ONNX output needs.
+#[derive(Debug, Clone, Default)]
+pub struct OutputCheck {
+    /// The FP32 model the tool was given.
+    pub fp32: PathBuf,
+    /// The inputs the tool calibrated on (never used as held-out inputs).
+    pub calibration: Vec<PathBuf>,
+    /// Held-out inputs; None: the calibration folders' other files, as `ptq` picks them.
+    pub held_out: Option<Vec<PathBuf>>,
+    /// How many held-out inputs (0 turns the check off).
+    pub samples: usize,
+    /// None: from the FP32 model's input.
+    pub preprocess: Option<crate::preprocess::PreprocessSettings>,
+    pub input_size: Option<(u32, u32)>,
+    /// The model's decoder, for the depth error.
+    pub decoder: Option<crate::evaluate::Decoder>,
+}
+
+/// The fidelity of a toolchain's output, or why there is none.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputFidelity {
+    pub fidelity: Option<crate::diagnose::Fidelity>,
+    pub note: Option<String>,
+    /// `<name>.fidelity.json` beside the output, when written.
+    pub path: Option<PathBuf>,
+}
+
+/// Whether the tool's output is an ONNX model (by its name: vendor formats
+/// such as `.rknn` are not run here).
+pub fn output_is_onnx(run: &ToolchainRun) -> bool {
+    run.output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
+/// The fidelity check `ptq` runs, on a toolchain's ONNX output: INT8 against
+/// FP32 on held-out inputs (output cosine, SQNR, depth error with the
+/// decoder), against MinMax ranges calibrated here on the tool's own inputs
+/// for the warning in words, stored in `<name>.fidelity.json` beside the
+/// output. None when the run failed or its output is not ONNX. Cancel
+/// through `progress`.
+pub fn output_fidelity(
+    run: &ToolchainRun,
+    check: &OutputCheck,
+    progress: &Progress,
+) -> Option<OutputFidelity> {
+    use crate::diagnose::fidelity;
+    use crate::quantize::{self, CalibrationSource, PtqOptions, PtqRequest, PtqSettings};
+    if !run.succeeded() || !output_is_onnx(run) {
+        return None;
+    }
+    let note = |n: String| {
+        Some(OutputFidelity {
+            fidelity: None,
+            note: Some(n),
+            path: None,
+        })
+    };
+    if check.samples == 0 {
+        return note("fidelity check turned off".into());
+    }
+    let held_out: Vec<PathBuf> = match &check.held_out {
+        Some(v) => v
+            .iter()
+            .filter(|p| !check.calibration.contains(p))
+            .take(check.samples)
+            .cloned()
+            .collect(),
+        None => crate::diagnose::heldout::held_out_inputs(&check.calibration, &[], check.samples),
+    };
+    if held_out.is_empty() {
+        return note("no fidelity check: no held-out inputs (the calibration folders hold no other files); give some to compare the tool's model with FP32".into());
+    }
+    let pre = match &check.preprocess {
+        Some(p) => p.clone(),
+        None => match quantize::inspect_model(&check.fp32, check.input_size) {
+            Ok((_, p)) => p,
+            Err(e) => return note(format!("no fidelity check: {e}")),
+        },
+    };
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let (fp32, tool) = match (read(&check.fp32), read(&run.output)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return note(format!("no fidelity check: {e}")),
+    };
+    // MinMax from calibscope on the tool's own calibration inputs: the
+    // yardstick for "far worse than MinMax".
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return note(format!("no fidelity check: no temporary folder: {e}")),
+    };
+    let minmax_req = PtqRequest {
+        model: check.fp32.clone(),
+        calibration: CalibrationSource::Files(check.calibration.clone()),
+        settings: PtqSettings {
+            preprocess: Some(pre.clone()),
+            ..Default::default()
+        },
+        output: dir.path().join("minmax_int8.onnx"),
+        ranges_from: None,
+    };
+    let minmax_opts = PtqOptions {
+        fidelity_samples: 0,
+        ..Default::default()
+    };
+    let minmax = if check.calibration.is_empty() {
+        None
+    } else {
+        quantize::run_ptq_with(&minmax_req, &minmax_opts, progress)
+            .ok()
+            .and_then(|r| std::fs::read(r.output).ok())
+    };
+    let mut candidates: Vec<&[u8]> = vec![&tool];
+    if let Some(m) = &minmax {
+        candidates.push(m);
+    }
+    let acc = match fidelity::compare_models(
+        &fp32,
+        &candidates,
+        &held_out,
+        &pre,
+        check.decoder.as_ref(),
+        progress,
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            return note(format!(
+                "no fidelity check: the tool's model did not run like the FP32 model: {e}"
+            ))
+        }
+    };
+    let f = fidelity::fidelity_from(&held_out, &acc[0], acc.get(1), None);
+    let path = crate::quantize::fidelity_path_for(&run.output);
+    let json = serde_json::to_string_pretty(&f).expect("fidelity serialises");
+    match crate::fsutil::write_atomic(&path, json.as_bytes()) {
+        Ok(()) => Some(OutputFidelity {
+            fidelity: Some(f),
+            note: None,
+            path: Some(path),
+        }),
+        Err(e) => Some(OutputFidelity {
+            fidelity: Some(f),
+            note: Some(format!("cannot write {}: {e}", path.display())),
+            path: None,
+        }),
+    }
 }
 
 #[cfg(test)]

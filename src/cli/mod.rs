@@ -16,6 +16,7 @@ pub mod export;
 pub mod ptq;
 pub mod scan;
 pub mod select;
+pub mod toolchain;
 
 pub use dataset_args::{dataset_settings, SampleArgs};
 
@@ -61,6 +62,8 @@ pub enum Command {
     Diagnose(Box<diagnose::DiagnoseArgs>),
     /// Evaluate a model or a folder of predictions on a split: abs_rel … a3, per depth range.
     Eval(Box<eval::EvalArgs>),
+    /// Run the vendor's quantizer (command template, no shell); check an ONNX output's fidelity.
+    Toolchain(Box<toolchain::ToolchainArgs>),
     /// Compare saved evaluation runs against a baseline (Δ, Δ%, worst samples, per range).
     Compare(compare::CompareArgs),
 }
@@ -94,6 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Diagnose(a) => diagnose::run(*a),
             Command::Eval(a) => eval::run(*a),
             Command::Compare(a) => compare::run(a),
+            Command::Toolchain(a) => toolchain::run(*a),
         },
     }
 }
