@@ -6,6 +6,7 @@ pub mod agreement;
 pub mod fidelity;
 pub mod floor;
 pub mod heldout;
+pub mod histograms;
 pub mod inspect;
 pub mod methods;
 pub mod run;
