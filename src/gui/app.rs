@@ -1079,6 +1079,11 @@ impl CalibApp {
                 // Tabs first, buttons next, the dataset's name in what is left
                 // (truncated): nothing hides under anything at 640 points.
                 let narrow = ui.available_width() < 900.0;
+                if narrow {
+                    // Six tabs and two buttons fit in 640 points only packed tighter.
+                    ui.spacing_mut().item_spacing.x = 3.0;
+                    ui.spacing_mut().button_padding.x = 2.0;
+                }
                 if !narrow || self.ds.is_none() {
                     ui.heading("calibscope");
                 }
