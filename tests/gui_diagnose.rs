@@ -181,14 +181,18 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
     settle_diag(&mut h);
     let d = &h.state().diagnose;
     assert_eq!(d.rt.methods_error, None);
-    let m = d.rt.methods.as_ref().expect("method comparison");
+    let mr = d.rt.methods.as_ref().expect("method comparison");
+    let m = &mr.comparison;
     assert_eq!(m.fidelity.len(), 4);
-    for f in &m.fidelity {
-        let c = format!("{:.5}", f.cosine);
-        assert!(h.query_all_by_label(&c).next().is_some(), "{c}");
+    assert_eq!(mr.abs_rel.len(), 4);
+    for (f, a) in m.fidelity.iter().zip(&mr.abs_rel) {
+        for text in [format!("{:.5}", f.cosine), format!("{a:.4}")] {
+            assert!(h.query_all_by_label(&text).next().is_some(), "{text}");
+        }
     }
-
-    // The sweep's recommendation goes to the Quantize view's keep-float list.
+    // MinMax's model rebuilt from the comparison's ranges is the Quantize
+    // view's MinMax model: the same abs_rel as the sweep's INT8 (requantized
+    // from the run's ranges.json) on the same split.
     let s =
         d.rt.result
             .as_ref()
@@ -197,6 +201,15 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
             .sweep
             .clone()
             .expect("sweep ran");
+    assert_eq!(m.methods[0], calibscope::quantize::RangeMethod::MinMax);
+    assert!(
+        (mr.abs_rel[0] - s.int8_abs_rel).abs() < 1e-9,
+        "MinMax {} against INT8 {}",
+        mr.abs_rel[0],
+        s.int8_abs_rel
+    );
+
+    // The sweep's recommendation goes to the Quantize view's keep-float list.
     assert_eq!(s.entries.len(), 2);
     assert!(!s.recommended_float.is_empty(), "{s:?}");
     h.get_by_label_contains(&format!(

@@ -20,6 +20,7 @@ use super::diagnose_plots::{self as plots, method_name};
 use super::quantize::QuantizeSettings;
 use crate::diagnose::histograms::{calibration_histograms, inspect_with_method_defaults};
 use crate::diagnose::inspect::RangeInspection;
+use crate::diagnose::method_eval::{methods_abs_rel, MethodsEvalRequest};
 use crate::diagnose::methods::{compare_methods, MethodComparison};
 use crate::diagnose::run::{evenly, run_diagnose, DiagnoseReport, DiagnoseRequest};
 use crate::diagnose::tensors::{TensorComparison, TensorKind};
@@ -57,6 +58,15 @@ pub struct DiagResult {
     calibration: Vec<PathBuf>,
     held_out: Vec<PathBuf>,
     qdq: QdqSettings,
+    /// The split compared on, with the settings its abs_rel is measured with.
+    split: (PathBuf, PathBuf, crate::dataset::DatasetSettings),
+    eval: (Decoder, EvalSettings),
+}
+
+/// The four methods side by side, with abs_rel on the split per method.
+pub struct MethodsResult {
+    pub comparison: MethodComparison,
+    pub abs_rel: Vec<f64>,
 }
 
 type Pending<T> = (Progress, Promise<Result<Option<T>, String>>);
@@ -65,13 +75,13 @@ type Pending<T> = (Progress, Promise<Result<Option<T>, String>>);
 #[derive(Default)]
 pub struct DiagRuntime {
     job: Option<Pending<DiagResult>>,
-    methods_job: Option<Pending<MethodComparison>>,
+    methods_job: Option<Pending<MethodsResult>>,
     pub result: Option<DiagResult>,
     pub error: Option<String>,
     pub selected: Option<String>,
     /// The selected tensor's inspection, computed once per selection.
     pub inspection: Option<(String, RangeInspection)>,
-    pub methods: Option<MethodComparison>,
+    pub methods: Option<MethodsResult>,
     pub methods_error: Option<String>,
 }
 
@@ -239,6 +249,14 @@ impl DiagnoseView {
                         }
                     };
                     let held_out = evenly(req.inputs.resolve()?, req.images.max(1));
+                    let CalibrationSource::Split {
+                        split,
+                        root,
+                        dataset,
+                    } = req.inputs
+                    else {
+                        return Err("the diagnosis compares on a split".into());
+                    };
                     Ok(Some(DiagResult {
                         report,
                         stats,
@@ -248,6 +266,8 @@ impl DiagnoseView {
                         calibration,
                         held_out,
                         qdq,
+                        split: (root, split, dataset),
+                        eval: (req.decoder.unwrap_or_default(), req.eval_settings),
                     }))
                 });
                 self.rt.job = Some((progress, promise));
@@ -311,14 +331,30 @@ impl DiagnoseView {
             r.report.preprocess.clone(),
             r.qdq.clone(),
         );
-        let decoder = self.decoder.clone();
+        let ((root, split, dataset), (decoder, settings)) = (r.split.clone(), r.eval.clone());
         let progress = Progress::new();
         let p = progress.clone();
         let promise = super::jobs::promise("method comparison", move || {
-            match compare_methods(&model, &cal, &held, &pre, &qdq, Some(&decoder), &p) {
-                Err(_) if p.is_cancelled() => Ok(None),
-                r => r.map(Some).map_err(err_text),
-            }
+            let comparison =
+                match compare_methods(&model, &cal, &held, &pre, &qdq, Some(&decoder), &p) {
+                    Err(_) if p.is_cancelled() => return Ok(None),
+                    r => r.map_err(err_text)?,
+                };
+            let req = MethodsEvalRequest {
+                fp32: &model,
+                comparison: &comparison,
+                qdq: &qdq,
+                root,
+                split,
+                dataset,
+                preprocess: pre,
+                decoder,
+                settings,
+            };
+            Ok(methods_abs_rel(&req, &p)?.map(|abs_rel| MethodsResult {
+                comparison,
+                abs_rel,
+            }))
         });
         self.rt.methods_job = Some((progress, promise));
         self.rt.methods_error = None;
@@ -658,9 +694,10 @@ impl DiagnoseView {
         if let Some(e) = &self.rt.methods_error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
-        let (Some(m), Some(r)) = (&self.rt.methods, &self.rt.result) else {
+        let (Some(mr), Some(r)) = (&self.rt.methods, &self.rt.result) else {
             return;
         };
+        let m = &mr.comparison;
         egui::Grid::new("diagnose_method_fidelity")
             .striped(true)
             .show(ui, |ui| {
@@ -669,11 +706,12 @@ impl DiagnoseView {
                     "output cosine",
                     "SQNR (dB)",
                     "depth off FP32 (abs_rel)",
+                    "abs_rel on the split",
                 ] {
                     ui.strong(h);
                 }
                 ui.end_row();
-                for (meth, f) in m.methods.iter().zip(&m.fidelity) {
+                for ((meth, f), a) in m.methods.iter().zip(&m.fidelity).zip(&mr.abs_rel) {
                     ui.colored_label(plots::method_color(*meth), method_name(*meth));
                     ui.label(format!("{:.5}", f.cosine));
                     ui.label(format!("{:.1}", f.sqnr_db));
@@ -681,6 +719,7 @@ impl DiagnoseView {
                         f.depth_abs_rel_vs_fp32
                             .map_or("–".into(), |d| format!("{:.3} %", 100.0 * d)),
                     );
+                    ui.label(format!("{a:.4}"));
                     ui.end_row();
                 }
             });
