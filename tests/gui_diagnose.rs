@@ -104,7 +104,8 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
     assert_eq!(d.rt.error, None);
     let r = d.rt.result.as_ref().expect("diagnosis finished");
     let rep = &r.report;
-    h.get_by_label(&rep.fidelity.line());
+    let rep_line = rep.fidelity.line();
+    h.get_by_label(&rep_line);
     assert_eq!(rep.fidelity.samples, 4);
     let acts: Vec<_> = rep
         .tensors
@@ -210,6 +211,18 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
     );
 
     // The sweep's recommendation goes to the Quantize view's keep-float list.
+    println!(
+        "{}\nfloor {:.4} (FP32 {:.4}); methods abs_rel {:?}; sweep INT8 {:.4} FP32 {:.4} {:?} -> {:?} {:.4}",
+        rep_line,
+        f.floor_abs_rel,
+        f.fp32_abs_rel,
+        mr.abs_rel,
+        s.int8_abs_rel,
+        s.fp32_abs_rel,
+        s.entries,
+        s.recommended_float,
+        s.recommended_abs_rel
+    );
     assert_eq!(s.entries.len(), 2);
     assert!(!s.recommended_float.is_empty(), "{s:?}");
     h.get_by_label_contains(&format!(
@@ -238,6 +251,11 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
     assert_eq!(h.state().view, View::Quantize);
     let kept = name_list(&h.state().persisted.quantize.keep_float_tensors);
     assert_eq!(kept, s.recommended_float);
+    // …and the Quantize view's field shows them.
+    assert_eq!(
+        h.get_by_label("Keep float: tensors").value().as_deref(),
+        Some(s.recommended_float.join("\n").as_str())
+    );
     h.get_by_label_contains(&format!(
         "{} tensor(s) will stay float in the next PTQ run",
         s.recommended_float.len()

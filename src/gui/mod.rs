@@ -17,6 +17,7 @@ pub mod columns;
 pub mod command;
 pub mod curation;
 pub mod diagnose_plots;
+pub mod diagnose_tables;
 pub mod diagnose_view;
 pub mod dialogs;
 pub mod dist_view;
