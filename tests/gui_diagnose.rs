@@ -98,6 +98,18 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
         d.set_target = true;
         d.target_abs_rel = 0.0;
     }
+    // Cancel stops a run and keeps nothing.
+    h.get_by_label("Run diagnosis").click();
+    h.run();
+    assert!(h.state().diagnose.busy());
+    h.get_by_label("Cancel").click();
+    settle_diag(&mut h);
+    assert_eq!(
+        h.state().diagnose.rt.error.as_deref(),
+        Some("Diagnosis cancelled.")
+    );
+    assert!(h.state().diagnose.rt.result.is_none());
+
     h.get_by_label("Run diagnosis").click();
     settle_diag(&mut h);
     let d = &h.state().diagnose;

@@ -233,6 +233,10 @@ impl DiagnoseView {
                         Err(_) if p.is_cancelled() => return Ok(None),
                         r => r.map_err(err_text)?,
                     };
+                    // The floor and the sweep turn a cancel into a note, not an error.
+                    if p.is_cancelled() {
+                        return Ok(None);
+                    }
                     let acts: Vec<String> = report
                         .tensors
                         .iter()
