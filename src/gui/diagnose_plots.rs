@@ -75,6 +75,8 @@ pub fn sqnr_along_graph(
         .collect();
     let mut clicked = None;
     fixed("diagnose_sqnr", 190.0)
+        // Room above the points for the legend.
+        .include_y(top * 1.3)
         .x_axis_label("graph order (producing node)")
         .y_axis_label("SQNR (dB)")
         .show(ui, |p| {
