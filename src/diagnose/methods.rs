@@ -45,7 +45,7 @@ pub const METHODS: [RangeMethod; 4] = [
 
 /// `s` with every `factor` adjacent bins merged (same range): a 2048-bin
 /// histogram gives Entropy's 128 bins exactly.
-fn merged(s: &TensorStats, bins: usize) -> TensorStats {
+pub(crate) fn merged(s: &TensorStats, bins: usize) -> TensorStats {
     let factor = (s.bins() / bins.max(1)).max(1);
     let fold = |h: &[u64]| {
         h.chunks(factor)

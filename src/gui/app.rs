@@ -73,15 +73,17 @@ pub enum View {
     Calibration,
     Quantize,
     Evaluate,
+    Diagnose,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Scan,
         View::Distribution,
         View::Calibration,
         View::Quantize,
         View::Evaluate,
+        View::Diagnose,
     ];
     pub fn label(self) -> &'static str {
         match self {
@@ -90,6 +92,7 @@ impl View {
             View::Calibration => "Calibration set",
             View::Quantize => "Quantize",
             View::Evaluate => "Evaluate",
+            View::Diagnose => "Diagnose",
         }
     }
 }
@@ -571,6 +574,8 @@ pub struct CalibApp {
     pub show_messages: bool,
     /// The Evaluate view (its own settings and runs).
     pub evaluate: super::eval_view::EvalView,
+    /// The Diagnose view (its own settings and results).
+    pub diagnose: super::diagnose_view::DiagnoseView,
 }
 
 /// What the export section's fields hold.
@@ -626,6 +631,7 @@ impl CalibApp {
             desktop: super::dialogs::DesktopSupport::detect(),
             show_messages: false,
             evaluate: Default::default(),
+            diagnose: Default::default(),
         };
         if app.dirs.is_none() {
             app.error("No folder for the app's cache and projects was found; set CALIBSCOPE_HOME to a writable folder.".to_owned());
@@ -682,6 +688,12 @@ impl CalibApp {
                 super::command::Command::OpenFolder(dir) => self.open_folder(ctx, &dir),
                 super::command::Command::ShowView(v, why) => {
                     self.view = v;
+                    self.info(why);
+                }
+                super::command::Command::KeepFloat(names) => {
+                    let q = &mut self.persisted.quantize.keep_float_tensors;
+                    let why = super::diagnose_view::keep_float(q, &names);
+                    self.view = View::Quantize;
                     self.info(why);
                 }
             }
@@ -1019,6 +1031,8 @@ impl CalibApp {
             });
         } else if self.view == View::Evaluate {
             egui::CentralPanel::default().show(ui, |ui| self.evaluate_view(ui));
+        } else if self.view == View::Diagnose {
+            egui::CentralPanel::default().show(ui, |ui| self.diagnose_view(ui));
         } else if self.view == View::Quantize {
             // The scan settings and the inspector have nothing to say about quantizing.
             egui::CentralPanel::default().show(ui, |ui| {
@@ -1048,6 +1062,7 @@ impl CalibApp {
                 View::Calibration => super::calib_view::show(self, ui),
                 View::Quantize => super::quantize_view::show(self, ui),
                 View::Evaluate => self.evaluate_view(ui),
+                View::Diagnose => self.diagnose_view(ui),
             });
         }
         self.messages_window(ui.ctx());
@@ -1064,6 +1079,11 @@ impl CalibApp {
                 // Tabs first, buttons next, the dataset's name in what is left
                 // (truncated): nothing hides under anything at 640 points.
                 let narrow = ui.available_width() < 900.0;
+                if narrow {
+                    // Six tabs and two buttons fit in 640 points only packed tighter.
+                    ui.spacing_mut().item_spacing.x = 3.0;
+                    ui.spacing_mut().button_padding.x = 2.0;
+                }
                 if !narrow || self.ds.is_none() {
                     ui.heading("calibscope");
                 }
@@ -1149,6 +1169,24 @@ impl CalibApp {
             cmds: &self.cmds,
         };
         self.evaluate.show(ui, &mut ctx);
+    }
+
+    /// The Diagnose view, drawn from a context of what it reads.
+    fn diagnose_view(&mut self, ui: &mut egui::Ui) {
+        let Some(ds) = &self.ds else { return };
+        let int8 = self
+            .quantize
+            .outcome
+            .as_ref()
+            .map(|o| o.report.output.clone())
+            .or_else(|| ds.project.ptq_runs.last().map(|r| r.model.clone()));
+        let mut ctx = super::diagnose_view::DiagCtx {
+            ds,
+            quantize: &self.persisted.quantize,
+            int8,
+            cmds: &self.cmds,
+        };
+        self.diagnose.show(ui, &mut ctx);
     }
 
     /// Two fixed rows at the bottom: the newest message (with the history
@@ -1300,6 +1338,7 @@ impl eframe::App for CalibApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
         eframe::set_value(storage, super::eval_view::STORAGE_KEY, &self.evaluate);
+        eframe::set_value(storage, super::diagnose_view::STORAGE_KEY, &self.diagnose);
         if let Some(ds) = &mut self.ds {
             if ds.dirty_since.is_some() {
                 let _ = ds.save();

@@ -15,6 +15,8 @@ pub enum Command {
     OpenFolder(PathBuf),
     /// Switch to a view, saying why the page changed.
     ShowView(View, String),
+    /// Add these tensors to the Quantize view's keep-float list and show it (from the Diagnose view's sweep).
+    KeepFloat(Vec<String>),
 }
 
 /// The queue views send into; interior mutability so that sending needs

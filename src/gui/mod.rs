@@ -3,7 +3,7 @@
 //!
 //! Layout of this module: `app` (state and frame loop), `start` (first
 //! screen), `settings` (left panel), `scan_view` / `dist_view` /
-//! `calib_view` / `quantize_view` (the pipeline's views; `quantize` holds
+//! `calib_view` / `quantize_view` / `eval_view` / `diagnose_view` (the pipeline's views; `quantize` holds
 //! the Quantize view's state, `ptq_tasks` its jobs), `grid` and `thumbs` (the thumbnail
 //! grid), `inspector` (one sample up close), `plots` (egui_plot drawing of
 //! `charts`), `jobs` (background work), `project` (the project file),
@@ -16,6 +16,9 @@ pub mod colormap;
 pub mod columns;
 pub mod command;
 pub mod curation;
+pub mod diagnose_plots;
+pub mod diagnose_tables;
+pub mod diagnose_view;
 pub mod dialogs;
 pub mod dist_view;
 pub mod eval_sample;
@@ -76,6 +79,12 @@ pub fn run(launch: Launch) -> Result<(), String> {
                 .and_then(|s| eframe::get_value(s, eval_view::STORAGE_KEY))
             {
                 app.evaluate = v;
+            }
+            if let Some(v) = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, diagnose_view::STORAGE_KEY))
+            {
+                app.diagnose = v;
             }
             Ok(Box::new(app))
         }),
