@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::inspect::{inspect, RangeInspection};
-use super::methods::{merged, METHODS};
+use super::inspect::{clipped_share, inspect, MethodRange, RangeInspection};
+use super::methods::{default_range, METHODS};
 use crate::onnx;
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
@@ -53,15 +53,13 @@ pub fn calibration_histograms(
 pub fn inspect_with_method_defaults(s: &TensorStats, act: ActivationType) -> RangeInspection {
     let mut out = inspect(s, &MethodOptions::default(), act);
     for (slot, m) in out.methods.iter_mut().zip(METHODS) {
-        let opts = MethodOptions::for_method(m);
-        let coarse = merged(s, opts.num_bins);
-        if let Some(r) = inspect(&coarse, &opts, act)
-            .methods
-            .into_iter()
-            .find(|r| r.method == m)
-        {
-            *slot = r;
-        }
+        let (min, max) = default_range(s, m, act);
+        *slot = MethodRange {
+            method: m,
+            min,
+            max,
+            clipped_share: clipped_share(s, min, max),
+        };
     }
     out
 }
@@ -69,6 +67,7 @@ pub fn inspect_with_method_defaults(s: &TensorStats, act: ActivationType) -> Ran
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::methods::merged;
     use crate::quantize::methods::{tensor_range, RangeMethod};
 
     #[test]

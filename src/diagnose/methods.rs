@@ -16,7 +16,8 @@ use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
 use crate::quantize::stats::TensorStats;
 use crate::quantize::{
-    calibrate, graph, methods, qdq, ranges, MethodOptions, PtqError, QdqSettings, RangeMethod,
+    calibrate, graph, methods, qdq, ranges, ActivationType, MethodOptions, PtqError, QdqSettings,
+    RangeMethod,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +43,13 @@ pub const METHODS: [RangeMethod; 4] = [
     RangeMethod::Entropy,
     RangeMethod::Mse,
 ];
+
+/// Method `m`'s range with its ONNX Runtime defaults (Entropy on 128
+/// bins, the others on 2048) from statistics collected on 2048 bins.
+pub fn default_range(s: &TensorStats, m: RangeMethod, act: ActivationType) -> (f32, f32) {
+    let opts = MethodOptions::for_method(m);
+    methods::tensor_range(&merged(s, opts.num_bins), m, &opts, act)
+}
 
 /// `s` with every `factor` adjacent bins merged (same range): a 2048-bin
 /// histogram gives Entropy's 128 bins exactly.
@@ -198,18 +206,11 @@ pub fn run_methods(
     let mut per_method: Vec<HashMap<String, (f32, f32)>> = Vec::new();
     let mut models: Vec<Vec<u8>> = Vec::new();
     for m in METHODS {
-        let opts = MethodOptions::for_method(m);
         let mut r: HashMap<String, (f32, f32)> = cal
             .stats
             .iter()
             .filter(|(_, s)| s.count > 0)
-            .map(|(k, s)| {
-                let s = merged(s, opts.num_bins);
-                (
-                    k.clone(),
-                    methods::tensor_range(&s, m, &opts, qdq_settings.activation_type),
-                )
-            })
+            .map(|(k, s)| (k.clone(), default_range(s, m, qdq_settings.activation_type)))
             .collect();
         ranges::set_input_ranges_from(
             &mut r,

@@ -8,7 +8,6 @@ pub mod floor;
 pub mod heldout;
 pub mod histograms;
 pub mod inspect;
-pub mod method_eval;
 pub mod methods;
 pub mod run;
 pub mod sweep;

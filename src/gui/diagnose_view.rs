@@ -20,9 +20,9 @@ use super::diagnose_plots::{self as plots, method_name};
 use super::quantize::QuantizeSettings;
 use crate::diagnose::histograms::{calibration_histograms, inspect_with_method_defaults};
 use crate::diagnose::inspect::RangeInspection;
-use crate::diagnose::method_eval::{methods_abs_rel, MethodsEvalRequest};
-use crate::diagnose::methods::{compare_methods, MethodComparison};
+use crate::diagnose::methods::{run_methods, MethodComparison};
 use crate::diagnose::run::{evenly, run_diagnose, DiagnoseReport, DiagnoseRequest};
+use crate::diagnose::sweep::EvalSplit;
 use crate::diagnose::tensors::{TensorComparison, TensorKind};
 use crate::evaluate::{Decoder, DecoderKind, EvalSettings};
 use crate::preprocess::PreprocessSettings;
@@ -339,26 +339,25 @@ impl DiagnoseView {
         let progress = Progress::new();
         let p = progress.clone();
         let promise = super::jobs::promise("method comparison", move || {
-            let comparison =
-                match compare_methods(&model, &cal, &held, &pre, &qdq, Some(&decoder), &p) {
-                    Err(_) if p.is_cancelled() => return Ok(None),
-                    r => r.map_err(err_text)?,
-                };
-            let req = MethodsEvalRequest {
-                fp32: &model,
-                comparison: &comparison,
-                qdq: &qdq,
+            let run = match run_methods(&model, &cal, &held, &pre, &qdq, Some(&decoder), &p) {
+                Err(_) if p.is_cancelled() => return Ok(None),
+                r => r.map_err(err_text)?,
+            };
+            let split = EvalSplit {
                 root,
                 split,
                 dataset,
-                preprocess: pre,
                 decoder,
                 settings,
             };
-            Ok(methods_abs_rel(&req, &p)?.map(|abs_rel| MethodsResult {
-                comparison,
-                abs_rel,
-            }))
+            match run.abs_rel(&model, &split, &pre, &p) {
+                Err(_) if p.is_cancelled() => Ok(None),
+                Err(e) => Err(e),
+                Ok(a) => Ok(Some(MethodsResult {
+                    comparison: run.comparison,
+                    abs_rel: a.abs_rel,
+                })),
+            }
         });
         self.rt.methods_job = Some((progress, promise));
         self.rt.methods_error = None;
