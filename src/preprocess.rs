@@ -210,19 +210,23 @@ impl PreprocessSettings {
     /// [`resize::resize_rgb`], which gives the same bits faster.
     pub fn tensor_from_image(&self, img: &image::DynamicImage) -> Vec<f32> {
         let (sw, sh) = (img.width() as usize, img.height() as usize);
-        let mut rgb = match img {
-            // The common 8-bit case without the crate's per-pixel conversion;
-            // the table holds that conversion's own values.
+        let (w, h) = (self.width as usize, self.height as usize);
+        let resize = |rgb: &[f32]| resize::resize_rgb(rgb, |v| v, (sw, sh), (w, h), self.filter);
+        let rgb = match img {
+            // The common 8-bit case converts while resizing, through a table
+            // of the crate's own conversion (no full-size float copy).
             image::DynamicImage::ImageRgb8(b) => {
                 let lut = u8_to_unit();
-                b.as_raw().iter().map(|&v| lut[v as usize]).collect()
+                let unit = |v: u8| lut[v as usize];
+                if (sw, sh) != (w, h) {
+                    resize::resize_rgb(b.as_raw(), unit, (sw, sh), (w, h), self.filter)
+                } else {
+                    b.as_raw().iter().map(|&v| unit(v)).collect()
+                }
             }
+            _ if (sw, sh) != (w, h) => resize(img.to_rgb32f().as_raw()),
             _ => img.to_rgb32f().into_raw(),
         };
-        let (w, h) = (self.width as usize, self.height as usize);
-        if (sw, sh) != (w, h) {
-            rgb = resize::resize_rgb(&rgb, (sw, sh), (w, h), self.filter);
-        }
         let mut out = vec![0f32; 3 * w * h];
         let gain = self.scale * 255.0;
         // One channel at a time, so the settings' branches stay out of the

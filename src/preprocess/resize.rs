@@ -77,10 +77,12 @@ fn taps(src: usize, dst: usize, filter: ResizeFilter) -> Vec<Taps> {
         .collect()
 }
 
-/// Resizes packed RGB floats (`sw`×`sh`, row-major) to `dw`×`dh`, equal bit
-/// for bit to `imageops::resize` on the same `Rgb32FImage`.
-pub(super) fn resize_rgb(
-    src: &[f32],
+/// Resizes packed RGB samples (`sw`×`sh`, row-major; `unit` gives each
+/// sample's float, as the crate converts it) to `dw`×`dh`, equal bit for bit
+/// to `imageops::resize` on the same image as `Rgb32FImage`.
+pub(super) fn resize_rgb<S: Copy>(
+    src: &[S],
+    unit: impl Fn(S) -> f32,
     (sw, sh): (usize, usize),
     (dw, dh): (usize, usize),
     filter: ResizeFilter,
@@ -97,7 +99,7 @@ pub(super) fn resize_rgb(
         for (k, &w) in t.weights.iter().enumerate() {
             let s = &src[(t.left + k) * row..][..row];
             for (o, &v) in out.iter_mut().zip(s) {
-                *o += v * w;
+                *o += unit(v) * w;
             }
         }
     }
@@ -162,6 +164,7 @@ mod tests {
                 let want = image::imageops::resize(&img, dw, dh, ft).into_raw();
                 let got = resize_rgb(
                     img.as_raw(),
+                    |v| v,
                     (sw as usize, sh as usize),
                     (dw as usize, dh as usize),
                     filter,
