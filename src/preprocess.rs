@@ -11,6 +11,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::onnx::{Dim, ModelSummary};
 
+mod resize;
+
+/// The `image` crate's 8-bit → [0, 1] float conversion, as a table.
+fn u8_to_unit() -> &'static [f32; 256] {
+    static LUT: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
+    LUT.get_or_init(|| {
+        let all = image::RgbImage::from_fn(256, 1, |x, _| image::Rgb([x as u8; 3]));
+        let f = image::DynamicImage::ImageRgb8(all).to_rgb32f();
+        let mut lut = [0f32; 256];
+        for (l, px) in lut.iter_mut().zip(f.pixels()) {
+            *l = px.0[0];
+        }
+        lut
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ResizeFilter {
@@ -190,36 +206,58 @@ impl PreprocessSettings {
     /// skipped when the size already matches), clamped to [0, 1] (Lanczos
     /// overshoots), then multiplied by `scale × 255` (exactly 1 for the default
     /// 1/255), with the optional mean/std applied after.
+    /// The resize is `imageops::resize` (Triangle or Lanczos3) done by
+    /// [`resize::resize_rgb`], which gives the same bits faster.
     pub fn tensor_from_image(&self, img: &image::DynamicImage) -> Vec<f32> {
-        let mut rgb = img.to_rgb32f();
-        if rgb.dimensions() != (self.width, self.height) {
-            let f = match self.filter {
-                ResizeFilter::Bilinear => image::imageops::FilterType::Triangle,
-                ResizeFilter::Lanczos => image::imageops::FilterType::Lanczos3,
-            };
-            rgb = image::imageops::resize(&rgb, self.width, self.height, f);
-        }
+        let (sw, sh) = (img.width() as usize, img.height() as usize);
         let (w, h) = (self.width as usize, self.height as usize);
+        let resize = |rgb: &[f32]| resize::resize_rgb(rgb, |v| v, (sw, sh), (w, h), self.filter);
+        let rgb = match img {
+            // The common 8-bit case converts while resizing, through a table
+            // of the crate's own conversion (no full-size float copy).
+            image::DynamicImage::ImageRgb8(b) => {
+                let lut = u8_to_unit();
+                let unit = |v: u8| lut[v as usize];
+                if (sw, sh) != (w, h) {
+                    resize::resize_rgb(b.as_raw(), unit, (sw, sh), (w, h), self.filter)
+                } else {
+                    b.as_raw().iter().map(|&v| unit(v)).collect()
+                }
+            }
+            _ if (sw, sh) != (w, h) => resize(img.to_rgb32f().as_raw()),
+            _ => img.to_rgb32f().into_raw(),
+        };
         let mut out = vec![0f32; 3 * w * h];
         let gain = self.scale * 255.0;
-        for (i, px) in rgb.pixels().enumerate() {
-            for c in 0..3 {
-                let src = match self.channel_order {
-                    ChannelOrder::Rgb => c,
-                    ChannelOrder::Bgr => 2 - c,
-                };
-                let mut v = px.0[src].clamp(0.0, 1.0) * gain;
+        // One channel at a time, so the settings' branches stay out of the
+        // pixel loop; the arithmetic per value is unchanged.
+        for c in 0..3 {
+            let src = match self.channel_order {
+                ChannelOrder::Rgb => c,
+                ChannelOrder::Bgr => 2 - c,
+            };
+            let value = |px: &[f32]| {
+                let mut v = px[src].clamp(0.0, 1.0) * gain;
                 if let Some(mean) = self.mean {
                     v -= mean[c];
                 }
                 if let Some(std) = self.std {
                     v /= std[c];
                 }
-                let idx = match self.layout {
-                    Layout::Nchw => c * w * h + i,
-                    Layout::Nhwc => i * 3 + c,
-                };
-                out[idx] = v;
+                v
+            };
+            let pixels = rgb.chunks_exact(3);
+            match self.layout {
+                Layout::Nchw => {
+                    for (o, px) in out[c * w * h..][..w * h].iter_mut().zip(pixels) {
+                        *o = value(px);
+                    }
+                }
+                Layout::Nhwc => {
+                    for (o, px) in out.chunks_exact_mut(3).zip(pixels) {
+                        o[c] = value(px);
+                    }
+                }
             }
         }
         out
@@ -553,6 +591,103 @@ mod tests {
         s.std = Some([0.5, 0.5, 0.5]);
         let t = s.tensor_from_rgb(&img);
         assert!((t[0] - (0.2 - 0.5) / 0.5).abs() < 1e-6);
+    }
+
+    /// What `tensor_from_image` computed before its resize was rewritten:
+    /// the crate's conversion and `imageops::resize`, then the layout.
+    fn tensor_the_crate_way(s: &PreprocessSettings, img: &image::DynamicImage) -> Vec<f32> {
+        let mut rgb = img.to_rgb32f();
+        if rgb.dimensions() != (s.width, s.height) {
+            let f = match s.filter {
+                ResizeFilter::Bilinear => image::imageops::FilterType::Triangle,
+                ResizeFilter::Lanczos => image::imageops::FilterType::Lanczos3,
+            };
+            rgb = image::imageops::resize(&rgb, s.width, s.height, f);
+        }
+        let (w, h) = (s.width as usize, s.height as usize);
+        let mut out = vec![0f32; 3 * w * h];
+        for (i, px) in rgb.pixels().enumerate() {
+            for c in 0..3 {
+                let src = match s.channel_order {
+                    ChannelOrder::Rgb => c,
+                    ChannelOrder::Bgr => 2 - c,
+                };
+                let mut v = px.0[src].clamp(0.0, 1.0) * (s.scale * 255.0);
+                if let Some(m) = s.mean {
+                    v -= m[c];
+                }
+                if let Some(d) = s.std {
+                    v /= d[c];
+                }
+                out[match s.layout {
+                    Layout::Nchw => c * w * h + i,
+                    Layout::Nhwc => i * 3 + c,
+                }] = v;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tensors_are_unchanged_by_the_faster_resize() {
+        let mut seed = 7u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            seed >> 16
+        };
+        let rgb8 = image::RgbImage::from_fn(66, 38, |_, _| {
+            image::Rgb([next() as u8, next() as u8, next() as u8])
+        });
+        let rgb16 = image::ImageBuffer::<image::Rgb<u16>, Vec<u16>>::from_fn(33, 20, |_, _| {
+            image::Rgb([next() as u16, next() as u16, next() as u16])
+        });
+        let grey = image::GrayImage::from_fn(40, 24, |_, _| image::Luma([next() as u8]));
+        let images = [
+            image::DynamicImage::ImageRgb8(rgb8),
+            image::DynamicImage::ImageRgb16(rgb16),
+            image::DynamicImage::ImageLuma8(grey),
+        ];
+        let settings = [
+            PreprocessSettings {
+                width: 32,
+                height: 19,
+                ..Default::default()
+            },
+            PreprocessSettings {
+                width: 66,
+                height: 38,
+                filter: ResizeFilter::Lanczos,
+                channel_order: ChannelOrder::Bgr,
+                mean: Some([0.485, 0.456, 0.406]),
+                std: Some([0.229, 0.224, 0.225]),
+                ..Default::default()
+            },
+            PreprocessSettings {
+                width: 50,
+                height: 31,
+                filter: ResizeFilter::Lanczos,
+                layout: Layout::Nhwc,
+                ..Default::default()
+            },
+        ];
+        for img in &images {
+            for s in &settings {
+                let got = s.tensor_from_image(img);
+                let want = tensor_the_crate_way(s, img);
+                assert!(
+                    got.len() == want.len()
+                        && got
+                            .iter()
+                            .zip(&want)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{:?} {}x{} {:?}",
+                    img.color(),
+                    s.width,
+                    s.height,
+                    s.filter
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `calibscope eval` end to end on the demo dataset with the demo model,
 //! the prediction cache (a second run with other metric settings does not
 //! run the network), and `calibscope compare` computing its table from the
-//! stored runs (edit a stored run, the table changes).
+//! stored runs (edit a stored run, the table changes); `--exclude` leaves
+//! suspects out and records them.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -218,6 +219,95 @@ fn eval_demo_model_uses_the_cache_and_compare_reads_stored_runs() {
     let md3 = ok(&home, &args[..3]);
     assert!(md3.contains("10 samples common to all runs"), "{md3}");
     assert!(md3.contains("cover different samples"), "{md3}");
+
+    // --exclude: the listed sample is not scored, the run lists it with its
+    // reason, and the mean is the mean over the others.
+    let gone = &j1["per_sample"][5];
+    let (g_root, g_stem) = (
+        gone["dataset_root"].as_str().unwrap(),
+        gone["stem"].as_str().unwrap(),
+    );
+    let list = tmp.path().join("suspects.csv");
+    std::fs::write(
+        &list,
+        format!(
+            "dataset_root,stem,reason\n{g_root}/,{g_stem},\"GT shifted, 3 px\"\nnot_in_split,1,other split\n"
+        ),
+    )
+    .unwrap();
+    let run4 = tmp.path().join("fp32_excluded.json");
+    let eval_excluding = |list: &Path, out: &Path| {
+        bin(
+            &home,
+            &[
+                "eval",
+                "--root",
+                r,
+                "--split",
+                split,
+                "--model",
+                m,
+                "--label",
+                "FP32 excl",
+                "--exclude",
+                list.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = eval_excluding(&list, &run4);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 samples excluded as suspect"));
+    let j4 = load(&run4);
+    let kept: Vec<&Value> = j1["per_sample"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["stem"] != gone["stem"] || s["dataset_root"] != gone["dataset_root"])
+        .collect();
+    assert_eq!(kept.len() as u64, n - 1);
+    assert_eq!(j4["images"].as_u64(), Some(n - 1));
+    assert!(!j4["per_sample"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["stem"] == gone["stem"] && s["dataset_root"] == gone["dataset_root"]));
+    assert_eq!(
+        j4["excluded"],
+        serde_json::json!([{"dataset_root": g_root, "stem": g_stem, "reason": "GT shifted, 3 px"}])
+    );
+    let mean: f64 = kept
+        .iter()
+        .map(|s| s["abs_rel"].as_f64().unwrap())
+        .sum::<f64>()
+        / (n - 1) as f64;
+    let got = j4["metrics"]["abs_rel"].as_f64().unwrap();
+    assert!((got - mean).abs() < 1e-12, "{got} vs {mean}");
+    assert_ne!(j4["metrics"]["abs_rel"], j1["metrics"]["abs_rel"]);
+    // compare says what the table is not computed on.
+    let md4 = ok(&home, &["compare", run4.to_str().unwrap()]);
+    assert!(
+        md4.contains(&format!(
+            "1 samples excluded as suspect: {g_root}/{g_stem} (GT shifted, 3 px)"
+        )),
+        "{md4}"
+    );
+    // A malformed list: the file and line named, nothing written.
+    std::fs::write(&list, "dataset_root,stem,reason\nseq,1,fine\nseq,2\n").unwrap();
+    let never = tmp.path().join("never_excl.json");
+    let out = eval_excluding(&list, &never);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}: line 3", list.display())) && err.contains("no reason"),
+        "{err}"
+    );
+    assert!(!never.exists());
 
     // Bad input: a clear error, no output file.
     let bad = bin(

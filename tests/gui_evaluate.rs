@@ -2,7 +2,8 @@
 //! model the Quantize view just wrote, evaluated on the validation split;
 //! the comparison table and the per-image table come from the stored runs;
 //! one sample opens in the viewer; Mark suspect takes it out of the
-//! comparison and the calibration set, with the reason, in the project.
+//! comparison and the calibration set, with the reason, in the project, and
+//! a new run leaves it out and records it as excluded.
 //! Needs ONNX Runtime (found by calibscope from the onnxruntime wheel):
 //! without it the test skips, or fails under CALIBSCOPE_REQUIRE_PYTHON=1.
 
@@ -250,12 +251,34 @@ fn evaluate_view_compares_fp32_and_int8_on_the_demo() {
         .unwrap();
     assert_eq!(cmp.common, n_before - 1);
 
+    // A new run leaves the suspect out and its stored run says so, with the reason.
+    h.get_by_label("Run evaluation").click();
+    settle(&mut h);
+    settle(&mut h);
+    assert_eq!(h.state().evaluate.rt.error, None);
+    let third = h.state().evaluate.rt.runs[2].path.clone();
+    let stored = calibscope::evaluate::EvalRun::load(&third).unwrap();
+    assert_eq!(stored.per_sample.len(), n_before - 1);
+    assert!(!stored
+        .per_sample
+        .iter()
+        .any(|s| (&s.dataset_root, &s.stem) == (&worst.dataset_root, &worst.stem)));
+    assert_eq!(
+        stored.excluded,
+        vec![calibscope::evaluate::ExcludedSample {
+            dataset_root: worst.dataset_root.clone(),
+            stem: worst.stem.clone(),
+            reason: "GT shifted against RGB".into(),
+        }]
+    );
+    let ds = h.state().ds.as_ref().unwrap();
+
     // The project keeps suspects and runs across a save.
     let path = ds.project_path.clone();
     h.state_mut().ds.as_mut().unwrap().save().unwrap();
     let p = calibscope::gui::project::Project::load(&path).unwrap();
     assert_eq!(p.suspects.len(), 1);
-    assert_eq!(p.eval_runs.len(), 2);
+    assert_eq!(p.eval_runs.len(), 3);
 
     // The view's choices are what eframe stores.
     let v = serde_json::to_value(&h.state().evaluate).unwrap();

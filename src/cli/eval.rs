@@ -93,6 +93,10 @@ pub struct EvalArgs {
     /// Name of the run in comparison tables [default: the model or folder name].
     #[arg(long)]
     pub label: Option<String>,
+    /// Samples to leave out (suspects): a CSV with the header dataset_root,stem,reason.
+    /// They are not scored and the run lists them under "excluded" with their reasons.
+    #[arg(long)]
+    pub exclude: Option<PathBuf>,
     /// Always run the network (neither read nor write the prediction cache).
     #[arg(long)]
     pub no_cache: bool,
@@ -194,6 +198,11 @@ fn run_inner(a: &EvalArgs) -> Result<ExitCode, String> {
     if let Some(v) = a.decoder_max_depth {
         decoder.max_depth = v;
     }
+    let excluded = match &a.exclude {
+        Some(p) => evaluate::exclude::read_excluded(p)?,
+        None => Vec::new(),
+    };
+    let listed = excluded.len();
     let req = EvalRequest {
         root: a.root.clone(),
         split: a.split.clone(),
@@ -211,6 +220,7 @@ fn run_inner(a: &EvalArgs) -> Result<ExitCode, String> {
             .clone()
             .or(default_label)
             .unwrap_or_else(|| "run".into()),
+        excluded,
     };
     eprintln!(
         "evaluating {} with decoder {}",
@@ -247,6 +257,14 @@ fn run_inner(a: &EvalArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
     }
     print_run(&run);
+    if let Some(p) = &a.exclude {
+        // A typo in the list would silently score the sample: say how many matched.
+        eprintln!(
+            "{}: {listed} samples listed, {} split entries excluded",
+            p.display(),
+            run.excluded.len()
+        );
+    }
     eprintln!("wrote {}", a.out.display());
     if let Some(p) = &a.per_image {
         eprintln!("wrote {}", p.display());
@@ -351,6 +369,15 @@ fn print_run(run: &EvalRun) {
         );
         for p in run.no_valid_pixels.iter().take(10) {
             println!("  {}/{}", p.dataset_root, p.stem);
+        }
+    }
+    if !run.excluded.is_empty() {
+        println!(
+            "\n{} samples excluded as suspect (not scored):",
+            run.excluded.len()
+        );
+        for p in run.excluded.iter().take(10) {
+            println!("  {}/{}: {}", p.dataset_root, p.stem, p.reason);
         }
     }
     if !run.skipped.is_empty() {

@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::metrics::MetricSet;
-use super::run::{csv_field, mean_std_sets, EvalRun};
+use super::run::{csv_field, mean_std_sets, EvalRun, ExcludedSample};
 
 /// Samples listed per run in the worst-N table.
 pub const WORST_N: usize = 10;
+/// Excluded samples named in the Markdown (the rest are counted).
+pub const EXCLUDED_LISTED: usize = 20;
 /// Δabs_rel above which a worst sample is flagged (the users' script).
 pub const FLAG_DELTA_ABS_REL: f64 = 0.05;
 
@@ -69,6 +71,9 @@ pub struct Comparison {
     pub rows: Vec<MetricRow>,
     pub worst: Vec<WorstList>,
     pub ranges: Vec<RangeRow>,
+    /// Samples the runs left out as suspect (union over runs, first
+    /// run's reason), so the table says what it is not computed on.
+    pub excluded: Vec<ExcludedSample>,
     /// Things a reader must know: sample sets differ, settings differ.
     pub notes: Vec<String>,
 }
@@ -116,6 +121,27 @@ pub fn compare(runs: &[(String, EvalRun)], baseline: usize) -> Result<Comparison
             "the runs cover different samples ({}); every number here is on the {} samples common to all",
             parts.join(", "),
             common.len()
+        ));
+    }
+    let mut excluded: Vec<ExcludedSample> = Vec::new();
+    for (_, r) in runs {
+        for x in &r.excluded {
+            if !excluded
+                .iter()
+                .any(|y| (&y.dataset_root, &y.stem) == (&x.dataset_root, &x.stem))
+            {
+                excluded.push(x.clone());
+            }
+        }
+    }
+    if runs.iter().any(|(_, r)| r.excluded.len() != excluded.len()) {
+        let parts: Vec<String> = runs
+            .iter()
+            .map(|(l, r)| format!("{l}: {}", r.excluded.len()))
+            .collect();
+        notes.push(format!(
+            "the runs excluded different samples as suspect ({})",
+            parts.join(", ")
         ));
     }
     if common.is_empty() {
@@ -233,6 +259,7 @@ pub fn compare(runs: &[(String, EvalRun)], baseline: usize) -> Result<Comparison
         rows,
         worst,
         ranges,
+        excluded,
         notes,
     })
 }
@@ -304,6 +331,25 @@ impl Comparison {
             "\n{} samples common to all runs; baseline: {}.\n",
             self.common, self.labels[self.baseline]
         ));
+        if !self.excluded.is_empty() {
+            let shown: Vec<String> = self
+                .excluded
+                .iter()
+                .take(EXCLUDED_LISTED)
+                .map(|x| format!("{}/{} ({})", x.dataset_root, x.stem, x.reason))
+                .collect();
+            let more = self.excluded.len().saturating_sub(EXCLUDED_LISTED);
+            out.push_str(&format!(
+                "{} samples excluded as suspect: {}{}.\n",
+                self.excluded.len(),
+                shown.join("; "),
+                if more > 0 {
+                    format!("; and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
         if !self.ranges.is_empty() {
             out.push_str("\nabs_rel per depth range (GT in [lo, hi) m; images with pixels in the range):\n\n");
             let mut head = vec!["Range (m)".to_string()];

@@ -13,11 +13,11 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use super::metrics::{image_metrics_at, Bilinear, ImageMetrics, ValidityMask};
 use super::predict::{self, Head, Network, PredictionCache, PredictionFiles};
 use super::run::{
-    self, CacheCounters, CalibrationInfo, EvalRun, SampleMetrics, SampleProblem,
+    self, CacheCounters, CalibrationInfo, EvalRun, ExcludedSample, SampleMetrics, SampleProblem,
     SampleRangeMetrics, SourceInfo, RUN_FORMAT,
 };
 use super::{naming, EvalError, EvalRequest, EvalSettings, PredictionSource, ResizeOrder};
-use crate::dataset::{self, FolderListings, ResolvedSample};
+use crate::dataset::{self, FolderListings, KeyIndex, ResolvedSample, SplitEntry};
 use crate::depth::DepthMap;
 use crate::progress::Progress;
 
@@ -65,9 +65,16 @@ pub fn evaluate(req: &EvalRequest, progress: &Progress) -> Result<EvalRun, EvalE
             reason: p.detail.clone(),
         })
         .collect();
+    let (entries, excluded) = leave_out(&split.entries, &req.excluded);
+    if entries.is_empty() && !excluded.is_empty() {
+        return Err(EvalError::NothingToEvaluate {
+            split: split_name,
+            why: format!("all {} samples are excluded as suspect", excluded.len()),
+        });
+    }
     let listings = FolderListings::build(&req.root, &split.entries, &req.dataset);
-    let mut samples: Vec<ResolvedSample> = Vec::with_capacity(split.entries.len());
-    for e in &split.entries {
+    let mut samples: Vec<ResolvedSample> = Vec::with_capacity(entries.len());
+    for e in entries {
         match dataset::resolve_sample_listed(&req.root, e, &req.dataset, &listings) {
             Ok(s) => samples.push(s),
             Err(skip) => skipped.push(SampleProblem {
@@ -253,10 +260,51 @@ pub fn evaluate(req: &EvalRequest, progress: &Progress) -> Result<EvalRun, EvalE
         per_range,
         no_valid_pixels: no_valid,
         skipped,
+        excluded,
         unmatched_files: warnings_files,
         cache: counters,
         cancelled,
     })
+}
+
+/// Splits the split's entries into those to evaluate and those excluded
+/// (with the reason, keyed as in the split). Keys match by the dataset's
+/// one rule ([`KeyIndex`]); every entry sharing an excluded key goes.
+fn leave_out<'a>(
+    entries: &'a [SplitEntry],
+    exclude: &[ExcludedSample],
+) -> (Vec<&'a SplitEntry>, Vec<ExcludedSample>) {
+    if exclude.is_empty() {
+        return (entries.iter().collect(), Vec::new());
+    }
+    let index = KeyIndex::new(
+        entries
+            .iter()
+            .map(|e| (e.dataset_root.as_str(), e.stem.as_str())),
+    );
+    // Split id → reason (the first given for it).
+    let mut reasons: HashMap<(&str, &str), &str> = HashMap::new();
+    for x in exclude {
+        if let Some(id) = index
+            .find(&x.dataset_root, &x.stem)
+            .and_then(|i| index.id(i))
+        {
+            reasons.entry(id).or_insert(&x.reason);
+        }
+    }
+    let mut kept = Vec::with_capacity(entries.len());
+    let mut out = Vec::new();
+    for e in entries {
+        match reasons.get(&e.key().id()) {
+            Some(reason) => out.push(ExcludedSample {
+                dataset_root: e.dataset_root.clone(),
+                stem: e.stem.clone(),
+                reason: reason.to_string(),
+            }),
+            None => kept.push(e),
+        }
+    }
+    (kept, out)
 }
 
 fn problem(s: &ResolvedSample, why: &str) -> SampleProblem {
@@ -525,5 +573,57 @@ fn select<'a>(all: &'a [Head], req: &EvalRequest) -> Result<Vec<&'a Head>, Strin
     match &req.source {
         PredictionSource::Model { .. } => predict::select_heads(all, &req.decoder),
         PredictionSource::Folder { .. } => Ok(all.iter().collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: usize, root: &str, stem: &str) -> SplitEntry {
+        SplitEntry {
+            index,
+            dataset_root: root.into(),
+            stem: stem.into(),
+            image_path: None,
+        }
+    }
+
+    fn ex(root: &str, stem: &str, reason: &str) -> ExcludedSample {
+        ExcludedSample {
+            dataset_root: root.into(),
+            stem: stem.into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn excluded_keys_match_like_select_and_keep_the_split_spelling() {
+        let entries = [
+            entry(0, "seq_a/", "0000000042"),
+            entry(1, "seq_a", "0000000043"),
+            entry(2, "seq_b", "0000000042"),
+            // The same sample listed twice: both go.
+            entry(3, "seq_a", "0000000042"),
+        ];
+        let (kept, out) = leave_out(
+            &entries,
+            &[
+                ex("seq_a", "42", "GT shifted"),
+                ex("seq_a/", "0000000042", "second reason ignored"),
+                ex("elsewhere", "1", "not in this split"),
+            ],
+        );
+        let kept: Vec<usize> = kept.iter().map(|e| e.index).collect();
+        assert_eq!(kept, [1, 2]);
+        assert_eq!(
+            out,
+            [
+                ex("seq_a/", "0000000042", "GT shifted"),
+                ex("seq_a", "0000000042", "GT shifted"),
+            ]
+        );
+        let (kept, out) = leave_out(&entries, &[]);
+        assert_eq!((kept.len(), out.len()), (4, 0));
     }
 }

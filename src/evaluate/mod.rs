@@ -18,7 +18,8 @@
 //!   ddof = 0, like `np.std`), image and pixel counts, `per_sample` entries
 //!   ([`SampleMetrics`]: `dataset_root`, `stem`, the seven metrics, pixel
 //!   count, per-range values), the images with no valid pixel (reported,
-//!   left out of the means), skipped and unmatched samples, per-range
+//!   left out of the means), skipped and unmatched samples, the samples
+//!   excluded as suspect ([`EvalRequest::excluded`], with reasons), per-range
 //!   summaries and prediction-cache counters.
 //! - [`compare::compare`] builds the comparison of runs against a baseline
 //!   on the samples common to all runs ([`compare::Comparison`], with
@@ -40,6 +41,7 @@
 
 pub mod compare;
 pub mod decode;
+pub mod exclude;
 pub mod metrics;
 pub mod naming;
 pub mod predict;
@@ -57,8 +59,8 @@ pub use engine::{evaluate, score_prediction};
 pub use metrics::{Crop, ImageMetrics, MaskBounds, MetricSet, ResizeOrder, ValidityMask};
 pub use predict::Head;
 pub use run::{
-    CacheCounters, CalibrationInfo, EvalRun, RangeSummary, SampleMetrics, SampleRangeMetrics,
-    SourceInfo,
+    CacheCounters, CalibrationInfo, EvalRun, ExcludedSample, RangeSummary, SampleMetrics,
+    SampleRangeMetrics, SourceInfo,
 };
 
 use crate::dataset::DatasetSettings;
@@ -172,6 +174,11 @@ pub struct EvalRequest {
     pub use_cache: bool,
     /// A name for the run in comparison tables (e.g. "INT8 curated").
     pub label: String,
+    /// Samples to leave out (suspects), matched to the split like `select`
+    /// matches keys (`seq/` is `seq`; unpadded numeric stems find their
+    /// sample). Those in the split are listed in the run's `excluded`;
+    /// the others are ignored (a project's suspects span all its splits).
+    pub excluded: Vec<ExcludedSample>,
 }
 
 impl EvalRequest {
@@ -187,6 +194,7 @@ impl EvalRequest {
             cache_dir: None,
             use_cache: true,
             label: String::new(),
+            excluded: Vec::new(),
         }
     }
 }

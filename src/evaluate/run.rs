@@ -76,6 +76,16 @@ pub struct SampleProblem {
     pub reason: String,
 }
 
+/// A sample left out of the evaluation on purpose (marked suspect: its RGB
+/// and GT disagree), with the reason given. Plain data, so the CLI's
+/// `--exclude` file and the app's project suspects both become these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExcludedSample {
+    pub dataset_root: String,
+    pub stem: String,
+    pub reason: String,
+}
+
 /// One depth range over the whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RangeSummary {
@@ -130,6 +140,11 @@ pub struct EvalRun {
     pub no_valid_pixels: Vec<SampleProblem>,
     /// Samples without a prediction or GT, or whose files failed.
     pub skipped: Vec<SampleProblem>,
+    /// Samples of the split left out as suspect (keys as in the split),
+    /// with their reasons; never scored. Runs saved before this field read
+    /// as none.
+    #[serde(default)]
+    pub excluded: Vec<ExcludedSample>,
     /// Prediction files that match no sample, or match several (ambiguous).
     pub unmatched_files: Vec<String>,
     pub cache: CacheCounters,

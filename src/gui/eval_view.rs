@@ -21,7 +21,8 @@ use super::eval_sample::{self, SampleMaps};
 use super::project::Suspect;
 use crate::evaluate::compare::{self, Comparison};
 use crate::evaluate::{
-    Decoder, DecoderKind, EvalRequest, EvalRun, EvalSettings, MetricSet, PredictionSource,
+    Decoder, DecoderKind, EvalRequest, EvalRun, EvalSettings, ExcludedSample, MetricSet,
+    PredictionSource,
 };
 use crate::metadata::SampleKey;
 use crate::preprocess::PreprocessSettings;
@@ -386,6 +387,17 @@ impl EvalView {
         req.settings = self.settings.clone();
         req.cache_dir = ctx.cache_dir.clone();
         req.label = label;
+        // Suspects are left out of the run itself, so the stored run says so.
+        req.excluded = ds
+            .project
+            .suspects
+            .iter()
+            .map(|s| ExcludedSample {
+                dataset_root: s.key.dataset_root.clone(),
+                stem: s.key.stem.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect();
         Ok((req, out))
     }
 
