@@ -17,8 +17,8 @@ use egui_kittest::kittest::Queryable;
 use gui_support::{harness, settle};
 
 use calibscope::fsutil::AppDirs;
-use calibscope::gui::app::{CalibApp, Persisted, View};
 use calibscope::gui::eval_view::{EvalSource, SortKey};
+use calibscope::gui::{CalibApp, Persisted, View};
 
 fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();

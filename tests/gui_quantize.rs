@@ -19,8 +19,8 @@ use egui_kittest::Harness;
 use gui_support::{harness, settle};
 
 use calibscope::fsutil::AppDirs;
-use calibscope::gui::app::{CalibApp, Persisted, View};
 use calibscope::gui::quantize::{format_scale, RuntimeStatus};
+use calibscope::gui::{CalibApp, Persisted, View};
 use calibscope::onnx::proto;
 use calibscope::quantize::RangesFile;
 
@@ -100,6 +100,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
         12,
         "{:?}",
         h.state()
+            .messages
             .notices
             .iter()
             .map(|n| &n.text)
@@ -123,7 +124,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
         h.state().quantize.runtime,
         Some(RuntimeStatus::Found(_))
     ));
-    let pre = calibscope::gui::quantize_view::current_preprocess(h.state())
+    let pre = calibscope::gui::quantize_view::current_preprocess(&h.state().persisted.quantize)
         .expect("preprocessing prefilled")
         .clone();
     assert_eq!(
@@ -343,7 +344,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     h.get_by_label("Run PTQ").click();
     h.step();
     h.step();
-    assert!(h.state().jobs.any_running(), "the run started");
+    assert!(h.state().tasks.any_running(), "the run started");
     h.query_all_by_label("Cancel").next().unwrap().click();
     h.step();
     settle(&mut h);
@@ -433,7 +434,8 @@ fn bad_models_and_outputs_inside_the_dataset_are_refused_in_the_view() {
     settle(&mut h);
     settle(&mut h);
     h.get_by_label("rgb [1×3×d2×d3]");
-    let pre = calibscope::gui::quantize_view::current_preprocess(h.state()).unwrap();
+    let pre =
+        calibscope::gui::quantize_view::current_preprocess(&h.state().persisted.quantize).unwrap();
     assert_eq!((pre.width, pre.height), (640, 384));
     assert_eq!(h.state().persisted.quantize.input_size, Some((640, 384)));
 
@@ -459,7 +461,8 @@ fn bad_models_and_outputs_inside_the_dataset_are_refused_in_the_view() {
     settle(&mut h);
     h.get_by_label("Mean of the first channel");
     h.get_by_label("Histogram bins");
-    let pre = calibscope::gui::quantize_view::current_preprocess(h.state()).unwrap();
+    let pre =
+        calibscope::gui::quantize_view::current_preprocess(&h.state().persisted.quantize).unwrap();
     assert_eq!(pre.mean, Some([0.485, 0.456, 0.406]));
     assert!(pre.std.is_some());
 }

@@ -1,0 +1,128 @@
+//! What the app's parts share and the views read: the persisted settings,
+//! how the app was launched, the views' names and the messages.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What the user keeps between runs (eframe persistence).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Persisted {
+    pub recent_projects: Vec<PathBuf>,
+    pub last_root: String,
+    pub last_split: String,
+    /// Depth colour range of the inspector, metres.
+    pub depth_range: [f32; 2],
+    /// Grid tile width in points.
+    pub tile_width: f32,
+    /// The Quantize view's settings (model, method, output, toolchain command).
+    pub quantize: super::quantize::QuantizeSettings,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Self {
+            recent_projects: Vec::new(),
+            last_root: String::new(),
+            last_split: String::new(),
+            depth_range: [0.5, 15.0],
+            tile_width: 168.0,
+            quantize: Default::default(),
+        }
+    }
+}
+
+impl Persisted {
+    pub fn remember_project(&mut self, path: &Path) {
+        self.recent_projects.retain(|p| p != path);
+        self.recent_projects.insert(0, path.to_path_buf());
+        self.recent_projects.truncate(10);
+    }
+}
+
+/// How the app was asked to start.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    pub root: Option<PathBuf>,
+    pub split: Option<PathBuf>,
+    pub project: Option<PathBuf>,
+    pub metadata: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Scan,
+    Distribution,
+    Calibration,
+    Quantize,
+    Evaluate,
+}
+
+impl View {
+    pub const ALL: [View; 5] = [
+        View::Scan,
+        View::Distribution,
+        View::Calibration,
+        View::Quantize,
+        View::Evaluate,
+    ];
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Scan => "Scan",
+            View::Distribution => "Distribution",
+            View::Calibration => "Calibration set",
+            View::Quantize => "Quantize",
+            View::Evaluate => "Evaluate",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+/// A message shown above the view until dismissed; may offer to open a folder.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub level: Level,
+    pub text: String,
+    pub folder: Option<PathBuf>,
+}
+
+/// The library's messages name command-line flags; in the app the same
+/// choice is a control, named here instead.
+pub fn app_words(text: &str) -> String {
+    const FLAGS: [(&str, &str); 6] = [
+        (
+            "pass --allow-other-files to keep them there",
+            "tick “Keep other files” to copy beside them",
+        ),
+        ("--allow-other-files", "“Keep other files”"),
+        (
+            "--allow-absolute-roots",
+            "“Allow paths outside the root” in the scan settings",
+        ),
+        (
+            "(--input-size WxH)",
+            "(the width and height fields of the Quantize view)",
+        ),
+        (
+            "scan with --json and select on that metadata to include them",
+            "open the dataset by scanning it instead of from a CSV to include them",
+        ),
+        (
+            "use --mode copy or symlink",
+            "choose the copy or symlink copy mode",
+        ),
+    ];
+    let mut t = text.to_owned();
+    for (flag, words) in FLAGS {
+        if t.contains(flag) {
+            t = t.replace(flag, words);
+        }
+    }
+    t.replace("check --root", "check the dataset folder")
+}
