@@ -80,6 +80,19 @@ pub enum Kind {
     Toolchain,
 }
 
+impl Kind {
+    /// What a task of this kind that stopped unexpectedly says, where its
+    /// own errors show (the Quantize view's runs in the view, others in the status bar).
+    fn stopped(self, why: String) -> Command {
+        use super::quantize::QuantizeDone;
+        match self {
+            Kind::Ptq => Command::Quantize(Box::new(QuantizeDone::Ptq(Err(why)))),
+            Kind::Toolchain => Command::Quantize(Box::new(QuantizeDone::Toolchain(Err(why)))),
+            _ => Command::error(why),
+        }
+    }
+}
+
 /// The app's running tasks. Each hands back a [`Command`] that the app
 /// applies like any view's, so finishing work needs no polling code of its own.
 #[derive(Default)]
@@ -125,7 +138,7 @@ impl Tasks {
             .partition(|(_, t)| t.is_done());
         self.0 = running;
         done.into_iter()
-            .map(|(_, t)| t.wait().unwrap_or_else(Command::error))
+            .map(|(kind, t)| t.wait().unwrap_or_else(|why| kind.stopped(why)))
             .collect()
     }
 }
@@ -188,5 +201,22 @@ mod tests {
         texts.sort();
         assert_eq!(texts, ["bad stopped unexpectedly: boom", "seven"]);
         assert_eq!(done_progress.snapshot().done, 3);
+
+        // A quantization that panics says so in the Quantize view, like its other errors.
+        assert!(t.start(Kind::Ptq, "quantize", |_| panic!("bad graph")));
+        let mut got = Vec::new();
+        while t.any_running() {
+            got.extend(t.finished());
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        match got.pop() {
+            Some(Command::Quantize(done)) => match *done {
+                super::super::quantize::QuantizeDone::Ptq(Err(e)) => {
+                    assert_eq!(e, "quantize stopped unexpectedly: bad graph")
+                }
+                _ => panic!("not a failed run"),
+            },
+            _ => panic!("not a Quantize command"),
+        }
     }
 }
