@@ -78,6 +78,7 @@ fn evaluate_view_compares_fp32_and_int8_on_the_demo() {
     let int8 = h
         .state()
         .quantize
+        .rt
         .outcome
         .as_ref()
         .expect("PTQ finished")

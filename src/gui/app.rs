@@ -1,6 +1,7 @@
-//! The app: persisted state (kept by eframe between runs) apart from runtime
-//! state (the opened dataset, jobs, textures), and the frame loop that polls
-//! jobs before drawing. Each view draws from its own file.
+//! The app: the frame loop (top bar, status bar, routing to the current
+//! view), the one place where what views and finished tasks ask for is
+//! applied ([`CalibApp::apply_commands`]), and persistence. The views own
+//! their state and draw from a context (see [`super::view`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,8 +41,8 @@ pub struct CalibApp {
     pub calibration: CalibView,
     /// The left panel beside the Scan, Distribution and Calibration views.
     pub settings: SettingsPanel,
-    /// The Quantize view's results and logs.
-    pub quantize: super::quantize::QuantizeState,
+    /// The Quantize view (its settings and its results).
+    pub quantize: super::quantize::QuantizeView,
     /// What views asked for this frame, applied after drawing.
     pub cmds: super::command::Commands,
     /// File dialog and folder opener, when the desktop has them.
@@ -57,7 +58,12 @@ impl CalibApp {
     }
 
     /// Like [`Self::new`] with the app's folders given (tests use temporary ones).
-    pub fn new_in(persisted: Persisted, launch: Launch, dirs: Option<AppDirs>) -> Self {
+    pub fn new_in(mut persisted: Persisted, launch: Launch, dirs: Option<AppDirs>) -> Self {
+        // Settings saved by an older version carry over (the view's own key wins, see `run`).
+        let quantize = super::quantize::QuantizeView {
+            settings: persisted.quantize.take().unwrap_or_default(),
+            rt: Default::default(),
+        };
         let mut app = Self {
             start: StartState {
                 root_text: persisted.last_root.clone(),
@@ -77,7 +83,7 @@ impl CalibApp {
             distribution: DistView,
             calibration: CalibView::default(),
             settings: SettingsPanel::default(),
-            quantize: Default::default(),
+            quantize,
             cmds: Default::default(),
             desktop: super::dialogs::DesktopSupport::detect(),
             evaluate: Default::default(),
@@ -160,12 +166,7 @@ impl CalibApp {
                         super::tasks::take_selection(ds, *sel, &self.cmds);
                     }
                 }
-                Command::Quantize(done) => self.quantize.take(
-                    *done,
-                    self.ds.as_mut(),
-                    &mut self.persisted.quantize,
-                    &self.cmds,
-                ),
+                Command::Quantize(done) => self.quantize.take(*done, self.ds.as_mut(), &self.cmds),
             }
         }
     }
@@ -187,21 +188,13 @@ impl CalibApp {
 
     /// Takes finished tasks' results in (as commands). Called every frame before drawing.
     pub fn poll_jobs(&mut self) {
-        self.quantize.drain();
+        self.quantize.rt.drain();
         // Work asked for outside a frame (at launch, by tests) starts now.
         self.apply_commands(None);
         for c in self.tasks.finished() {
             self.cmds.send(c);
         }
         self.apply_commands(None);
-    }
-
-    /// Blocks until every job has finished and been taken in (tests).
-    pub fn wait_for_jobs(&mut self) {
-        while self.tasks.any_running() {
-            std::thread::sleep(Duration::from_millis(5));
-            self.poll_jobs();
-        }
     }
 
     /// Makes loaded rows the open dataset (reopening its project if it has one).
@@ -433,7 +426,7 @@ impl CalibApp {
         let Some(ds) = &mut self.ds else {
             return;
         };
-        let q = &self.persisted.quantize;
+        let q = &self.quantize.settings;
         let fp32 = (!q.model.trim().is_empty()).then(|| {
             let pre = q
                 .preprocess
@@ -443,6 +436,7 @@ impl CalibApp {
         });
         let int8 = self
             .quantize
+            .rt
             .outcome
             .as_ref()
             .map(|o| o.report.output.clone())
@@ -472,6 +466,7 @@ impl eframe::App for CalibApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
         eframe::set_value(storage, super::eval_view::STORAGE_KEY, &self.evaluate);
+        eframe::set_value(storage, super::quantize::STORAGE_KEY, &self.quantize);
         if let Some(ds) = &mut self.ds {
             if ds.dirty_since.is_some() {
                 let _ = ds.save();

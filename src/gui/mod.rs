@@ -99,6 +99,13 @@ pub fn run(launch: Launch) -> Result<(), String> {
             {
                 app.evaluate = v;
             }
+            // So does the Quantize view.
+            if let Some(v) = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, quantize::STORAGE_KEY))
+            {
+                app.quantize = v;
+            }
             Ok(Box::new(app))
         }),
     )

@@ -12,8 +12,7 @@ use super::dialogs::DesktopSupport;
 use super::jobs::Kind;
 use super::jobs::Tasks;
 use super::quantize::{self, InspectError, Inspected, PtqOutcome, QuantizeDone, RuntimeStatus};
-use super::quantize::{QuantizeSettings, QuantizeState};
-use super::state::Persisted;
+use super::quantize::{QuantizeSettings, QuantizeState, QuantizeView};
 use super::state::{Level, Notice};
 use super::view::ViewCtx;
 use crate::export::{self, LinkMode};
@@ -27,7 +26,7 @@ use crate::toolchain::{run_toolchain, ToolchainRun};
 pub struct QuantizeCtx<'a> {
     pub ds: Option<&'a mut Dataset>,
     pub quantize: &'a mut QuantizeState,
-    pub persisted: &'a mut Persisted,
+    pub settings: &'a mut QuantizeSettings,
     pub tasks: &'a Tasks,
     pub cmds: &'a Commands,
     pub desktop: DesktopSupport,
@@ -41,13 +40,13 @@ impl QuantizeCtx<'_> {
     }
 }
 
-impl QuantizeState {
+impl QuantizeView {
     /// Draws the Quantize view; `decoder` is the Evaluate view's reading of the outputs.
     pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewCtx, decoder: &crate::evaluate::Decoder) {
         let mut v = QuantizeCtx {
             ds: Some(&mut *ctx.ds),
-            quantize: self,
-            persisted: &mut *ctx.persisted,
+            quantize: &mut self.rt,
+            settings: &mut self.settings,
             tasks: ctx.tasks,
             cmds: ctx.cmds,
             desktop: ctx.desktop,
@@ -57,14 +56,8 @@ impl QuantizeState {
     }
 
     /// Takes a finished piece of the view's work in (see [`take`]).
-    pub fn take(
-        &mut self,
-        done: QuantizeDone,
-        ds: Option<&mut Dataset>,
-        settings: &mut QuantizeSettings,
-        cmds: &Commands,
-    ) {
-        take(self, done, ds, settings, cmds);
+    pub fn take(&mut self, done: QuantizeDone, ds: Option<&mut Dataset>, cmds: &Commands) {
+        take(&mut self.rt, done, ds, &mut self.settings, cmds);
     }
 }
 
@@ -94,13 +87,13 @@ pub fn inspect(v: &mut QuantizeCtx) {
     if v.tasks.is_running(Kind::Inspect) {
         return;
     }
-    let text = v.persisted.quantize.model.trim().to_owned();
+    let text = v.settings.model.trim().to_owned();
     if text.is_empty() {
         v.quantize.inspected = None;
         return;
     }
     let model = PathBuf::from(text);
-    let size = v.persisted.quantize.input_size;
+    let size = v.settings.input_size;
     v.cmds.run(Kind::Inspect, "read model", None, move |p| {
         p.begin("read model", 1);
         let result = inspect_model(&model, size).map_err(|e| InspectError {
@@ -158,7 +151,7 @@ pub fn start_ptq(v: &mut QuantizeCtx, reload: bool) {
     let Some(ds) = &v.ds else {
         return;
     };
-    let s = v.persisted.quantize.clone();
+    let s = v.settings.clone();
     let decoder = v.decoder.clone();
     let prepared = (|| {
         let pre = match &s.preprocess {
@@ -257,7 +250,7 @@ pub fn start_toolchain(v: &mut QuantizeCtx) {
     let Some(ds) = &v.ds else {
         return;
     };
-    let s = v.persisted.quantize.clone();
+    let s = v.settings.clone();
     let prepared = quantize::toolchain_job(ds, &s).and_then(|job| {
         crate::toolchain::expand_template(&s.toolchain_template, &job)
             .map_err(|e| e.to_string())?;

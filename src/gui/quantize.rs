@@ -135,6 +135,19 @@ pub enum RuntimeStatus {
     Broken(String),
 }
 
+/// The Quantize view: its settings, kept between runs under [`STORAGE_KEY`],
+/// and its results and logs, which are not.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QuantizeView {
+    pub settings: QuantizeSettings,
+    #[serde(skip)]
+    pub rt: QuantizeState,
+}
+
+/// The key the view's settings are saved under in eframe's storage.
+pub const STORAGE_KEY: &str = "quantize_view";
+
 /// The view's runtime state: results and logs, never persisted.
 #[derive(Default)]
 pub struct QuantizeState {

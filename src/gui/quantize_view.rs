@@ -76,7 +76,7 @@ fn prefill_model(v: &mut QuantizeCtx) {
         return;
     }
     v.quantize.prefilled_for = Some(ds.root.clone());
-    let current = v.persisted.quantize.model.trim().to_owned();
+    let current = v.settings.model.trim().to_owned();
     if !current.is_empty() && std::path::Path::new(&current).is_file() {
         if v.quantize.inspected.is_none() {
             ptq_tasks::inspect(v);
@@ -84,7 +84,7 @@ fn prefill_model(v: &mut QuantizeCtx) {
         return;
     }
     if let Some(p) = quantize::demo_model_under(&ds.root) {
-        v.persisted.quantize.model = p.display().to_string();
+        v.settings.model = p.display().to_string();
         ptq_tasks::inspect(v);
     }
 }
@@ -123,12 +123,12 @@ fn model_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
             let r = super::start::path_field(
                 ui,
                 "Model file",
-                &mut v.persisted.quantize.model,
+                &mut v.settings.model,
                 "/models/resnetsan01_fp32.onnx",
             );
             // Leaving the field (Enter or a click elsewhere) on a new path reads it.
             if r.lost_focus() {
-                let typed = v.persisted.quantize.model.trim().to_owned();
+                let typed = v.settings.model.trim().to_owned();
                 let shown = v
                     .quantize
                     .inspected
@@ -142,7 +142,7 @@ fn model_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
                         .add_filter("ONNX model", &["onnx"])
                         .pick_file()
                 }) {
-                    v.persisted.quantize.model = p.display().to_string();
+                    v.settings.model = p.display().to_string();
                     load = true;
                 }
             }
@@ -188,7 +188,7 @@ fn model_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
                     });
                     if use_size {
                         let [w, h] = v.quantize.size_text;
-                        v.persisted.quantize.input_size = Some((w, h));
+                        v.settings.input_size = Some((w, h));
                         ptq_tasks::inspect(v);
                     }
                 }
@@ -240,7 +240,7 @@ fn summary_ui(ui: &mut egui::Ui, s: &ModelSummary) {
 
 fn preprocess_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
     ui.strong("Preprocessing");
-    let s = &mut v.persisted.quantize;
+    let s = &mut v.settings;
     let model_pre = v
         .quantize
         .inspected
@@ -343,7 +343,7 @@ fn method_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
         .as_ref()
         .and_then(|i| i.result.as_ref().ok())
         .and_then(|(m, _)| m.opset);
-    let s = &mut v.persisted.quantize;
+    let s = &mut v.settings;
     ui.strong("Range method");
     ui.horizontal_wrapped(|ui| {
         for (m, label) in [
@@ -429,7 +429,7 @@ fn set_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
     let Some(ds) = &v.ds else {
         return;
     };
-    let s = &mut v.persisted.quantize;
+    let s = &mut v.settings;
     ui.group(|ui| {
         ui.strong("Calibration set");
         ui.horizontal_wrapped(|ui| {
@@ -502,7 +502,7 @@ fn run_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
     let Some(ds) = &v.ds else {
         return;
     };
-    let s = &v.persisted.quantize;
+    let s = &v.settings;
     let model_ok = v
         .quantize
         .inspected
@@ -516,7 +516,7 @@ fn run_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
     let cmds = &v.cmds;
     ui.group(|ui| {
         ui.strong("Run");
-        let s = &mut v.persisted.quantize;
+        let s = &mut v.settings;
         ui.horizontal_wrapped(|ui| {
             super::start::path_field(ui, "INT8 model", &mut s.output, "/work/out/model_int8.onnx");
             if ui.button("Browse output…").clicked() {
@@ -783,7 +783,7 @@ fn toolchain_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
                 "The vendor's quantizer, run on the same calibration set without a shell. Placeholders: {}.",
                 PLACEHOLDERS.join(" ")
             ));
-            let s = &mut v.persisted.quantize;
+            let s = &mut v.settings;
             ui.horizontal(|ui| {
                 let l = ui.add_sized([120.0, 20.0], egui::Label::new("Command"));
                 ui.add(

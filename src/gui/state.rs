@@ -16,8 +16,10 @@ pub struct Persisted {
     pub depth_range: [f32; 2],
     /// Grid tile width in points.
     pub tile_width: f32,
-    /// The Quantize view's settings (model, method, output, toolchain command).
-    pub quantize: super::quantize::QuantizeSettings,
+    /// The Quantize view's settings as saved before the view kept its own
+    /// (read once to carry them over, never written again).
+    #[serde(skip_serializing)]
+    pub quantize: Option<super::quantize::QuantizeSettings>,
 }
 
 impl Default for Persisted {
@@ -28,7 +30,7 @@ impl Default for Persisted {
             last_split: String::new(),
             depth_range: [0.5, 15.0],
             tile_width: 168.0,
-            quantize: Default::default(),
+            quantize: None,
         }
     }
 }
@@ -125,4 +127,20 @@ pub fn app_words(text: &str) -> String {
         }
     }
     t.replace("check --root", "check the dataset folder")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantize_settings_saved_by_an_older_version_are_read_and_not_written_again() {
+        let old = r#"{"last_root": "/data", "quantize": {"model": "/m/a.onnx"}}"#;
+        let p: Persisted = serde_json::from_str(old).unwrap();
+        assert_eq!(p.last_root, "/data");
+        assert_eq!(p.quantize.as_ref().unwrap().model, "/m/a.onnx");
+        let again = serde_json::to_value(&p).unwrap();
+        assert!(again.get("quantize").is_none(), "{again}");
+        assert!(again.get("last_root").is_some());
+    }
 }

@@ -27,7 +27,7 @@ pub fn settle(h: &mut Harness<'static, CalibApp>) {
         h.step();
         let app = h.state();
         let busy = app.tasks.any_running()
-            || app.quantize.runtime_rx.is_some()
+            || app.quantize.rt.runtime_rx.is_some()
             || app.evaluate.busy()
             || app.calibration.thumbs.as_ref().is_some_and(|t| t.busy());
         if !busy && h.try_run().is_ok() {
