@@ -18,7 +18,7 @@ pub struct Persisted {
     pub tile_width: f32,
     /// The Quantize view's settings as saved before the view kept its own
     /// (read once to carry them over, never written again).
-    #[serde(skip_serializing)]
+    #[serde(skip_serializing, deserialize_with = "older_quantize")]
     pub quantize: Option<super::quantize::QuantizeSettings>,
 }
 
@@ -33,6 +33,14 @@ impl Default for Persisted {
             quantize: None,
         }
     }
+}
+
+/// The older layout saved the settings themselves, not an `Option` (RON
+/// would want `Some(…)` around them and reject the whole file).
+fn older_quantize<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<super::quantize::QuantizeSettings>, D::Error> {
+    super::quantize::QuantizeSettings::deserialize(d).map(Some)
 }
 
 impl Persisted {
@@ -133,14 +141,41 @@ pub fn app_words(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Storage in memory, read the way eframe reads the app's file.
+    #[derive(Default)]
+    struct Memory(std::collections::HashMap<String, String>);
+
+    impl eframe::Storage for Memory {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, key: &str, value: String) {
+            self.0.insert(key.to_owned(), value);
+        }
+        fn remove_string(&mut self, key: &str) {
+            self.0.remove(key);
+        }
+        fn flush(&mut self) {}
+    }
+
     #[test]
     fn quantize_settings_saved_by_an_older_version_are_read_and_not_written_again() {
-        let old = r#"{"last_root": "/data", "quantize": {"model": "/m/a.onnx"}}"#;
-        let p: Persisted = serde_json::from_str(old).unwrap();
+        // What the previous layout wrote (RON, the settings inline).
+        let old = r#"(recent_projects:["/p/a.calibscope.json"],last_root:"/data",last_split:"s.json",depth_range:(0.5,15.0),tile_width:168.0,quantize:(model:"/m/a.onnx",toolchain_template:"vendor_x {model}"))"#;
+        let mut store = Memory::default();
+        eframe::Storage::set_string(&mut store, eframe::APP_KEY, old.to_owned());
+        let p: Persisted = eframe::get_value(&store, eframe::APP_KEY).expect("old file reads");
         assert_eq!(p.last_root, "/data");
-        assert_eq!(p.quantize.as_ref().unwrap().model, "/m/a.onnx");
-        let again = serde_json::to_value(&p).unwrap();
-        assert!(again.get("quantize").is_none(), "{again}");
-        assert!(again.get("last_root").is_some());
+        assert_eq!(p.recent_projects, [PathBuf::from("/p/a.calibscope.json")]);
+        let q = p.quantize.as_ref().expect("carried over");
+        assert_eq!(q.model, "/m/a.onnx");
+        assert_eq!(q.toolchain_template, "vendor_x {model}");
+
+        eframe::set_value(&mut store, eframe::APP_KEY, &p);
+        let again = eframe::Storage::get_string(&store, eframe::APP_KEY).unwrap();
+        assert!(!again.contains("quantize"), "{again}");
+        let p2: Persisted = eframe::get_value(&store, eframe::APP_KEY).expect("new file reads");
+        assert_eq!(p2.last_root, "/data");
+        assert!(p2.quantize.is_none());
     }
 }
