@@ -8,8 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use calibscope::gui::app::{CalibApp, Loaded, Persisted, View};
 use calibscope::gui::curation::GridSource;
+use calibscope::gui::dataset::Loaded;
+use calibscope::gui::{CalibApp, Persisted, View};
 use calibscope::metadata::SampleMeta;
 
 const N: usize = 100_000;
@@ -147,7 +148,7 @@ fn main() {
     }
     let ds = app.ds.as_ref().unwrap();
     let offset: f32 = ctx.data(|d| d.get_temp(egui::Id::unique("grid_view_y")).unwrap_or(0.0));
-    let thumbs = app.thumbs.as_ref().unwrap();
+    let thumbs = app.calibration.thumbs.as_ref().unwrap();
     times.sort();
     toggle_times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;

@@ -14,7 +14,7 @@ use egui_kittest::Harness;
 use gui_support::{harness, settle};
 
 use calibscope::fsutil::AppDirs;
-use calibscope::gui::app::{CalibApp, Persisted, View};
+use calibscope::gui::{CalibApp, Persisted, View};
 use calibscope::metadata::SampleKey;
 
 /// One demo dataset for the whole file (generated once, in a temp folder).
@@ -125,8 +125,8 @@ fn demo_scan_stratify_exclude_pin_export() {
     h.get_by_label("Export the calibration set").click();
     settle(&mut h);
     // The field starts with the set's default folder (beside the project); choose another.
-    assert!(!h.state().export.dir.is_empty());
-    h.state_mut().export.dir = out.display().to_string();
+    assert!(!h.state().calibration.export.dir.is_empty());
+    h.state_mut().calibration.export.dir = out.display().to_string();
     settle(&mut h);
     h.get_by_label("Export split").click();
     settle(&mut h);
@@ -226,7 +226,9 @@ fn snapshots_at(out: &Path, size: egui::Vec2, suffix: &str) {
     settle(&mut h);
     // Open the inspector on the first tile, as a click would.
     let first = h.state().ds.as_ref().unwrap().grid.list[0];
-    calibscope::gui::inspector::open(h.state_mut(), first);
+    h.state_mut()
+        .cmds
+        .send(calibscope::gui::command::Command::Inspect(first));
     settle(&mut h);
     save(&mut h, &out.join(format!("calibration{suffix}.png")));
 }

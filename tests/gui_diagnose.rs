@@ -14,27 +14,16 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use egui_kittest::kittest::Queryable;
-use egui_kittest::Harness;
 use gui_support::{harness, settle};
 
 use calibscope::diagnose::tensors::TensorKind;
 use calibscope::fsutil::AppDirs;
-use calibscope::gui::app::{CalibApp, Persisted, View};
 use calibscope::gui::quantize::name_list;
+use calibscope::gui::{CalibApp, Persisted, View};
 
 fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
     HOME.get_or_init(|| tempfile::tempdir().unwrap()).path()
-}
-
-/// `settle`, and also until the Diagnose view's jobs are done.
-fn settle_diag(h: &mut Harness<'static, CalibApp>) {
-    settle(h);
-    while h.state().diagnose.busy() {
-        h.step();
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    settle(h);
 }
 
 #[test]
@@ -73,9 +62,10 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
     let int8 = h
         .state()
         .quantize
+        .rt
         .outcome
         .as_ref()
-        .unwrap_or_else(|| panic!("PTQ finished: {:?}", h.state().quantize.run_error))
+        .unwrap_or_else(|| panic!("PTQ finished: {:?}", h.state().quantize.rt.run_error))
         .report
         .output
         .clone();
@@ -103,7 +93,7 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
     h.run();
     assert!(h.state().diagnose.busy());
     h.get_by_label("Cancel").click();
-    settle_diag(&mut h);
+    settle(&mut h);
     assert_eq!(
         h.state().diagnose.rt.error.as_deref(),
         Some("Diagnosis cancelled.")
@@ -111,7 +101,7 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
     assert!(h.state().diagnose.rt.result.is_none());
 
     h.get_by_label("Run diagnosis").click();
-    settle_diag(&mut h);
+    settle(&mut h);
     let d = &h.state().diagnose;
     assert_eq!(d.rt.error, None);
     let r = d.rt.result.as_ref().expect("diagnosis finished");
@@ -191,7 +181,7 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
 
     // The four methods on the same calibration.
     h.get_by_label("Compare methods").click();
-    settle_diag(&mut h);
+    settle(&mut h);
     let d = &h.state().diagnose;
     assert_eq!(d.rt.methods_error, None);
     let mr = d.rt.methods.as_ref().expect("method comparison");
@@ -261,7 +251,7 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
     h.get_by_label("Keep these float in Quantize").click();
     settle(&mut h);
     assert_eq!(h.state().view, View::Quantize);
-    let kept = name_list(&h.state().persisted.quantize.keep_float_tensors);
+    let kept = name_list(&h.state().quantize.settings.keep_float_tensors);
     assert_eq!(kept, s.recommended_float);
     // …and the Quantize view's field shows them.
     assert_eq!(

@@ -18,8 +18,8 @@ use egui_kittest::kittest::Queryable;
 use gui_support::{harness, settle};
 
 use calibscope::fsutil::AppDirs;
-use calibscope::gui::app::{CalibApp, Persisted, View};
 use calibscope::gui::eval_view::{EvalSource, SortKey};
+use calibscope::gui::{CalibApp, Persisted, View};
 
 fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -79,6 +79,7 @@ fn evaluate_view_compares_fp32_and_int8_on_the_demo() {
     let int8 = h
         .state()
         .quantize
+        .rt
         .outcome
         .as_ref()
         .expect("PTQ finished")

@@ -9,7 +9,7 @@ use egui_kittest::Harness;
 use gui_support::settle;
 
 use calibscope::fsutil::AppDirs;
-use calibscope::gui::app::{CalibApp, Persisted, View};
+use calibscope::gui::{CalibApp, Persisted, View};
 use calibscope::metadata::{write_csv, SampleMeta};
 
 /// A small dataset: `n` samples over two sequences with repeated stems.

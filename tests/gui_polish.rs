@@ -14,8 +14,8 @@ use egui_kittest::Harness;
 use gui_support::{harness, settle};
 
 use calibscope::fsutil::AppDirs;
-use calibscope::gui::app::{CalibApp, Persisted, View};
 use calibscope::gui::dialogs::DesktopSupport;
+use calibscope::gui::{CalibApp, Persisted, View};
 
 fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -116,7 +116,7 @@ fn layout_holds_in_small_windows_and_messages_stay_put() {
             .is_none());
         assert_eq!(h.state().last_error(), None);
         assert_eq!(h.get_by_label("Run strategy").rect(), before, "{size:?}");
-        let n = h.state().notices.len();
+        let n = h.state().messages.notices.len();
         h.get_by_label(&format!("Messages ({n})")).click();
         settle(&mut h);
         h.get_by_label("Something went wrong in a long sentence that a user has to read.");
@@ -221,7 +221,7 @@ fn counts_targets_and_one_output_folder_per_set() {
     settle(&mut h);
 
     // The default output folder: beside the project, outside the dataset.
-    let out = PathBuf::from(h.state().export.dir.clone());
+    let out = PathBuf::from(h.state().calibration.export.dir.clone());
     let project = h.state().ds.as_ref().unwrap().project_path.clone();
     assert_eq!(out.parent(), project.parent(), "{}", out.display());
     assert!(!out.starts_with(&root));
@@ -242,7 +242,13 @@ fn counts_targets_and_one_output_folder_per_set() {
     let list = std::fs::read_to_string(out.join("images/image_list.txt")).unwrap();
     assert_eq!(list.lines().count(), 20);
     assert!(out.join("tensors/tensor_list.txt").is_file());
-    let folder_msgs: Vec<_> = h.state().notices.iter().map(|n| n.text.clone()).collect();
+    let folder_msgs: Vec<_> = h
+        .state()
+        .messages
+        .notices
+        .iter()
+        .map(|n| n.text.clone())
+        .collect();
     assert!(
         folder_msgs.iter().all(|t| !t.contains("--")),
         "no command-line flag in the app's messages: {folder_msgs:?}"
@@ -256,7 +262,7 @@ fn counts_targets_and_one_output_folder_per_set() {
 
 #[test]
 fn flags_in_library_messages_become_the_apps_words() {
-    let t = calibscope::gui::app::app_words(
+    let t = calibscope::gui::state::app_words(
         "/o holds 1 file(s) calibscope did not write (e.g. a.txt); toolchains that read the whole folder would calibrate on them. Choose an empty or new folder, or pass --allow-other-files to keep them there",
     );
     assert!(

@@ -19,8 +19,8 @@ use egui_kittest::Harness;
 use gui_support::{harness, settle};
 
 use calibscope::fsutil::AppDirs;
-use calibscope::gui::app::{CalibApp, Persisted, View};
 use calibscope::gui::quantize::{format_scale, RuntimeStatus};
+use calibscope::gui::{CalibApp, Persisted, View};
 use calibscope::onnx::proto;
 use calibscope::quantize::RangesFile;
 
@@ -100,6 +100,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
         12,
         "{:?}",
         h.state()
+            .messages
             .notices
             .iter()
             .map(|n| &n.text)
@@ -112,7 +113,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     settle(&mut h);
     assert_eq!(h.state().view, View::Quantize);
     assert_eq!(
-        PathBuf::from(&h.state().persisted.quantize.model),
+        PathBuf::from(&h.state().quantize.settings.model),
         demo_model
     );
     h.get_by_label("rgb [1×3×192×320]");
@@ -120,17 +121,17 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     h.get_by_label_contains("Conv ");
     h.get_by_label("The current curation (12 samples)");
     assert!(matches!(
-        h.state().quantize.runtime,
+        h.state().quantize.rt.runtime,
         Some(RuntimeStatus::Found(_))
     ));
-    let pre = calibscope::gui::quantize_view::current_preprocess(h.state())
+    let pre = calibscope::gui::quantize_view::current_preprocess(&h.state().quantize.settings)
         .expect("preprocessing prefilled")
         .clone();
     assert_eq!(
         (pre.input_name.as_str(), pre.width, pre.height),
         ("rgb", 320, 192)
     );
-    let out = PathBuf::from(h.state().persisted.quantize.output.trim());
+    let out = PathBuf::from(h.state().quantize.settings.output.trim());
     assert!(
         !out.starts_with(&root),
         "default output {} is outside the dataset",
@@ -141,8 +142,14 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     h.get_by_label("Run PTQ").click();
     settle(&mut h);
     settle(&mut h);
-    assert_eq!(h.state().quantize.run_error, None);
-    let outcome = h.state().quantize.outcome.as_ref().expect("PTQ finished");
+    assert_eq!(h.state().quantize.rt.run_error, None);
+    let outcome = h
+        .state()
+        .quantize
+        .rt
+        .outcome
+        .as_ref()
+        .expect("PTQ finished");
     // Each run writes into its own folder, named by method and time.
     let first = outcome.report.output.clone();
     let run_dir = first.parent().unwrap().to_path_buf();
@@ -193,8 +200,8 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     h.get_by_label(&fid.line());
 
     // Reloading the written ranges requantizes without calibrating.
-    h.state_mut().persisted.quantize.ranges_file = ranges_path.display().to_string();
-    h.state_mut().persisted.quantize.output = out
+    h.state_mut().quantize.settings.ranges_file = ranges_path.display().to_string();
+    h.state_mut().quantize.settings.output = out
         .with_file_name("reloaded_int8.onnx")
         .display()
         .to_string();
@@ -202,10 +209,11 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     h.get_by_label("Reload ranges").click();
     settle(&mut h);
     settle(&mut h);
-    assert_eq!(h.state().quantize.run_error, None);
+    assert_eq!(h.state().quantize.rt.run_error, None);
     let re = h
         .state()
         .quantize
+        .rt
         .outcome
         .as_ref()
         .expect("reload finished");
@@ -216,14 +224,14 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     // Calibrate again with the same settings and a name of our own: a new
     // folder, the first run's model untouched (the snapshot shows a calibrated run).
     let first_bytes = std::fs::read(&first).unwrap();
-    h.state_mut().persisted.quantize.output = out.display().to_string();
-    h.state_mut().persisted.quantize.run_name = "again".into();
+    h.state_mut().quantize.settings.output = out.display().to_string();
+    h.state_mut().quantize.settings.run_name = "again".into();
     settle(&mut h);
     h.get_by_label("Run PTQ").click();
     settle(&mut h);
     settle(&mut h);
-    assert_eq!(h.state().quantize.run_error, None);
-    let again = h.state().quantize.outcome.as_ref().unwrap();
+    assert_eq!(h.state().quantize.rt.run_error, None);
+    let again = h.state().quantize.rt.outcome.as_ref().unwrap();
     assert!(!again.reloaded);
     assert_eq!(
         again.report.output,
@@ -244,7 +252,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     // The external toolchain: a real command, no shell.
     let tool_out = home().join("tool").join("npu_model.onnx");
     {
-        let q = &mut h.state_mut().persisted.quantize;
+        let q = &mut h.state_mut().quantize.settings;
         q.toolchain_template = "cp -v {model} {output}".into();
         q.toolchain_output = tool_out.display().to_string();
     }
@@ -258,8 +266,14 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     h.get_by_label("Run tool").click();
     settle(&mut h);
     settle(&mut h);
-    assert_eq!(h.state().quantize.toolchain_error, None);
-    let run = h.state().quantize.toolchain_run.clone().expect("tool ran");
+    assert_eq!(h.state().quantize.rt.toolchain_error, None);
+    let run = h
+        .state()
+        .quantize
+        .rt
+        .toolchain_run
+        .clone()
+        .expect("tool ran");
     assert_eq!(run.exit_code, Some(0));
     assert_eq!(
         std::fs::read(&tool_out).unwrap(),
@@ -282,7 +296,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
 
     // For comparison: 6 random samples of the split, drawn by the library's random strategy.
     {
-        let q = &mut h.state_mut().persisted.quantize;
+        let q = &mut h.state_mut().quantize.settings;
         q.random_n = 6;
         q.random_seed = 5;
         q.output = out
@@ -295,7 +309,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     h.get_by_label("Run PTQ").click();
     settle(&mut h);
     settle(&mut h);
-    assert_eq!(h.state().quantize.run_error, None);
+    assert_eq!(h.state().quantize.rt.run_error, None);
     let ds = h.state().ds.as_ref().unwrap();
     let want = calibscope::select::run(
         &ds.cur.rows,
@@ -312,6 +326,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     let set = &h
         .state()
         .quantize
+        .rt
         .outcome
         .as_ref()
         .unwrap()
@@ -331,7 +346,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
         .join("cancelled")
         .join("cancelled_int8.onnx");
     {
-        let q = &mut h.state_mut().persisted.quantize;
+        let q = &mut h.state_mut().quantize.settings;
         q.random_n = 150;
         q.output = out
             .with_file_name("cancelled_int8.onnx")
@@ -343,11 +358,11 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     h.get_by_label("Run PTQ").click();
     h.step();
     h.step();
-    assert!(h.state().jobs.any_running(), "the run started");
+    assert!(h.state().tasks.any_running(), "the run started");
     h.query_all_by_label("Cancel").next().unwrap().click();
     h.step();
     settle(&mut h);
-    let err = h.state().quantize.run_error.clone().unwrap_or_default();
+    let err = h.state().quantize.rt.run_error.clone().unwrap_or_default();
     assert!(err.contains("cancelled"), "{err}");
     h.get_by_label_contains("cancelled after");
     assert!(!cancelled.exists(), "no model from a cancelled run");
@@ -358,7 +373,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     assert!(!calibscope::quantize::artefact_paths(&cancelled).0.exists());
 
     // A failing command shows its exit status, not success.
-    h.state_mut().persisted.quantize.toolchain_template = "false {model}".into();
+    h.state_mut().quantize.settings.toolchain_template = "false {model}".into();
     settle(&mut h);
     h.get_by_label("Run tool").click();
     settle(&mut h);
@@ -387,7 +402,7 @@ fn bad_models_and_outputs_inside_the_dataset_are_refused_in_the_view() {
     open_demo(&mut h);
     let bogus = home().join("not_a_model.onnx");
     std::fs::write(&bogus, b"this is text, not a protobuf").unwrap();
-    h.state_mut().persisted.quantize.model = bogus.display().to_string();
+    h.state_mut().quantize.settings.model = bogus.display().to_string();
     h.get_by_label("Quantize").click();
     settle(&mut h);
     h.get_by_label("Load model").click();
@@ -402,7 +417,7 @@ fn bad_models_and_outputs_inside_the_dataset_are_refused_in_the_view() {
     let want = calibscope::quantize::inspect_model(&cut, None)
         .unwrap_err()
         .to_string();
-    h.state_mut().persisted.quantize.model = cut.display().to_string();
+    h.state_mut().quantize.settings.model = cut.display().to_string();
     h.get_by_label("Load model").click();
     settle(&mut h);
     settle(&mut h);
@@ -423,7 +438,7 @@ fn bad_models_and_outputs_inside_the_dataset_are_refused_in_the_view() {
         }
     }
     calibscope::onnx::save(&m, &dynamic).unwrap();
-    h.state_mut().persisted.quantize.model = dynamic.display().to_string();
+    h.state_mut().quantize.settings.model = dynamic.display().to_string();
     h.get_by_label("Load model").click();
     settle(&mut h);
     settle(&mut h);
@@ -433,19 +448,20 @@ fn bad_models_and_outputs_inside_the_dataset_are_refused_in_the_view() {
     settle(&mut h);
     settle(&mut h);
     h.get_by_label("rgb [1×3×d2×d3]");
-    let pre = calibscope::gui::quantize_view::current_preprocess(h.state()).unwrap();
+    let pre =
+        calibscope::gui::quantize_view::current_preprocess(&h.state().quantize.settings).unwrap();
     assert_eq!((pre.width, pre.height), (640, 384));
-    assert_eq!(h.state().persisted.quantize.input_size, Some((640, 384)));
+    assert_eq!(h.state().quantize.settings.input_size, Some((640, 384)));
 
     // The demo model, but an output inside the dataset folder.
     let root = h.state().ds.as_ref().unwrap().root.clone();
-    h.state_mut().persisted.quantize.model =
+    h.state_mut().quantize.settings.model =
         root.join("models/demo_model.onnx").display().to_string();
     h.get_by_label("Load model").click();
     settle(&mut h);
     settle(&mut h);
     h.get_by_label("rgb [1×3×192×320]");
-    h.state_mut().persisted.quantize.output = root.join("int8/model.onnx").display().to_string();
+    h.state_mut().quantize.settings.output = root.join("int8/model.onnx").display().to_string();
     settle(&mut h);
     h.get_by_label_contains("inside the dataset folder");
     assert!(h.get_by_label("Run PTQ").accesskit_node().is_disabled());
@@ -459,7 +475,8 @@ fn bad_models_and_outputs_inside_the_dataset_are_refused_in_the_view() {
     settle(&mut h);
     h.get_by_label("Mean of the first channel");
     h.get_by_label("Histogram bins");
-    let pre = calibscope::gui::quantize_view::current_preprocess(h.state()).unwrap();
+    let pre =
+        calibscope::gui::quantize_view::current_preprocess(&h.state().quantize.settings).unwrap();
     assert_eq!(pre.mean, Some([0.485, 0.456, 0.406]));
     assert!(pre.std.is_some());
 }

@@ -1,31 +1,55 @@
 //! The Calibration set view: the grid of the set, the candidates, the
 //! excluded or the filtered view, with bulk actions.
 
-use super::app::{CalibApp, Dataset, StrategyKind};
+use super::command::Command;
 use super::curation::GridSource;
+use super::dataset::{Dataset, StrategyKind};
 use super::grid::{self, GridAction};
+use super::thumbs::Thumbs;
+use super::view::ViewCtx;
 
-pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
-    let ppp = ui.ctx().pixels_per_point();
-    let tile_w = app.persisted.tile_width;
-    app.thumbs(ppp);
-    let Some(ds) = &mut app.ds else {
-        return;
-    };
-    let thumbs = app.thumbs.as_mut().expect("created above");
+/// The Calibration set view: its export form and the grid's thumbnail loader.
+#[derive(Default)]
+pub struct CalibView {
+    pub export: ExportForm,
+    /// Created on first use with its disk cache; made again when the tile size changes.
+    pub thumbs: Option<Thumbs>,
+}
 
+impl CalibView {
+    pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewCtx) {
+        let ppp = ui.ctx().pixels_per_point();
+        let w = (ctx.persisted.tile_width * ppp).round() as u32;
+        let size = [w, (w as f32 * 0.6).round() as u32];
+        if self.thumbs.as_ref().is_some_and(|t| t.size() != size) {
+            self.thumbs = None;
+        }
+        let cache = ctx.dirs.map(|d| d.cache.join("thumbs"));
+        let thumbs = self.thumbs.get_or_insert_with(|| Thumbs::new(size, cache));
+        show(&mut self.export, thumbs, ui, ctx);
+    }
+}
+
+fn show(form: &mut ExportForm, thumbs: &mut Thumbs, ui: &mut egui::Ui, ctx: &mut ViewCtx) {
+    let tile_w = ctx.persisted.tile_width;
+    let ds = &mut *ctx.ds;
     let mut run = false;
-    strategy_ui(ds, ui, &mut run, app.jobs.select.is_some());
+    strategy_ui(
+        ds,
+        ui,
+        &mut run,
+        ctx.tasks.is_running(super::jobs::Kind::Select),
+    );
     if let Some(r) = &ds.report {
         super::dist_view::check_ui(ui, r);
     }
     let mut export = None;
-    let desktop = app.desktop;
-    let cmds = &app.cmds;
+    let desktop = ctx.desktop;
+    let cmds = ctx.cmds;
     egui::CollapsingHeader::new("Export the calibration set")
         .id_salt("export")
         .show(ui, |ui| {
-            export = export_ui(&mut app.export, ds.cur.set_len(), ui, desktop, cmds)
+            export = export_ui(form, ds.cur.set_len(), ui, desktop, cmds)
         });
     egui::CollapsingHeader::new(format!("Filters — {}", ds.filter.describe()))
         .id_salt("calib_filters")
@@ -111,39 +135,38 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         }
     }
     if let Some(i) = inspect {
-        super::inspector::open(app, i);
+        cmds.send(Command::Inspect(i));
     }
-    if run {
-        super::tasks::run_selection(app);
+    if run && !ctx.tasks.is_running(super::jobs::Kind::Select) {
+        super::tasks::run_selection(ds, cmds);
     }
     if let Some(e) = export {
-        let dir = std::path::PathBuf::from(app.export.dir.trim());
+        let dir = std::path::PathBuf::from(form.dir.trim());
         // The project remembers where its set goes.
-        if let Some(ds) = &mut app.ds {
-            if ds.project.export_dir.as_ref() != Some(&dir) {
-                ds.project.export_dir = Some(dir.clone());
-                ds.mark_dirty();
-            }
+        if ds.project.export_dir.as_ref() != Some(&dir) {
+            ds.project.export_dir = Some(dir.clone());
+            ds.mark_dirty();
         }
+        let allow_absolute_roots = ctx.allow_absolute_roots;
         match e {
-            Export::Split => super::tasks::export_split(app, dir),
+            Export::Split => super::tasks::export_split(ds, cmds, dir),
             Export::Copy => {
                 let opts = crate::export::CopyOptions {
-                    mode: app.export.mode,
-                    allow_other_files: app.export.keep_other_files,
-                    allow_absolute_roots: app.start.settings.allow_absolute_roots,
+                    mode: form.mode,
+                    allow_other_files: form.keep_other_files,
+                    allow_absolute_roots,
                 };
-                super::tasks::copy_images(app, super::tasks::images_dir(&dir), opts)
+                super::tasks::copy_images(ds, cmds, super::tasks::images_dir(&dir), opts)
             }
             Export::Tensors => {
                 let opts = crate::export::TensorOptions {
-                    width: app.export.tensor_w,
-                    height: app.export.tensor_h,
-                    allow_absolute_roots: app.start.settings.allow_absolute_roots,
+                    width: form.tensor_w,
+                    height: form.tensor_h,
+                    allow_absolute_roots,
                 };
-                super::tasks::export_tensors(app, super::tasks::tensors_dir(&dir), opts)
+                super::tasks::export_tensors(ds, cmds, super::tasks::tensors_dir(&dir), opts)
             }
-            Export::Report => super::tasks::export_report(app, dir),
+            Export::Report => super::tasks::export_report(ds, cmds, dir),
         }
     }
 }
@@ -249,7 +272,7 @@ fn strategy_ui(ds: &mut Dataset, ui: &mut egui::Ui, run: &mut bool, running: boo
 }
 
 fn export_ui(
-    form: &mut super::app::ExportForm,
+    form: &mut ExportForm,
     n: usize,
     ui: &mut egui::Ui,
     desktop: super::dialogs::DesktopSupport,
@@ -375,4 +398,27 @@ pub fn apply(ds: &mut Dataset, a: GridAction) {
         GridAction::Inspect(_) => return,
     }
     ds.mark_dirty();
+}
+
+/// What the export section's fields hold.
+#[derive(Debug, Clone)]
+pub struct ExportForm {
+    pub dir: String,
+    pub mode: crate::export::LinkMode,
+    /// Copy beside files calibscope did not write.
+    pub keep_other_files: bool,
+    pub tensor_w: u32,
+    pub tensor_h: u32,
+}
+
+impl Default for ExportForm {
+    fn default() -> Self {
+        Self {
+            dir: String::new(),
+            mode: crate::export::LinkMode::Copy,
+            keep_other_files: false,
+            tensor_w: 640,
+            tensor_h: 384,
+        }
+    }
 }

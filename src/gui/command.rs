@@ -1,13 +1,18 @@
-//! What views ask of the app: they send commands while drawing (even while
-//! holding a borrow of their own state) and the app applies them in one
-//! place at the end of the frame ([`super::app::CalibApp::apply_commands`]).
+//! What views and background work ask of the app: views send commands while
+//! drawing (even while holding a borrow of their own state), finished tasks
+//! hand one back, and the app applies them in one place
+//! ([`super::app::CalibApp::apply_commands`]).
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 
-use super::app::{Level, Notice, View};
+use super::dataset::Loaded;
+use super::jobs::Kind;
+use super::quantize::QuantizeDone;
+use super::state::{Level, Notice, View};
+use crate::progress::Progress;
+use crate::select::Selection;
 
-#[derive(Debug, Clone)]
 pub enum Command {
     /// A message for the status bar and its history.
     Notify(Notice),
@@ -17,11 +22,42 @@ pub enum Command {
     ShowView(View, String),
     /// Add these tensors to the Quantize view's keep-float list and show it (from the Diagnose view's sweep).
     KeepFloat(Vec<String>),
+    /// Background work for the app to run (see [`Run`]).
+    Run(Run),
+    /// Open a saved project (reloading its dataset).
+    OpenProject(PathBuf),
+    /// Open (or retarget) the inspector on a row of the open dataset.
+    Inspect(usize),
+    /// A finished load: make its rows the open dataset.
+    Install(Box<Loaded>),
+    /// A finished selection: the set becomes it.
+    TakeSelection(Box<Selection>),
+    /// A finished piece of the Quantize view's work.
+    Quantize(Box<QuantizeDone>),
+}
+
+/// Work for the app's [`super::jobs::Tasks`]: at most one of each kind runs.
+pub struct Run {
+    pub kind: Kind,
+    pub name: String,
+    /// Said when one of its kind already runs (nothing said when `None`).
+    pub busy: Option<String>,
+    pub work: Box<dyn FnOnce(&Progress) -> Command + Send>,
+}
+
+impl Command {
+    pub fn error(text: impl Into<String>) -> Self {
+        Command::Notify(Notice {
+            level: Level::Error,
+            text: text.into(),
+            folder: None,
+        })
+    }
 }
 
 /// The queue views send into; interior mutability so that sending needs
 /// only `&self` beside a `&mut` borrow of another field of the app.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Commands(RefCell<Vec<Command>>);
 
 impl Commands {
@@ -30,11 +66,7 @@ impl Commands {
     }
 
     pub fn error(&self, text: impl Into<String>) {
-        self.send(Command::Notify(Notice {
-            level: Level::Error,
-            text: text.into(),
-            folder: None,
-        }));
+        self.send(Command::error(text));
     }
 
     pub fn info(&self, text: impl Into<String>) {
@@ -45,7 +77,25 @@ impl Commands {
         }));
     }
 
-    pub fn take(&self) -> Vec<Command> {
-        std::mem::take(&mut *self.0.borrow_mut())
+    /// Asks the app to run `work` in the background (see [`Run`]).
+    pub fn run(
+        &self,
+        kind: Kind,
+        name: &str,
+        busy: Option<&str>,
+        work: impl FnOnce(&Progress) -> Command + Send + 'static,
+    ) {
+        self.send(Command::Run(Run {
+            kind,
+            name: name.to_owned(),
+            busy: busy.map(str::to_owned),
+            work: Box::new(work),
+        }));
+    }
+
+    /// The oldest command not yet applied.
+    pub fn pop(&self) -> Option<Command> {
+        let mut q = self.0.borrow_mut();
+        (!q.is_empty()).then(|| q.remove(0))
     }
 }

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use poll_promise::Promise;
 use serde::{Deserialize, Serialize};
 
-use super::app::Dataset;
 use super::command::Commands;
+use super::dataset::Dataset;
 use super::diagnose_plots::{self as plots, method_name};
 use super::quantize::QuantizeSettings;
 use crate::diagnose::histograms::{calibration_histograms, inspect_with_method_defaults};

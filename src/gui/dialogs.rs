@@ -45,6 +45,19 @@ fn on_path(name: &str) -> bool {
 /// never shown (rfd reports a failed portal and zenity as a cancel).
 const TOO_FAST: Duration = Duration::from_millis(250);
 
+/// [`pick`], saying why not through `cmds` when there is no dialog.
+pub fn pick_or_say(
+    support: DesktopSupport,
+    cmds: &super::command::Commands,
+    field: &str,
+    dialog: impl FnOnce() -> Option<PathBuf>,
+) -> Option<PathBuf> {
+    pick(support, field, dialog).unwrap_or_else(|e| {
+        cmds.error(e);
+        None
+    })
+}
+
 /// Asks the desktop for a folder or file. `Ok(None)` is a cancel; `Err` says
 /// no dialog could be shown and names the field to type into instead.
 pub fn pick(

@@ -2,11 +2,12 @@
 //! calibration set, in every chart the seed's analysis draws, and the
 //! distribution check (KS, Wasserstein-1, the largest gap in words).
 
-use super::app::{CalibApp, View};
 use super::charts::Charts;
 use super::columns::Stat;
 use super::curation::GridSource;
 use super::plots;
+use super::state::View;
+use super::view::ViewCtx;
 use crate::distribution::DistributionReport;
 
 /// Chart titles, in drawing order.
@@ -21,10 +22,18 @@ const CHARTS: [&str; 8] = [
     "Valid-pixel ratio (click a bar to filter)",
 ];
 
-pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
-    let Some(ds) = &mut app.ds else {
-        return;
-    };
+/// The Distribution view (its state is the dataset's charts).
+#[derive(Debug, Default)]
+pub struct DistView;
+
+impl DistView {
+    pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewCtx) {
+        show(ui, ctx);
+    }
+}
+
+fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx) {
+    let ds = &mut *ctx.ds;
     let c = &ds.charts;
     ui.horizontal_wrapped(|ui| {
         ui.label(format!(
@@ -76,7 +85,7 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         ds.grid.source = GridSource::All;
         ds.mark_dirty();
         // Say why the page changed under the pointer, and how to go back.
-        app.cmds.send(super::command::Command::ShowView(
+        ctx.cmds.send(super::command::Command::ShowView(
             View::Calibration,
             format!(
                 "You clicked a bar: showing the samples with {} from {lo:.2} to {hi:.2} in the Calibration set view (filter set; clear it in Filters, or go back with the Distribution tab).",

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use poll_promise::Promise;
 use serde::{Deserialize, Serialize};
 
-use super::app::Dataset;
 use super::command::{Command, Commands};
+use super::dataset::Dataset;
 use super::eval_sample::{self, SampleMaps};
 use super::project::Suspect;
 use crate::evaluate::compare::{self, Comparison};
@@ -241,8 +241,8 @@ impl EvalView {
                                 return;
                             }
                         };
-                        cmds.send(Command::Notify(super::app::Notice {
-                            level: super::app::Level::Info,
+                        cmds.send(Command::Notify(super::state::Notice {
+                            level: super::state::Level::Info,
                             text: format!(
                                 "Evaluated {}: abs_rel {:.4} over {} images; run saved to {}.",
                                 run.label,

@@ -5,8 +5,8 @@
 
 use egui::{Color32, Key, Sense, Stroke, Vec2};
 
-use super::app::Dataset;
 use super::curation::Flags;
+use super::dataset::Dataset;
 use super::thumbs::{Thumb, Thumbs};
 
 /// Something the user asked of the grid this frame.

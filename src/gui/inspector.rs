@@ -3,9 +3,10 @@
 
 use egui::{ColorImage, TextureHandle, TextureOptions};
 
-use super::app::CalibApp;
+use super::dataset::Dataset;
 use super::grid::GridAction;
-use super::jobs::Job;
+use super::jobs::{self, Task};
+use super::view::ViewCtx;
 use crate::metadata::SampleKey;
 
 /// What the background loader hands back.
@@ -30,48 +31,43 @@ pub fn depth_histogram(metres: &[f32], max: f32) -> (f32, Vec<u64>) {
 pub struct Inspector {
     pub row: usize,
     pub key: SampleKey,
-    job: Option<Job<Pictures>>,
+    job: Option<Task<Pictures>>,
     rgb: Option<Result<TextureHandle, String>>,
     depth: Option<Result<crate::depth::DepthMap, String>>,
     depth_tex: Option<TextureHandle>,
     hist: (f32, Vec<u64>),
     /// Share of the depth overlay drawn over the RGB image.
     pub overlay: f32,
-    /// Depth colours must be redone (range changed).
+    /// Depth colours must be redone (a new map).
     pub recolor: bool,
+    /// The colour range the depth texture was drawn with.
+    colored: [f32; 2],
 }
 
 /// Opens (or retargets) the inspector on row `i`.
-pub fn open(app: &mut CalibApp, i: usize) {
-    let Some(ds) = &app.ds else {
-        return;
-    };
+pub fn open(slot: &mut Option<Inspector>, ds: &Dataset, i: usize) {
     let r = &ds.cur.rows[i];
     let key = r.key();
-    if app.inspector.as_ref().is_some_and(|s| s.key == key) {
+    if slot.as_ref().is_some_and(|s| s.key == key) {
         return;
     }
     let rgb_path = ds.image_path(r);
     let depth_path = ds.depth_path(r);
     let encoding = ds.settings.depth_encoding;
-    let overlay = app.inspector.as_ref().map_or(0.0, |s| s.overlay);
-    let job = Job::spawn(
-        "inspect",
-        move |_| Pictures {
-            rgb: image::open(&rgb_path)
-                .map(|img| {
-                    let img = img.to_rgba8();
-                    ColorImage::from_rgba_unmultiplied(
-                        [img.width() as usize, img.height() as usize],
-                        img.as_raw(),
-                    )
-                })
-                .map_err(|e| format!("{}: {e}", rgb_path.display())),
-            depth: crate::depth::load_depth(&depth_path, encoding).map_err(|e| e.to_string()),
-        },
-        || {},
-    );
-    app.inspector = Some(Inspector {
+    let overlay = slot.as_ref().map_or(0.0, |s| s.overlay);
+    let job = Task::spawn("inspect", move |_| Pictures {
+        rgb: image::open(&rgb_path)
+            .map(|img| {
+                let img = img.to_rgba8();
+                ColorImage::from_rgba_unmultiplied(
+                    [img.width() as usize, img.height() as usize],
+                    img.as_raw(),
+                )
+            })
+            .map_err(|e| format!("{}: {e}", rgb_path.display())),
+        depth: crate::depth::load_depth(&depth_path, encoding).map_err(|e| e.to_string()),
+    });
+    *slot = Some(Inspector {
         row: i,
         key,
         job: Some(job),
@@ -81,6 +77,7 @@ pub fn open(app: &mut CalibApp, i: usize) {
         hist: (0.5, Vec::new()),
         overlay,
         recolor: false,
+        colored: [0.0; 2],
     });
 }
 
@@ -107,37 +104,36 @@ fn colorbar(ui: &mut egui::Ui, lo: f32, hi: f32, w: f32) {
     });
 }
 
-pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
-    let Some(insp) = &mut app.inspector else {
-        return;
-    };
-    let Some(ds) = &mut app.ds else {
-        return;
-    };
-    if let Some(job) = &mut insp.job {
-        match job.poll() {
-            Some(Ok(p)) => {
-                insp.rgb = Some(p.rgb.map(|img| {
-                    ui.ctx()
-                        .load_texture("inspector-rgb", img, TextureOptions::LINEAR)
-                }));
-                insp.depth = Some(p.depth);
-                insp.recolor = true;
-                insp.job = None;
-            }
-            Some(Err(e)) => {
-                insp.rgb = Some(Err(e));
-                insp.job = None;
-            }
-            None => {
-                ui.ctx()
-                    .request_repaint_after(std::time::Duration::from_millis(30));
-            }
-        }
+impl Inspector {
+    /// Draws the inspector; false once the user closed it.
+    pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewCtx) -> bool {
+        !show(self, ui, ctx)
     }
-    let [lo, hi] = app.persisted.depth_range;
-    if insp.recolor {
+}
+
+/// Returns true when closed.
+fn show(insp: &mut Inspector, ui: &mut egui::Ui, ctx: &mut ViewCtx) -> bool {
+    let ds = &mut *ctx.ds;
+    match jobs::take_done(&mut insp.job) {
+        Some(Ok(p)) => {
+            insp.rgb = Some(p.rgb.map(|img| {
+                ui.ctx()
+                    .load_texture("inspector-rgb", img, TextureOptions::LINEAR)
+            }));
+            insp.depth = Some(p.depth);
+            insp.recolor = true;
+        }
+        Some(Err(e)) => insp.rgb = Some(Err(e)),
+        None if insp.job.is_some() => {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(30));
+        }
+        None => {}
+    }
+    let [lo, hi] = ctx.persisted.depth_range;
+    if insp.recolor || insp.colored != [lo, hi] {
         insp.recolor = false;
+        insp.colored = [lo, hi];
         if let Some(Ok(d)) = &insp.depth {
             let px = super::colormap::colorize_depth(&d.metres, lo, hi);
             let img =
@@ -324,7 +320,5 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
     if let Some(a) = action {
         super::calib_view::apply(ds, a);
     }
-    if close {
-        app.inspector = None;
-    }
+    close
 }

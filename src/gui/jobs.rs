@@ -1,8 +1,7 @@
 //! Background jobs as named promises polled each frame: the UI thread never
 //! blocks; each job reports through its [`Progress`] and hands back a value.
 
-use std::thread::JoinHandle;
-
+use super::command::Command;
 use crate::progress::Progress;
 
 /// Runs `work` on its own thread as a [`poll_promise::Promise`]; a panic
@@ -25,62 +24,122 @@ pub fn promise<T: Send + 'static>(
     })
 }
 
-/// A job running on its own thread.
-pub struct Job<T> {
+/// A named piece of background work: a [`poll_promise::Promise`] and the
+/// [`Progress`] handle the work reports through (and is cancelled by).
+pub struct Task<T: Send + 'static> {
     pub name: String,
     pub progress: Progress,
-    handle: Option<JoinHandle<T>>,
+    promise: poll_promise::Promise<Result<T, String>>,
 }
 
-impl<T: Send + 'static> Job<T> {
-    /// Starts `work` on a new thread; `on_done` (e.g. a repaint request) runs after it finishes.
-    pub fn spawn(
-        name: &str,
-        work: impl FnOnce(&Progress) -> T + Send + 'static,
-        on_done: impl FnOnce() + Send + 'static,
-    ) -> Self {
+impl<T: Send + 'static> Task<T> {
+    /// Starts `work` on its own thread (see [`promise`]).
+    pub fn spawn(name: &str, work: impl FnOnce(&Progress) -> T + Send + 'static) -> Self {
         let progress = Progress::new();
         let p = progress.clone();
-        let handle = std::thread::Builder::new()
-            .name(format!("calibscope-{name}"))
-            .spawn(move || {
-                let out = work(&p);
-                on_done();
-                out
-            })
-            .expect("spawning a thread failed: the system is out of resources");
         Self {
             name: name.to_owned(),
+            promise: promise(name, move || Ok(work(&p))),
             progress,
-            handle: Some(handle),
         }
-    }
-
-    /// The result once finished; `Err` carries a panic message.
-    pub fn poll(&mut self) -> Option<Result<T, String>> {
-        if !self.handle.as_ref()?.is_finished() {
-            return None;
-        }
-        let h = self.handle.take()?;
-        Some(h.join().map_err(|e| {
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "the job stopped unexpectedly".to_owned())
-        }))
-    }
-
-    /// Blocks until the job is done (tests and shutdown only).
-    pub fn wait(&mut self) -> Option<Result<T, String>> {
-        let h = self.handle.take()?;
-        Some(
-            h.join()
-                .map_err(|_| "the job stopped unexpectedly".to_owned()),
-        )
     }
 
     pub fn cancel(&self) {
         self.progress.cancel();
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.promise.ready().is_some()
+    }
+
+    /// Blocks until the work is done (tests and shutdown only); `Err` carries a panic message.
+    pub fn wait(self) -> Result<T, String> {
+        self.promise.block_and_take()
+    }
+}
+
+/// Takes a finished task's result out of its slot (leaving it empty);
+/// `None` while it runs or when there is none.
+pub fn take_done<T: Send + 'static>(slot: &mut Option<Task<T>>) -> Option<Result<T, String>> {
+    if !slot.as_ref()?.is_done() {
+        return None;
+    }
+    slot.take().map(Task::wait)
+}
+
+/// Which of the app's tasks: at most one of each runs at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Scanning a dataset or reading its metadata.
+    Load,
+    Select,
+    Export,
+    /// The Quantize view's: read the model, run PTQ, run the external toolchain.
+    Inspect,
+    Ptq,
+    Toolchain,
+}
+
+impl Kind {
+    /// What a task of this kind that stopped unexpectedly says, where its
+    /// own errors show (the Quantize view's runs in the view, others in the status bar).
+    fn stopped(self, why: String) -> Command {
+        use super::quantize::QuantizeDone;
+        match self {
+            Kind::Ptq => Command::Quantize(Box::new(QuantizeDone::Ptq(Err(why)))),
+            Kind::Toolchain => Command::Quantize(Box::new(QuantizeDone::Toolchain(Err(why)))),
+            _ => Command::error(why),
+        }
+    }
+}
+
+/// The app's running tasks. Each hands back a [`Command`] that the app
+/// applies like any view's, so finishing work needs no polling code of its own.
+#[derive(Default)]
+pub struct Tasks(Vec<(Kind, Task<Command>)>);
+
+impl Tasks {
+    pub fn get(&self, kind: Kind) -> Option<&Task<Command>> {
+        self.0.iter().find(|(k, _)| *k == kind).map(|(_, t)| t)
+    }
+
+    pub fn is_running(&self, kind: Kind) -> bool {
+        self.get(kind).is_some()
+    }
+
+    pub fn any_running(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// The oldest running task, for the status bar.
+    pub fn first(&self) -> Option<&Task<Command>> {
+        self.0.first().map(|(_, t)| t)
+    }
+
+    /// Starts `work` unless a task of its kind runs; false when refused.
+    pub fn start(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        work: impl FnOnce(&Progress) -> Command + Send + 'static,
+    ) -> bool {
+        if self.is_running(kind) {
+            return false;
+        }
+        self.0.push((kind, Task::spawn(name, work)));
+        true
+    }
+
+    /// The commands of the tasks that finished since the last call; a task
+    /// that panicked becomes an error message.
+    pub fn finished(&mut self) -> Vec<Command> {
+        let (done, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|(_, t)| t.is_done());
+        self.0 = running;
+        done.into_iter()
+            .map(|(kind, t)| t.wait().unwrap_or_else(|why| kind.stopped(why)))
+            .collect()
     }
 }
 
@@ -117,25 +176,47 @@ mod tests {
     }
 
     #[test]
-    fn polls_to_a_value_and_reports_panics() {
-        let mut j = Job::spawn(
-            "t",
-            |p| {
-                p.begin("count", 3);
-                p.inc(3);
-                7
-            },
-            || {},
-        );
-        let v = loop {
-            if let Some(v) = j.poll() {
-                break v;
-            }
+    fn tasks_hand_back_commands_and_refuse_a_second_of_a_kind() {
+        let mut t = Tasks::default();
+        assert!(t.start(Kind::Select, "select", |p| {
+            p.begin("count", 3);
+            p.inc(3);
+            Command::error("seven")
+        }));
+        let done_progress = t.get(Kind::Select).unwrap().progress.clone();
+        assert!(!t.start(Kind::Select, "again", |_| Command::error("no")));
+        assert!(t.start(Kind::Export, "bad", |_| panic!("boom")));
+        let mut got = Vec::new();
+        while t.any_running() {
+            got.extend(t.finished());
             std::thread::sleep(std::time::Duration::from_millis(1));
-        };
-        assert_eq!(v, Ok(7));
-        assert_eq!(j.progress.snapshot().done, 3);
-        let mut bad: Job<()> = Job::spawn("bad", |_| panic!("boom"), || {});
-        assert_eq!(bad.wait(), Some(Err("the job stopped unexpectedly".into())));
+        }
+        let mut texts: Vec<String> = got
+            .into_iter()
+            .map(|c| match c {
+                Command::Notify(n) => n.text,
+                _ => panic!("only notices were sent"),
+            })
+            .collect();
+        texts.sort();
+        assert_eq!(texts, ["bad stopped unexpectedly: boom", "seven"]);
+        assert_eq!(done_progress.snapshot().done, 3);
+
+        // A quantization that panics says so in the Quantize view, like its other errors.
+        assert!(t.start(Kind::Ptq, "quantize", |_| panic!("bad graph")));
+        let mut got = Vec::new();
+        while t.any_running() {
+            got.extend(t.finished());
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        match got.pop() {
+            Some(Command::Quantize(done)) => match *done {
+                super::super::quantize::QuantizeDone::Ptq(Err(e)) => {
+                    assert_eq!(e, "quantize stopped unexpectedly: bad graph")
+                }
+                _ => panic!("not a failed run"),
+            },
+            _ => panic!("not a Quantize command"),
+        }
     }
 }

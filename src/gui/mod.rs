@@ -1,13 +1,31 @@
 //! The desktop app (eframe/egui): open a dataset, watch it scan, see its
-//! depth distribution, curate the calibration set tile by tile.
+//! depth distribution, curate the calibration set, quantize, evaluate.
 //!
-//! Layout of this module: `app` (state and frame loop), `start` (first
-//! screen), `settings` (left panel), `scan_view` / `dist_view` /
-//! `calib_view` / `quantize_view` / `eval_view` / `diagnose_view` (the pipeline's views; `quantize` holds
-//! the Quantize view's state, `ptq_tasks` its jobs), `grid` and `thumbs` (the thumbnail
-//! grid), `inspector` (one sample up close), `plots` (egui_plot drawing of
-//! `charts`), `jobs` (background work), `project` (the project file),
-//! `curation`, `filters`, `columns` (plain data and logic).
+//! Shape: each view is a struct owning its state (what persists with serde,
+//! runtime state skipped) with a `ui` method drawing from a small context
+//! (`view::ViewCtx`; `start::StartCtx` before a dataset is open,
+//! `eval_view::EvalCtx`, `ptq_tasks::QuantizeCtx`). What changes the app's
+//! own state (open a dataset or project, switch view, a message, background
+//! work) goes out as a `command::Command`; `app` applies commands in one
+//! place and is otherwise the frame loop (top bar, status bar, routing) and
+//! persistence. Background work is a `jobs::Task` (a `poll_promise` promise
+//! with its `Progress` handle); the app's `jobs::Tasks` hand back commands.
+//!
+//! Files: `state` (persisted settings, view names, messages), `dataset` (the
+//! open dataset and what derives from it), `status` (status bar and message
+//! history), `start` (first screen), `settings` (left panel), `scan_view` /
+//! `dist_view` / `calib_view` / `quantize_view` / `eval_view` /
+//! `diagnose_view` (the pipeline's views; `diagnose_tables` and `diagnose_plots`
+//! draw the Diagnose view's parts; `quantize` holds the Quantize view's state and `ptq_tasks` its
+//! work, `eval_sample` the Evaluate view's sample viewer), `grid` and
+//! `thumbs` (the thumbnail grid), `inspector` (one sample up close), `tasks`
+//! (load, select, export), `plots` (egui_plot drawing of `charts`),
+//! `project` (the project file), `curation`, `filters`, `columns` (plain data
+//! and logic).
+//!
+//! Adding a view: its file with the struct, a field on `CalibApp`, an entry
+//! in `state::View`, a line of routing in `app`, and a `Command` variant for
+//! anything it asks of another view.
 
 pub mod app;
 pub mod calib_view;
@@ -16,6 +34,7 @@ pub mod colormap;
 pub mod columns;
 pub mod command;
 pub mod curation;
+pub mod dataset;
 pub mod diagnose_plots;
 pub mod diagnose_tables;
 pub mod diagnose_view;
@@ -35,10 +54,14 @@ pub mod quantize_view;
 pub mod scan_view;
 pub mod settings;
 pub mod start;
+pub mod state;
+pub mod status;
 pub mod tasks;
 pub mod thumbs;
+pub mod view;
 
-pub use app::{CalibApp, Launch, Persisted, View};
+pub use app::CalibApp;
+pub use state::{Launch, Persisted, View};
 
 /// Opens the app's window and runs until it is closed.
 pub fn run(launch: Launch) -> Result<(), String> {
@@ -79,6 +102,13 @@ pub fn run(launch: Launch) -> Result<(), String> {
                 .and_then(|s| eframe::get_value(s, eval_view::STORAGE_KEY))
             {
                 app.evaluate = v;
+            }
+            // So does the Quantize view.
+            if let Some(v) = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, quantize::STORAGE_KEY))
+            {
+                app.quantize = v;
             }
             if let Some(v) = cc
                 .storage

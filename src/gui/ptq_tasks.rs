@@ -1,20 +1,69 @@
 //! The Quantize view's background work: inspect the model, run PTQ, run the
 //! external toolchain, look for ONNX Runtime. Each hands the library's own
-//! functions to a [`Job`] and takes the outcome in; nothing is computed here.
+//! functions to a [`Task`](super::jobs::Task) whose [`QuantizeDone`] the app
+//! hands back to [`take`]; nothing is computed here.
 
 use std::path::{Path, PathBuf};
 
-use super::app::{CalibApp, Level, Notice};
-use super::jobs::Job;
-use super::quantize::{self, InspectError, Inspected, PtqOutcome, RuntimeStatus};
+use super::command::Command;
+use super::command::Commands;
+use super::dataset::Dataset;
+use super::dialogs::DesktopSupport;
+use super::jobs::Kind;
+use super::jobs::Tasks;
+use super::quantize::{self, InspectError, Inspected, PtqOutcome, QuantizeDone, RuntimeStatus};
+use super::quantize::{QuantizeSettings, QuantizeState, QuantizeView};
+use super::state::{Level, Notice};
+use super::view::ViewCtx;
 use crate::export::{self, LinkMode};
 use crate::preprocess::PreprocessError;
 use crate::quantize::{inspect_model, run_ptq_with, PtqError, PtqOptions};
 use crate::toolchain::{run_toolchain, ToolchainRun};
 
+/// What the Quantize view's functions work on: the view's own state and
+/// what it reads of the rest (the open dataset, its settings kept between
+/// runs, the running tasks, the Evaluate view's output decoding).
+pub struct QuantizeCtx<'a> {
+    pub ds: Option<&'a mut Dataset>,
+    pub quantize: &'a mut QuantizeState,
+    pub settings: &'a mut QuantizeSettings,
+    pub tasks: &'a Tasks,
+    pub cmds: &'a Commands,
+    pub desktop: DesktopSupport,
+    pub decoder: &'a crate::evaluate::Decoder,
+}
+
+impl QuantizeCtx<'_> {
+    /// Runs a file dialog (see [`super::dialogs::pick`]); a missing dialog is reported.
+    pub fn pick(&self, field: &str, dialog: impl FnOnce() -> Option<PathBuf>) -> Option<PathBuf> {
+        super::dialogs::pick_or_say(self.desktop, self.cmds, field, dialog)
+    }
+}
+
+impl QuantizeView {
+    /// Draws the Quantize view; `decoder` is the Evaluate view's reading of the outputs.
+    pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewCtx, decoder: &crate::evaluate::Decoder) {
+        let mut v = QuantizeCtx {
+            ds: Some(&mut *ctx.ds),
+            quantize: &mut self.rt,
+            settings: &mut self.settings,
+            tasks: ctx.tasks,
+            cmds: ctx.cmds,
+            desktop: ctx.desktop,
+            decoder,
+        };
+        super::quantize_view::show(&mut v, ui);
+    }
+
+    /// Takes a finished piece of the view's work in (see [`take`]).
+    pub fn take(&mut self, done: QuantizeDone, ds: Option<&mut Dataset>, cmds: &Commands) {
+        take(&mut self.rt, done, ds, &mut self.settings, cmds);
+    }
+}
+
 /// Looks for ONNX Runtime once (a Python query: never on the UI thread).
-pub fn check_runtime(app: &mut CalibApp, ctx: &egui::Context) {
-    let q = &mut app.quantize;
+pub fn check_runtime(v: &mut QuantizeCtx, ctx: &egui::Context) {
+    let q = &mut v.quantize;
     if q.runtime.is_some() || q.runtime_rx.is_some() {
         return;
     }
@@ -34,37 +83,40 @@ pub fn check_runtime(app: &mut CalibApp, ctx: &egui::Context) {
 }
 
 /// Reads the model's summary and the preprocessing it implies.
-pub fn inspect(app: &mut CalibApp) {
-    if app.jobs.inspect.is_some() {
+pub fn inspect(v: &mut QuantizeCtx) {
+    if v.tasks.is_running(Kind::Inspect) {
         return;
     }
-    let text = app.persisted.quantize.model.trim().to_owned();
+    let text = v.settings.model.trim().to_owned();
     if text.is_empty() {
-        app.quantize.inspected = None;
+        v.quantize.inspected = None;
         return;
     }
     let model = PathBuf::from(text);
-    let size = app.persisted.quantize.input_size;
-    app.jobs.inspect = Some(Job::spawn(
-        "read model",
-        move |p| {
-            p.begin("read model", 1);
-            let result = inspect_model(&model, size).map_err(|e| InspectError {
-                needs_size: matches!(e, PtqError::Preprocess(PreprocessError::DynamicSize { .. })),
-                text: e.to_string(),
-            });
-            p.inc(1);
-            Inspected { model, result }
-        },
-        || {},
-    ));
+    let size = v.settings.input_size;
+    v.cmds.run(Kind::Inspect, "read model", None, move |p| {
+        p.begin("read model", 1);
+        let result = inspect_model(&model, size).map_err(|e| InspectError {
+            needs_size: matches!(e, PtqError::Preprocess(PreprocessError::DynamicSize { .. })),
+            text: e.to_string(),
+        });
+        p.inc(1);
+        Command::Quantize(Box::new(QuantizeDone::Inspected(Inspected {
+            model,
+            result,
+        })))
+    });
 }
 
 /// Takes an inspection in: prefills preprocessing (unless already edited for
 /// this model) and the output paths when they are empty.
-fn take_inspected(app: &mut CalibApp, ins: Inspected) {
-    let s = &mut app.persisted.quantize;
-    if let (Ok((_, pre)), Some(ds)) = (&ins.result, &app.ds) {
+fn take_inspected(
+    q: &mut QuantizeState,
+    ins: Inspected,
+    ds: Option<&Dataset>,
+    s: &mut QuantizeSettings,
+) {
+    if let (Ok((_, pre)), Some(ds)) = (&ins.result, ds) {
         let key = ins.model.display().to_string();
         if s.preprocess.is_none() || s.preprocess_model != key {
             s.preprocess = Some(pre.clone());
@@ -88,19 +140,19 @@ fn take_inspected(app: &mut CalibApp, ins: Inspected) {
                 .to_string();
         }
     }
-    app.quantize.inspected = Some(ins);
+    q.inspected = Some(ins);
 }
 
 /// Runs PTQ on the chosen calibration set, or requantizes from a ranges.json.
-pub fn start_ptq(app: &mut CalibApp, reload: bool) {
-    if app.jobs.ptq.is_some() {
+pub fn start_ptq(v: &mut QuantizeCtx, reload: bool) {
+    if v.tasks.is_running(Kind::Ptq) {
         return;
     }
-    let Some(ds) = &app.ds else {
+    let Some(ds) = &v.ds else {
         return;
     };
-    let s = app.persisted.quantize.clone();
-    let decoder = app.evaluate.decoder.clone();
+    let s = v.settings.clone();
+    let decoder = v.decoder.clone();
     let prepared = (|| {
         let pre = match &s.preprocess {
             Some(p) if s.preprocess_model == s.model.trim() => p.clone(),
@@ -160,15 +212,14 @@ pub fn start_ptq(app: &mut CalibApp, reload: bool) {
     let (req, set, run_name, method, opts) = match prepared {
         Ok(x) => x,
         Err(e) => {
-            app.quantize.run_error = Some(e);
+            v.quantize.run_error = Some(e);
             return;
         }
     };
-    app.quantize.run_error = None;
-    app.quantize.outcome = None;
-    app.jobs.ptq = Some(Job::spawn(
-        "quantize",
-        move |p| {
+    v.quantize.run_error = None;
+    v.quantize.outcome = None;
+    v.cmds.run(Kind::Ptq, "quantize", None, move |p| {
+        let run = move || -> Result<PtqOutcome, String> {
             let dir = req.output.parent().unwrap_or(Path::new(".")).to_path_buf();
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -185,21 +236,21 @@ pub fn start_ptq(app: &mut CalibApp, reload: bool) {
                 run_name,
                 method,
             })
-        },
-        || {},
-    ));
+        };
+        Command::Quantize(Box::new(QuantizeDone::Ptq(run())))
+    });
 }
 
 /// Places the set's images and lists for the tool, then runs its command
 /// (no shell), streaming the log; records the run beside its output.
-pub fn start_toolchain(app: &mut CalibApp) {
-    if app.jobs.toolchain.is_some() {
+pub fn start_toolchain(v: &mut QuantizeCtx) {
+    if v.tasks.is_running(Kind::Toolchain) {
         return;
     }
-    let Some(ds) = &app.ds else {
+    let Some(ds) = &v.ds else {
         return;
     };
-    let s = app.persisted.quantize.clone();
+    let s = v.settings.clone();
     let prepared = quantize::toolchain_job(ds, &s).and_then(|job| {
         crate::toolchain::expand_template(&s.toolchain_template, &job)
             .map_err(|e| e.to_string())?;
@@ -209,20 +260,19 @@ pub fn start_toolchain(app: &mut CalibApp) {
     let (job, samples, set) = match prepared {
         Ok(x) => x,
         Err(e) => {
-            app.quantize.toolchain_error = Some(e);
+            v.quantize.toolchain_error = Some(e);
             return;
         }
     };
     let root = ds.root.clone();
     let template = s.toolchain_template.clone();
     let (tx, rx) = std::sync::mpsc::channel();
-    app.quantize.log.clear();
-    app.quantize.log_rx = Some(rx);
-    app.quantize.toolchain_error = None;
-    app.quantize.toolchain_run = None;
-    app.jobs.toolchain = Some(Job::spawn(
-        "external toolchain",
-        move |p| {
+    v.quantize.log.clear();
+    v.quantize.log_rx = Some(rx);
+    v.quantize.toolchain_error = None;
+    v.quantize.toolchain_run = None;
+    v.cmds.run(Kind::Toolchain, "external toolchain", None, move |p| {
+        let run = move || -> Result<ToolchainRun, String> {
             let placed = export::copy_images(&root, &samples, &job.image_dir, LinkMode::Copy, p)
                 .map_err(|e| e.to_string())?;
             if placed.cancelled {
@@ -261,70 +311,55 @@ pub fn start_toolchain(app: &mut CalibApp) {
             )
             .map_err(|e| format!("cannot write {}: {e}", rec_path.display()))?;
             Ok(run)
-        },
-        || {},
-    ));
+        };
+        Command::Quantize(Box::new(QuantizeDone::Toolchain(run())))
+    });
 }
 
-/// Takes the Quantize jobs' results in (called from `poll_jobs`).
-pub fn poll(app: &mut CalibApp) {
-    app.quantize.drain();
-    if let Some(job) = &mut app.jobs.inspect {
-        if let Some(r) = job.poll() {
-            app.jobs.inspect = None;
-            match r {
-                Ok(ins) => take_inspected(app, ins),
-                Err(e) => app.error(format!("Reading the model stopped: {e}")),
+/// Takes a finished piece of the Quantize view's work in.
+fn take(
+    q: &mut QuantizeState,
+    done: QuantizeDone,
+    ds: Option<&mut Dataset>,
+    settings: &mut QuantizeSettings,
+    cmds: &Commands,
+) {
+    match done {
+        QuantizeDone::Inspected(ins) => take_inspected(q, ins, ds.as_deref(), settings),
+        QuantizeDone::Ptq(Ok(outcome)) => {
+            let dir = outcome.report.output.parent().map(|d| d.to_path_buf());
+            let text = format!(
+                "Run {}: INT8 model written to {} ({} tensors ranged).",
+                outcome.run_name,
+                outcome.report.output.display(),
+                outcome.report.ranges.len()
+            );
+            if let Some(ds) = ds {
+                ds.project.ptq_runs.push(super::project::PtqRunRecord {
+                    name: outcome.run_name.clone(),
+                    model: outcome.report.output.clone(),
+                    method: outcome.method.clone(),
+                    set: outcome.set.clone(),
+                    finished: quantize::now_secs(),
+                });
+                ds.mark_dirty();
             }
+            // The next run gets a fresh name unless the user types one.
+            settings.run_name.clear();
+            cmds.send(Command::Notify(Notice {
+                level: Level::Info,
+                text,
+                folder: dir,
+            }));
+            q.outcome = Some(outcome);
         }
-    }
-    if let Some(job) = &mut app.jobs.ptq {
-        if let Some(r) = job.poll() {
-            app.jobs.ptq = None;
+        QuantizeDone::Ptq(Err(e)) => q.run_error = Some(e),
+        QuantizeDone::Toolchain(r) => {
+            q.drain();
+            q.log_rx = None;
             match r {
-                Ok(Ok(outcome)) => {
-                    let dir = outcome.report.output.parent().map(|d| d.to_path_buf());
-                    let text = format!(
-                        "Run {}: INT8 model written to {} ({} tensors ranged).",
-                        outcome.run_name,
-                        outcome.report.output.display(),
-                        outcome.report.ranges.len()
-                    );
-                    if let Some(ds) = &mut app.ds {
-                        ds.project.ptq_runs.push(super::project::PtqRunRecord {
-                            name: outcome.run_name.clone(),
-                            model: outcome.report.output.clone(),
-                            method: outcome.method.clone(),
-                            set: outcome.set.clone(),
-                            finished: quantize::now_secs(),
-                        });
-                        ds.mark_dirty();
-                    }
-                    // The next run gets a fresh name unless the user types one.
-                    app.persisted.quantize.run_name.clear();
-                    app.notify(Notice {
-                        level: Level::Info,
-                        text,
-                        folder: dir,
-                    });
-                    app.quantize.outcome = Some(outcome);
-                }
-                Ok(Err(e)) => app.quantize.run_error = Some(e),
-                Err(e) => app.quantize.run_error = Some(format!("Quantization stopped: {e}")),
-            }
-        }
-    }
-    if let Some(job) = &mut app.jobs.toolchain {
-        if let Some(r) = job.poll() {
-            app.jobs.toolchain = None;
-            app.quantize.drain();
-            app.quantize.log_rx = None;
-            match r {
-                Ok(Ok(run)) => app.quantize.toolchain_run = Some(run),
-                Ok(Err(e)) => app.quantize.toolchain_error = Some(e),
-                Err(e) => {
-                    app.quantize.toolchain_error = Some(format!("The tool's job stopped: {e}"))
-                }
+                Ok(run) => q.toolchain_run = Some(run),
+                Err(e) => q.toolchain_error = Some(e),
             }
         }
     }

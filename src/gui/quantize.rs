@@ -8,7 +8,7 @@ use std::sync::mpsc::Receiver;
 
 use serde::{Deserialize, Serialize};
 
-use super::app::Dataset;
+use super::dataset::Dataset;
 use crate::export::ExportSample;
 use crate::onnx::ModelSummary;
 use crate::preprocess::PreprocessSettings;
@@ -29,7 +29,7 @@ pub enum SetSource {
     Random,
 }
 
-/// The view's settings, kept between runs in [`super::app::Persisted`].
+/// The view's settings, kept between runs in [`super::state::Persisted`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct QuantizeSettings {
@@ -89,6 +89,15 @@ impl Default for QuantizeSettings {
 }
 
 /// What `inspect_model` said about the picked model.
+/// What the Quantize view's background work hands back.
+// Moved once, inside the box of `Command::Quantize`: boxing a variant buys nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum QuantizeDone {
+    Inspected(Inspected),
+    Ptq(Result<PtqOutcome, String>),
+    Toolchain(Result<crate::toolchain::ToolchainRun, String>),
+}
+
 #[derive(Debug, Clone)]
 pub struct Inspected {
     pub model: PathBuf,
@@ -125,6 +134,19 @@ pub enum RuntimeStatus {
     Missing,
     Broken(String),
 }
+
+/// The Quantize view: its settings, kept between runs under [`STORAGE_KEY`],
+/// and its results and logs, which are not.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QuantizeView {
+    pub settings: QuantizeSettings,
+    #[serde(skip)]
+    pub rt: QuantizeState,
+}
+
+/// The key the view's settings are saved under in eframe's storage.
+pub const STORAGE_KEY: &str = "quantize_view";
 
 /// The view's runtime state: results and logs, never persisted.
 #[derive(Default)]

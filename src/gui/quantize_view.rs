@@ -3,19 +3,19 @@
 //! comparison), run PTQ with progress, read the ranges table, and drive the
 //! vendor's toolchain with the same set.
 
-use super::app::CalibApp;
 use super::command::Command;
 use super::jobs;
 use super::ptq_tasks;
+use super::ptq_tasks::QuantizeCtx;
 use super::quantize::{self, RuntimeStatus, SetSource};
 use crate::onnx::ModelSummary;
 use crate::preprocess::{ChannelOrder, PreprocessSettings, ResizeFilter};
 use crate::quantize::{ActivationType, RangeMethod};
 use crate::toolchain::{LogLine, PLACEHOLDERS};
 
-pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
-    ptq_tasks::check_runtime(app, ui.ctx());
-    prefill_model(app);
+pub(super) fn show(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
+    ptq_tasks::check_runtime(v, ui.ctx());
+    prefill_model(v);
     // Settings on the left, what the runs produced on the right: the ranges
     // table and the tool's log stay in sight while the settings change.
     // Below ~1100 points the two columns would overlap: one column, the
@@ -24,9 +24,9 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         egui::ScrollArea::vertical()
             .id_salt("quantize_one_column")
             .show(ui, |ui| {
-                settings_column(app, ui);
+                settings_column(v, ui);
                 ui.add_space(8.0);
-                results_column(app, ui);
+                results_column(v, ui);
             });
         return;
     }
@@ -38,61 +38,61 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("quantize_right")
-                .show(ui, |ui| results_column(app, ui));
+                .show(ui, |ui| results_column(v, ui));
         });
     egui::ScrollArea::vertical()
         .id_salt("quantize_left")
-        .show(ui, |ui| settings_column(app, ui));
+        .show(ui, |ui| settings_column(v, ui));
 }
 
 /// Runtime, model, preprocessing, method, calibration set and Run.
-fn settings_column(app: &mut CalibApp, ui: &mut egui::Ui) {
-    runtime_ui(app, ui);
+fn settings_column(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
+    runtime_ui(v, ui);
     ui.add_space(4.0);
-    model_ui(app, ui);
+    model_ui(v, ui);
     ui.add_space(4.0);
-    ui.group(|ui| preprocess_ui(app, ui));
+    ui.group(|ui| preprocess_ui(v, ui));
     ui.add_space(4.0);
-    ui.group(|ui| method_ui(app, ui));
+    ui.group(|ui| method_ui(v, ui));
     ui.add_space(4.0);
-    set_ui(app, ui);
+    set_ui(v, ui);
     ui.add_space(4.0);
-    run_ui(app, ui);
+    run_ui(v, ui);
 }
 
 /// What the runs produced, and the external toolchain.
-fn results_column(app: &mut CalibApp, ui: &mut egui::Ui) {
-    result_ui(app, ui);
+fn results_column(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
+    result_ui(v, ui);
     ui.add_space(8.0);
-    toolchain_ui(app, ui);
+    toolchain_ui(v, ui);
 }
 
 /// The demo (or any dataset with `models/demo_model.onnx`) brings its model.
-fn prefill_model(app: &mut CalibApp) {
-    let Some(ds) = &app.ds else {
+fn prefill_model(v: &mut QuantizeCtx) {
+    let Some(ds) = &v.ds else {
         return;
     };
-    if app.quantize.prefilled_for.as_ref() == Some(&ds.root) {
+    if v.quantize.prefilled_for.as_ref() == Some(&ds.root) {
         return;
     }
-    app.quantize.prefilled_for = Some(ds.root.clone());
-    let current = app.persisted.quantize.model.trim().to_owned();
+    v.quantize.prefilled_for = Some(ds.root.clone());
+    let current = v.settings.model.trim().to_owned();
     if !current.is_empty() && std::path::Path::new(&current).is_file() {
-        if app.quantize.inspected.is_none() {
-            ptq_tasks::inspect(app);
+        if v.quantize.inspected.is_none() {
+            ptq_tasks::inspect(v);
         }
         return;
     }
     if let Some(p) = quantize::demo_model_under(&ds.root) {
-        app.persisted.quantize.model = p.display().to_string();
-        ptq_tasks::inspect(app);
+        v.settings.model = p.display().to_string();
+        ptq_tasks::inspect(v);
     }
 }
 
-fn runtime_ui(app: &CalibApp, ui: &mut egui::Ui) {
+fn runtime_ui(v: &QuantizeCtx, ui: &mut egui::Ui) {
     ui.horizontal_wrapped(|ui| {
         ui.strong("ONNX Runtime:");
-        match &app.quantize.runtime {
+        match &v.quantize.runtime {
             None => {
                 ui.weak("looking for it…");
             }
@@ -115,7 +115,7 @@ fn runtime_ui(app: &CalibApp, ui: &mut egui::Ui) {
     });
 }
 
-fn model_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
+fn model_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
     ui.group(|ui| {
         ui.strong("Model (FP32 ONNX)");
         let mut load = false;
@@ -123,13 +123,13 @@ fn model_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
             let r = super::start::path_field(
                 ui,
                 "Model file",
-                &mut app.persisted.quantize.model,
+                &mut v.settings.model,
                 "/models/resnetsan01_fp32.onnx",
             );
             // Leaving the field (Enter or a click elsewhere) on a new path reads it.
             if r.lost_focus() {
-                let typed = app.persisted.quantize.model.trim().to_owned();
-                let shown = app
+                let typed = v.settings.model.trim().to_owned();
+                let shown = v
                     .quantize
                     .inspected
                     .as_ref()
@@ -137,30 +137,33 @@ fn model_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 load |= !typed.is_empty() && shown.as_deref() != Some(typed.as_str());
             }
             if ui.button("Browse model…").clicked() {
-                if let Some(p) = app.pick("Model file", || {
+                if let Some(p) = v.pick("Model file", || {
                     rfd::FileDialog::new()
                         .add_filter("ONNX model", &["onnx"])
                         .pick_file()
                 }) {
-                    app.persisted.quantize.model = p.display().to_string();
+                    v.settings.model = p.display().to_string();
                     load = true;
                 }
             }
             if ui
-                .add_enabled(app.jobs.inspect.is_none(), egui::Button::new("Load model"))
+                .add_enabled(
+                    !v.tasks.is_running(jobs::Kind::Inspect),
+                    egui::Button::new("Load model"),
+                )
                 .clicked()
             {
                 load = true;
             }
         });
         if load {
-            ptq_tasks::inspect(app);
+            ptq_tasks::inspect(v);
         }
-        if app.jobs.inspect.is_some() {
+        if v.tasks.is_running(jobs::Kind::Inspect) {
             ui.weak("Reading the model…");
             return;
         }
-        let Some(ins) = &app.quantize.inspected else {
+        let Some(ins) = &v.quantize.inspected else {
             ui.weak("Pick the model to quantize: its inputs, outputs and operators show here.");
             return;
         };
@@ -172,7 +175,7 @@ fn model_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                     let mut use_size = false;
                     ui.horizontal(|ui| {
                         ui.label("Input size for the dynamic input: W");
-                        let sz = &mut app.quantize.size_text;
+                        let sz = &mut v.quantize.size_text;
                         if sz[0] == 0 {
                             *sz = [640, 384];
                         }
@@ -184,9 +187,9 @@ fn model_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                         use_size = ui.button("Use this size").clicked();
                     });
                     if use_size {
-                        let [w, h] = app.quantize.size_text;
-                        app.persisted.quantize.input_size = Some((w, h));
-                        ptq_tasks::inspect(app);
+                        let [w, h] = v.quantize.size_text;
+                        v.settings.input_size = Some((w, h));
+                        ptq_tasks::inspect(v);
                     }
                 }
             }
@@ -235,10 +238,10 @@ fn summary_ui(ui: &mut egui::Ui, s: &ModelSummary) {
         });
 }
 
-fn preprocess_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
+fn preprocess_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
     ui.strong("Preprocessing");
-    let s = &mut app.persisted.quantize;
-    let model_pre = app
+    let s = &mut v.settings;
+    let model_pre = v
         .quantize
         .inspected
         .as_ref()
@@ -333,14 +336,14 @@ fn norm_row(ui: &mut egui::Ui, name: &str, v: &mut Option<[f32; 3]>, imagenet: [
     ui.end_row();
 }
 
-fn method_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
-    let opset = app
+fn method_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
+    let opset = v
         .quantize
         .inspected
         .as_ref()
         .and_then(|i| i.result.as_ref().ok())
         .and_then(|(m, _)| m.opset);
-    let s = &mut app.persisted.quantize;
+    let s = &mut v.settings;
     ui.strong("Range method");
     ui.horizontal_wrapped(|ui| {
         for (m, label) in [
@@ -422,11 +425,11 @@ fn method_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
         });
 }
 
-fn set_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
-    let Some(ds) = &app.ds else {
+fn set_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
+    let Some(ds) = &v.ds else {
         return;
     };
-    let s = &mut app.persisted.quantize;
+    let s = &mut v.settings;
     ui.group(|ui| {
         ui.strong("Calibration set");
         ui.horizontal_wrapped(|ui| {
@@ -458,7 +461,7 @@ fn set_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
 }
 
 /// The project's PTQ runs, newest first, each with its folder.
-fn runs_list(ds: &super::app::Dataset, cmds: &super::command::Commands, ui: &mut egui::Ui) {
+fn runs_list(ds: &super::dataset::Dataset, cmds: &super::command::Commands, ui: &mut egui::Ui) {
     let runs = &ds.project.ptq_runs;
     if runs.is_empty() {
         return;
@@ -495,12 +498,12 @@ fn runs_list(ds: &super::app::Dataset, cmds: &super::command::Commands, ui: &mut
         });
 }
 
-fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
-    let Some(ds) = &app.ds else {
+fn run_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
+    let Some(ds) = &v.ds else {
         return;
     };
-    let s = &app.persisted.quantize;
-    let model_ok = app
+    let s = &v.settings;
+    let model_ok = v
         .quantize
         .inspected
         .as_ref()
@@ -509,11 +512,11 @@ fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
     let set = quantize::set_count(ds, s);
     let mut run = false;
     let mut reload = false;
-    let desktop = app.desktop;
-    let cmds = &app.cmds;
+    let desktop = v.desktop;
+    let cmds = &v.cmds;
     ui.group(|ui| {
         ui.strong("Run");
-        let s = &mut app.persisted.quantize;
+        let s = &mut v.settings;
         ui.horizontal_wrapped(|ui| {
             super::start::path_field(ui, "INT8 model", &mut s.output, "/work/out/model_int8.onnx");
             if ui.button("Browse output…").clicked() {
@@ -551,7 +554,7 @@ fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 );
             }
         }
-        let busy = app.jobs.ptq.is_some();
+        let busy = v.tasks.is_running(jobs::Kind::Ptq);
         let why = if !model_ok {
             Some("load a model first".to_owned())
         } else if let Err(e) = &set {
@@ -595,27 +598,27 @@ fn run_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 reload = true;
             }
         });
-        if let Some(job) = &app.jobs.ptq {
+        if let Some(job) = v.tasks.get(jobs::Kind::Ptq) {
             ui.horizontal(|ui| jobs::progress_bar(ui, &job.progress, "images", 360.0));
         }
         runs_list(ds, cmds, ui);
     });
     if run {
-        ptq_tasks::start_ptq(app, false);
+        ptq_tasks::start_ptq(v, false);
     }
     if reload {
-        ptq_tasks::start_ptq(app, true);
+        ptq_tasks::start_ptq(v, true);
     }
 }
 
-fn result_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
-    if let Some(e) = &app.quantize.run_error {
+fn result_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
+    if let Some(e) = &v.quantize.run_error {
         ui.horizontal_wrapped(|ui| {
             ui.colored_label(ui.visuals().error_fg_color, "PTQ failed:");
             ui.colored_label(ui.visuals().error_fg_color, e);
         });
     }
-    let Some(o) = &app.quantize.outcome else {
+    let Some(o) = &v.quantize.outcome else {
         return;
     };
     let r = &o.report;
@@ -716,7 +719,7 @@ fn result_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
             });
         if let Some(dir) = r.output.parent() {
             if ui.button("Open output folder").clicked() {
-                app.cmds.send(Command::OpenFolder(dir.to_path_buf()));
+                v.cmds.send(Command::OpenFolder(dir.to_path_buf()));
             }
         }
         if let Some(w) = &r.ranges_model_mismatch {
@@ -767,8 +770,8 @@ fn path_label(ui: &mut egui::Ui, p: &std::path::Path) {
         .on_hover_text(text);
 }
 
-fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
-    let Some(ds) = &app.ds else {
+fn toolchain_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
+    let Some(ds) = &v.ds else {
         return;
     };
     let mut run = false;
@@ -780,7 +783,7 @@ fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 "The vendor's quantizer, run on the same calibration set without a shell. Placeholders: {}.",
                 PLACEHOLDERS.join(" ")
             ));
-            let s = &mut app.persisted.quantize;
+            let s = &mut v.settings;
             ui.horizontal(|ui| {
                 let l = ui.add_sized([120.0, 20.0], egui::Label::new("Command"));
                 ui.add(
@@ -831,14 +834,14 @@ fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 }
             }
             ui.horizontal(|ui| {
-                let busy = app.jobs.toolchain.is_some();
+                let busy = v.tasks.is_running(jobs::Kind::Toolchain);
                 if ui
                     .add_enabled(argv.is_ok() && !busy, egui::Button::new("Run tool"))
                     .clicked()
                 {
                     run = true;
                 }
-                if let Some(j) = &app.jobs.toolchain {
+                if let Some(j) = v.tasks.get(jobs::Kind::Toolchain) {
                     let st = j.progress.snapshot();
                     ui.label(format!("running ({})…", st.stage));
                     if st.cancelled {
@@ -848,8 +851,8 @@ fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                     }
                 }
             });
-            let q = &app.quantize;
-            if !q.log.is_empty() || app.jobs.toolchain.is_some() {
+            let q = &v.quantize;
+            if !q.log.is_empty() || v.tasks.is_running(jobs::Kind::Toolchain) {
                 // Only the visible lines are laid out: vendor tools can log a lot.
                 let row_h = ui.text_style_height(&egui::TextStyle::Monospace);
                 egui::Frame::group(ui.style())
@@ -885,7 +888,7 @@ fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
                 }
                 if let Some(dir) = r.output.parent() {
                     if ui.button("Open the tool's output folder").clicked() {
-                        app.cmds.send(Command::OpenFolder(dir.to_path_buf()));
+                        v.cmds.send(Command::OpenFolder(dir.to_path_buf()));
                     }
                 }
             }
@@ -894,13 +897,12 @@ fn toolchain_ui(app: &mut CalibApp, ui: &mut egui::Ui) {
             }
         });
     if run {
-        ptq_tasks::start_toolchain(app);
+        ptq_tasks::start_toolchain(v);
     }
 }
 
 /// The preprocessing the run will use, if the model is loaded (tests).
-pub fn current_preprocess(app: &CalibApp) -> Option<&PreprocessSettings> {
-    let s = &app.persisted.quantize;
+pub fn current_preprocess(s: &quantize::QuantizeSettings) -> Option<&PreprocessSettings> {
     s.preprocess
         .as_ref()
         .filter(|_| s.preprocess_model == s.model.trim())

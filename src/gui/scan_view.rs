@@ -3,11 +3,23 @@
 
 use egui_extras::{Column as TCol, TableBuilder};
 
-use super::app::{CalibApp, Dataset};
 use super::columns::{Column, Stat};
+use super::command::Command;
+use super::dataset::Dataset;
+use super::view::ViewCtx;
 
-pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
-    if let Some(job) = &app.jobs.load {
+/// The Scan view (all its state is the dataset's: filter, sort).
+#[derive(Debug, Default)]
+pub struct ScanView;
+
+impl ScanView {
+    pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewCtx) {
+        show(ui, ctx);
+    }
+}
+
+fn show(ui: &mut egui::Ui, ctx: &mut ViewCtx) {
+    if let Some(job) = ctx.tasks.get(super::jobs::Kind::Load) {
         let s = job.progress.snapshot();
         ui.horizontal(|ui| {
             ui.label(format!("{}…", s.stage));
@@ -19,27 +31,25 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
             ui.label(format!("{} of {} · {} skipped", s.done, s.total, s.skipped));
         });
     }
-    let mut open = None;
-    if let Some(ds) = &mut app.ds {
-        egui::CollapsingHeader::new(format!("Filters — {}", ds.filter.describe()))
-            .id_salt("filters")
-            .default_open(true)
-            .show(ui, |ui| filters_ui(ds, ui));
-        if !ds.skipped.is_empty() {
-            egui::CollapsingHeader::new(format!("Skipped samples ({})", ds.skipped.len()))
-                .id_salt("skipped")
-                .show(ui, |ui| skipped_ui(ds, ui));
-        }
-        ui.separator();
-        ui.label(format!(
-            "{} of {} samples in view. Click a header to sort, a row to inspect.",
-            ds.view.len(),
-            ds.cur.rows.len()
-        ));
-        open = table_ui(ds, ui);
+    let ds = &mut *ctx.ds;
+    egui::CollapsingHeader::new(format!("Filters — {}", ds.filter.describe()))
+        .id_salt("filters")
+        .default_open(true)
+        .show(ui, |ui| filters_ui(ds, ui));
+    if !ds.skipped.is_empty() {
+        egui::CollapsingHeader::new(format!("Skipped samples ({})", ds.skipped.len()))
+            .id_salt("skipped")
+            .show(ui, |ui| skipped_ui(ds, ui));
     }
+    ui.separator();
+    ui.label(format!(
+        "{} of {} samples in view. Click a header to sort, a row to inspect.",
+        ds.view.len(),
+        ds.cur.rows.len()
+    ));
+    let open = table_ui(ds, ui);
     if let Some(i) = open {
-        super::inspector::open(app, i);
+        ctx.cmds.send(Command::Inspect(i));
     }
 }
 

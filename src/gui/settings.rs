@@ -3,7 +3,7 @@
 //! bins and ratios the plots and the stratified strategy use, and how depth
 //! is coloured.
 
-use super::app::CalibApp;
+use super::view::ViewCtx;
 use crate::dataset::DatasetSettings;
 use crate::depth::DepthEncoding;
 use crate::select::Bins;
@@ -226,13 +226,25 @@ pub fn bins_ui(ui: &mut egui::Ui, b: &mut Bins) -> bool {
     changed
 }
 
-pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
+/// The left panel: how the dataset is read, the bins, display choices.
+#[derive(Debug, Default)]
+pub struct SettingsPanel {
+    /// The "add depth folder" field.
+    pub new_folder: String,
+}
+
+impl SettingsPanel {
+    pub fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut ViewCtx) {
+        show(&mut self.new_folder, ui, ctx);
+    }
+}
+
+fn show(new_folder: &mut String, ui: &mut egui::Ui, ctx: &mut ViewCtx) {
     let mut rescan = false;
+    let persisted = &mut *ctx.persisted;
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.heading("Settings");
-        let Some(ds) = &mut app.ds else {
-            return;
-        };
+        let ds = &mut *ctx.ds;
         egui::CollapsingHeader::new("Dataset")
             .default_open(true)
             .show(ui, |ui| {
@@ -247,11 +259,9 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         egui::CollapsingHeader::new("How the dataset is read")
             .default_open(true)
             .show(ui, |ui| {
-                let mut folder = std::mem::take(&mut app.start.new_folder);
-                if dataset_settings_ui(ui, &mut ds.settings, &mut folder) {
+                if dataset_settings_ui(ui, &mut ds.settings, new_folder) {
                     ds.mark_dirty();
                 }
-                app.start.new_folder = folder;
                 if ds.split.is_some() {
                     if ui
                         .button("Rescan with these settings")
@@ -276,25 +286,23 @@ pub fn show(app: &mut CalibApp, ui: &mut egui::Ui) {
         egui::CollapsingHeader::new("Display")
             .default_open(true)
             .show(ui, |ui| {
-                let [mut lo, mut hi] = app.persisted.depth_range.map(f64::from);
+                // The inspector sees the new range and recolours.
+                let [mut lo, mut hi] = persisted.depth_range.map(f64::from);
                 let a = num(ui, "Depth colours from (m)", &mut lo, 0.05);
                 let b = num(ui, "to (m)", &mut hi, 0.1);
                 if a || b {
                     lo = lo.max(0.0);
                     hi = hi.max(lo + 0.1);
-                    app.persisted.depth_range = [lo as f32, hi as f32];
-                    if let Some(insp) = &mut app.inspector {
-                        insp.recolor = true;
-                    }
+                    persisted.depth_range = [lo as f32, hi as f32];
                 }
                 ui.horizontal(|ui| {
                     let l = ui.label("Tile width");
-                    ui.add(egui::Slider::new(&mut app.persisted.tile_width, 96.0..=320.0).suffix(" pt"))
+                    ui.add(egui::Slider::new(&mut persisted.tile_width, 96.0..=320.0).suffix(" pt"))
                         .labelled_by(l.id);
                 });
             });
     });
     if rescan {
-        super::tasks::rescan(app);
+        super::tasks::rescan(ctx.ds, ctx.cache_dir(), ctx.cmds);
     }
 }

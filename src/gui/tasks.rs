@@ -1,13 +1,15 @@
 //! The app's background tasks: open (scan) a dataset or the demo, run a
 //! selection strategy, export. Each hands the library's own functions to a
-//! [`Job`](super::jobs::Job) and turns the outcome into app state or a
-//! message; nothing here computes what the library computes.
+//! [`Task`](super::jobs::Task) whose [`Command`] turns the outcome into app
+//! state or a message; nothing here computes what the library computes.
 
 use std::path::{Path, PathBuf};
 
-use super::app::{CalibApp, Level, Loaded, Notice, StrategyKind};
-use super::jobs::Job;
+use super::command::{Command, Commands};
+use super::dataset::{Dataset, Loaded, StrategyKind};
+use super::jobs::Kind;
 use super::project::Project;
+use super::state::{Level, Notice};
 use crate::dataset::{read_split, DatasetSettings};
 use crate::export::{self, ExportSample, TensorOptions};
 use crate::select::{self, Selection, SelectionRequest, Strategy};
@@ -19,16 +21,28 @@ fn cache_at(cache_dir: Option<&Path>) -> crate::scan::CacheAt<'_> {
     cache_dir.map_or(crate::scan::CacheAt::Nowhere, crate::scan::CacheAt::Folder)
 }
 
-/// Reads the split and scans it (with the scan cache) in the background.
+/// Loads rows in the background; they become the open dataset when done.
+pub fn load(
+    cmds: &Commands,
+    work: impl FnOnce(&crate::progress::Progress) -> Result<Loaded, String> + Send + 'static,
+) {
+    let busy = "A dataset is still loading; wait for it or cancel it first.";
+    cmds.run(Kind::Load, "load", Some(busy), move |p| match work(p) {
+        Ok(loaded) => Command::Install(Box::new(loaded)),
+        Err(e) => Command::error(e),
+    });
+}
+
+/// Reads the split and scans it (with the scan cache under `cache_dir`) in the background.
 pub fn start_scan(
-    app: &mut CalibApp,
+    cmds: &Commands,
+    cache_dir: Option<PathBuf>,
     root: PathBuf,
     split: PathBuf,
     settings: DatasetSettings,
     project: Option<(PathBuf, Project)>,
 ) {
-    let cache_dir = app.dirs.as_ref().map(|d| d.cache.clone());
-    app.start_load(move |p| {
+    load(cmds, move |p| {
         p.begin("read split", 1);
         let sp = read_split(&root, &split).map_err(|e| e.to_string())?;
         let (out, warnings) = crate::scan::scan_cached(
@@ -63,34 +77,9 @@ pub fn start_scan(
     });
 }
 
-/// "Open dataset": scans the typed root and split.
-pub fn open_dataset(app: &mut CalibApp) {
-    let Some(root) = app.check_root() else {
-        return;
-    };
-    let Some(split) = app.typed_split() else {
-        app.start.root_error = Some(
-            "Choose a split file (a JSON list in the folder or its splits/ folder).".to_owned(),
-        );
-        return;
-    };
-    let settings = app.start.settings.clone();
-    start_scan(app, root, split, settings, None);
-}
-
-/// "Open demo dataset": generated into the app's data folder on first use, then scanned.
-pub fn open_demo(app: &mut CalibApp) {
-    let Some(dirs) = app.dirs.clone() else {
-        app.error(
-            "No data folder for the demo; set CALIBSCOPE_HOME to a writable folder.".to_owned(),
-        );
-        return;
-    };
-    let root = dirs.data.join("demo");
-    app.start.root_text = root.display().to_string();
-    app.start.split_text = DEMO_SPLIT.to_owned();
-    let cache_dir = dirs.cache.clone();
-    app.start_load(move |p| {
+/// The demo dataset in `root`: generated on first use, then scanned.
+pub fn load_demo(cmds: &Commands, root: PathBuf, cache_dir: PathBuf) {
+    load(cmds, move |p| {
         // A demo made before the model was part of it is made again (same seed, same files).
         let complete = root.join(crate::demo::MARKER).is_file()
             && root.join(crate::demo::DEMO_MODEL_PATH).is_file();
@@ -130,32 +119,48 @@ pub fn open_demo(app: &mut CalibApp) {
     });
 }
 
+/// Reads a metadata file's rows in the background (a fresh open or a project's).
+pub fn load_metadata(
+    cmds: &Commands,
+    root: PathBuf,
+    split: Option<PathBuf>,
+    file: PathBuf,
+    project: Option<(PathBuf, Project)>,
+) {
+    load(cmds, move |p| {
+        p.begin("read metadata", 1);
+        let rows = crate::metadata::read_any(&file).map_err(|e| e.to_string())?;
+        p.inc(1);
+        Ok(Loaded {
+            root,
+            split,
+            metadata_file: Some(file),
+            rows,
+            skipped: Vec::new(),
+            cancelled: false,
+            settings: DatasetSettings::default(),
+            warnings: Vec::new(),
+            project,
+        })
+    });
+}
+
 /// Scans the open dataset again with its (edited) settings, keeping the curation.
-pub fn rescan(app: &mut CalibApp) {
-    let Some(ds) = &mut app.ds else {
-        return;
-    };
+pub fn rescan(ds: &Dataset, cache_dir: Option<PathBuf>, cmds: &Commands) {
     let Some(split) = ds.split.clone() else {
-        app.error(
-            "This dataset was opened from a metadata file; open it from its split to scan it."
-                .to_owned(),
+        cmds.error(
+            "This dataset was opened from a metadata file; open it from its split to scan it.",
         );
         return;
     };
     let root = ds.root.clone();
     let settings = ds.settings.clone();
     let project = (ds.project_path.clone(), ds.to_project());
-    start_scan(app, root, split, settings, Some(project));
+    start_scan(cmds, cache_dir, root, split, settings, Some(project));
 }
 
 /// Runs the chosen strategy around the pins and exclusions.
-pub fn run_selection(app: &mut CalibApp) {
-    if app.jobs.select.is_some() {
-        return;
-    }
-    let Some(ds) = &app.ds else {
-        return;
-    };
+pub fn run_selection(ds: &Dataset, cmds: &Commands) {
     let st = &ds.strategy;
     let req = SelectionRequest {
         strategy: match st.kind {
@@ -169,23 +174,19 @@ pub fn run_selection(app: &mut CalibApp) {
         excluded: ds.cur.excluded_keys().into_iter().collect(),
     };
     let rows = ds.cur.rows.clone();
-    app.jobs.select = Some(Job::spawn(
-        "select",
-        move |p| {
-            p.begin(req.strategy.name(), 1);
-            let sel = select::run(&rows, &req).map_err(|e| e.to_string())?;
-            p.inc(1);
-            Ok(sel)
-        },
-        || {},
-    ));
+    cmds.run(Kind::Select, "select", None, move |p| {
+        p.begin(req.strategy.name(), 1);
+        let sel = select::run(&rows, &req);
+        p.inc(1);
+        match sel {
+            Ok(sel) => Command::TakeSelection(Box::new(sel)),
+            Err(e) => Command::error(e.to_string()),
+        }
+    });
 }
 
 /// Takes a finished selection in: the set becomes it (pins in, exclusions out).
-pub fn take_selection(app: &mut CalibApp, sel: Selection) {
-    let Some(ds) = &mut app.ds else {
-        return;
-    };
+pub fn take_selection(ds: &mut Dataset, sel: Selection, cmds: &Commands) {
     let keys = sel.keys(&ds.cur.rows);
     ds.cur.replace_set(keys);
     let mut text = format!(
@@ -200,29 +201,28 @@ pub fn take_selection(app: &mut CalibApp, sel: Selection) {
     }
     ds.selection = Some(sel);
     ds.mark_dirty();
-    app.info(text);
+    cmds.info(text);
 }
 
-fn samples(app: &CalibApp) -> Option<(PathBuf, Vec<ExportSample>, Vec<usize>)> {
-    let ds = app.ds.as_ref()?;
+fn samples(ds: &Dataset) -> (PathBuf, Vec<ExportSample>, Vec<usize>) {
     let idx = ds.cur.set_indices();
     let s = idx
         .iter()
         .map(|&i| ExportSample::from_row(&ds.root, &ds.cur.rows[i]))
         .collect();
-    Some((ds.root.clone(), s, idx))
+    (ds.root.clone(), s, idx)
 }
 
 fn start_export(
-    app: &mut CalibApp,
+    cmds: &Commands,
     name: &str,
     work: impl FnOnce(&crate::progress::Progress) -> Result<Notice, String> + Send + 'static,
 ) {
-    if app.jobs.export.is_some() {
-        app.error("An export is still running; wait for it or cancel it first.".to_owned());
-        return;
-    }
-    app.jobs.export = Some(Job::spawn(name, work, || {}));
+    let busy = "An export is still running; wait for it or cancel it first.";
+    cmds.run(Kind::Export, name, Some(busy), move |p| match work(p) {
+        Ok(notice) => Command::Notify(notice),
+        Err(e) => Command::error(e),
+    });
 }
 
 fn done(text: String, folder: &Path) -> Notice {
@@ -234,10 +234,7 @@ fn done(text: String, folder: &Path) -> Notice {
 }
 
 /// Writes `calibration_split.json` (the seed's format) into `dir`.
-pub fn export_split(app: &mut CalibApp, dir: PathBuf) {
-    let Some(ds) = &app.ds else {
-        return;
-    };
+pub fn export_split(ds: &Dataset, cmds: &Commands, dir: PathBuf) {
     let keys: Vec<_> = ds
         .cur
         .set_indices()
@@ -245,7 +242,7 @@ pub fn export_split(app: &mut CalibApp, dir: PathBuf) {
         .map(|&i| ds.cur.rows[i].key())
         .collect();
     let root = ds.root.clone();
-    start_export(app, "export split", move |p| {
+    start_export(cmds, "export split", move |p| {
         p.begin("write split", 1);
         let path = dir.join("calibration_split.json");
         crate::paths::check_output(&path, &[], &[&root])?;
@@ -308,11 +305,9 @@ pub fn readable_notes(notes: &[String]) -> String {
 }
 
 /// Copies (or links) the set's images with the list files.
-pub fn copy_images(app: &mut CalibApp, dir: PathBuf, opts: export::CopyOptions) {
-    let Some((root, samples, _)) = samples(app) else {
-        return;
-    };
-    start_export(app, "copy images", move |p| {
+pub fn copy_images(ds: &Dataset, cmds: &Commands, dir: PathBuf, opts: export::CopyOptions) {
+    let (root, samples, _) = samples(ds);
+    start_export(cmds, "copy images", move |p| {
         let r = export::copy_images(&root, &samples, &dir, opts, p).map_err(|e| e.to_string())?;
         let mut text = format!(
             "{} {} images into {} ({} new, {} already there)",
@@ -347,11 +342,9 @@ pub fn copy_images(app: &mut CalibApp, dir: PathBuf, opts: export::CopyOptions) 
 }
 
 /// Writes preprocessed `.npy` tensors of the set.
-pub fn export_tensors(app: &mut CalibApp, dir: PathBuf, opts: TensorOptions) {
-    let Some((root, samples, _)) = samples(app) else {
-        return;
-    };
-    start_export(app, "tensors", move |p| {
+pub fn export_tensors(ds: &Dataset, cmds: &Commands, dir: PathBuf, opts: TensorOptions) {
+    let (root, samples, _) = samples(ds);
+    start_export(cmds, "tensors", move |p| {
         let r = export::write_tensors(&root, &samples, &dir, opts, p).map_err(|e| e.to_string())?;
         let mut text = format!(
             "Wrote {} tensors [1,3,{},{}] into {}",
@@ -374,14 +367,11 @@ pub fn export_tensors(app: &mut CalibApp, dir: PathBuf, opts: TensorOptions) {
 /// The report: `calibration_statistics.json` and the figures drawn for the
 /// file (`crate::report`, as `calibscope export --report` writes them) from
 /// the Distribution view's data: its view of the dataset and the set.
-pub fn export_report(app: &mut CalibApp, dir: PathBuf) {
-    let Some((_, _, selected)) = samples(app) else {
-        return;
-    };
-    let ds = app.ds.as_ref().expect("samples() checked it");
+pub fn export_report(ds: &Dataset, cmds: &Commands, dir: PathBuf) {
+    let (_, _, selected) = samples(ds);
     let (rows, view) = (ds.cur.rows.clone(), ds.view.clone());
     let (bins, root) = (ds.strategy.bins.clone(), ds.root.clone());
-    start_export(app, "report", move |p| {
+    start_export(cmds, "report", move |p| {
         let input = crate::report::ReportInputs {
             rows: &rows,
             view: &view,

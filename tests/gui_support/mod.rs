@@ -5,7 +5,7 @@
 
 use egui_kittest::Harness;
 
-use calibscope::gui::app::CalibApp;
+use calibscope::gui::CalibApp;
 
 /// `run` may take a few more frames than egui_kittest's default of 4: a
 /// scroll area that gets new content (rows a background job just loaded)
@@ -26,10 +26,11 @@ pub fn settle(h: &mut Harness<'static, CalibApp>) {
         h.state_mut().poll_jobs();
         h.step();
         let app = h.state();
-        let busy = app.jobs.any_running()
-            || app.quantize.runtime_rx.is_some()
+        let busy = app.tasks.any_running()
+            || app.quantize.rt.runtime_rx.is_some()
             || app.evaluate.busy()
-            || app.thumbs.as_ref().is_some_and(|t| t.busy());
+            || app.diagnose.busy()
+            || app.calibration.thumbs.as_ref().is_some_and(|t| t.busy());
         if !busy && h.try_run().is_ok() {
             return;
         }
