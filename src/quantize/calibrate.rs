@@ -1,6 +1,10 @@
 //! Calibration: run the FP32 model over the calibration set with every tensor
 //! to quantize exposed as an extra output, and stream per-tensor statistics.
-//! Nothing per image is kept, so memory does not grow with the set's size.
+//! Several sessions infer different images at once and add them to the
+//! statistics in input order; nothing per image is kept after its turn, so
+//! memory does not grow with the set's size.
+
+mod turns;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +18,7 @@ use crate::onnx::{make_value_info, DataType, ModelProto};
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
 use crate::runtime::infer::Model;
+use turns::Turns;
 
 /// What was calibrated on: enough to tell two runs' sets apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -106,6 +111,41 @@ pub fn calibrate(
     calibrate_shaped(model, tensors, inputs, source, pre, shape, bins, progress)
 }
 
+/// How calibration shares the cores: `sessions` ONNX Runtime sessions infer
+/// different images at once, each with `threads` intra-op threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPlan {
+    pub sessions: usize,
+    pub threads: usize,
+}
+
+impl SessionPlan {
+    /// One single-threaded session per core (at most one per image): small
+    /// networks scale poorly across intra-op threads, and images are
+    /// independent. `CALIBSCOPE_CALIBRATION_SESSIONS` sets the number of
+    /// sessions (fewer hold fewer images' activations at once); the cores
+    /// are shared among them.
+    pub fn for_machine(images: usize) -> Self {
+        let cores = crate::runtime::infer::all_cores();
+        let sessions = std::env::var("CALIBSCOPE_CALIBRATION_SESSIONS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(cores)
+            .clamp(1, images.max(1));
+        Self {
+            sessions,
+            threads: (cores / sessions).max(1),
+        }
+    }
+}
+
+/// Statistics applied so far, in input order.
+struct Applied {
+    stats: BTreeMap<String, TensorStats>,
+    hasher: Sha256,
+    error: Option<CalibrationError>,
+}
+
 /// [`calibrate`] feeding tensors of `shape`. A shape other than the
 /// preprocessing's (a model with a fixed batch above 1) takes `.npy`
 /// tensors of exactly that shape, as they are.
@@ -123,13 +163,18 @@ pub fn calibrate_shaped(
     if inputs.is_empty() {
         return Err(CalibrationError::Empty);
     }
-    let aug = augment(model, tensors);
-    let mut session = Model::from_bytes(&crate::onnx::encode(&aug))?;
-    let mut stats: BTreeMap<String, TensorStats> = tensors
-        .iter()
-        .map(|t| (t.clone(), TensorStats::new(bins)))
-        .collect();
-    let mut hasher = Sha256::new();
+    let plan = SessionPlan::for_machine(inputs.len());
+    let aug = crate::onnx::encode(&augment(model, tensors));
+    // Built side by side: a large graph takes a while to optimise.
+    let sessions: Vec<Model> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..plan.sessions)
+            .map(|_| s.spawn(|| Model::from_bytes_with_threads(&aug, plan.threads)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("session building thread panicked"))
+            .collect::<Result<_, _>>()
+    })?;
     let load = |p: &PathBuf| {
         if shape == pre.input_shape() {
             pre.load_input(p)
@@ -138,43 +183,61 @@ pub fn calibrate_shaped(
         }
     };
     progress.begin("calibration", inputs.len() as u64);
-    let mut images = 0;
-    let mut cancelled = false;
-    // Decode the next input on another thread while ONNX Runtime runs this one.
-    let mut next = Some(load(&inputs[0]));
-    for i in 0..inputs.len() {
-        if progress.is_cancelled() {
-            cancelled = true;
-            break;
-        }
-        let (tensor, bytes) = next.take().expect("prefetched input")?;
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
-        drop(bytes);
-        let following = inputs.get(i + 1);
-        let mut run_result = Ok(());
-        std::thread::scope(|s| {
-            let load = &load;
-            let pre_next = following.map(|p| s.spawn(move || load(p)));
-            let mut by_name: BTreeMap<&str, &mut TensorStats> =
-                stats.iter_mut().map(|(k, v)| (k.as_str(), v)).collect();
-            run_result = session.run_with(&pre.input_name, &shape, tensor, |all| {
-                let mut work: Vec<(&mut TensorStats, &[f32])> = Vec::new();
-                for (name, _, vals) in all {
-                    if let Some(st) = by_name.remove(name) {
-                        work.push((st, vals));
+    let turns = Turns::new(
+        inputs.len(),
+        Applied {
+            stats: tensors
+                .iter()
+                .map(|t| (t.clone(), TensorStats::new(bins)))
+                .collect(),
+            hasher: Sha256::new(),
+            error: None,
+        },
+    );
+    // Each worker loads, preprocesses and infers its own images; an image's
+    // activations stay in its session's buffers until its turn to be added
+    // to the statistics, so memory holds at most one image per session.
+    std::thread::scope(|s| {
+        for mut session in sessions {
+            let (turns, load) = (&turns, &load);
+            s.spawn(move || {
+                // Cancel is checked before each image and again at its turn.
+                while let Some(ticket) = turns.ticket().filter(|_| !progress.is_cancelled()) {
+                    let (tensor, bytes) = match load(&inputs[ticket.index()]) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            ticket.apply(|a| fail(a, e.into()));
+                            break;
+                        }
+                    };
+                    let mut ticket = Some(ticket);
+                    let run = session.run_with(&pre.input_name, &shape, tensor, |all| {
+                        let ticket = ticket.take().expect("one output per run");
+                        ticket.apply(|a| {
+                            if progress.is_cancelled() {
+                                return false;
+                            }
+                            a.hasher.update((bytes.len() as u64).to_le_bytes());
+                            a.hasher.update(&bytes);
+                            add_outputs(&mut a.stats, all);
+                            progress.inc(1);
+                            true
+                        });
+                    });
+                    if let (Err(e), Some(ticket)) = (run, ticket) {
+                        ticket.apply(|a| fail(a, e.into()));
+                        break;
                     }
                 }
-                work.par_iter_mut().for_each(|(st, v)| st.add(v));
             });
-            if let Some(h) = pre_next {
-                next = Some(h.join().expect("input decoding thread panicked"));
-            }
-        });
-        run_result?;
-        images += 1;
-        progress.inc(1);
+        }
+    });
+    let (images, applied) = turns.finish();
+    if let Some(e) = applied.error {
+        return Err(e);
     }
+    let Applied { stats, hasher, .. } = applied;
+    let cancelled = images < inputs.len();
     let name = |p: &PathBuf| p.display().to_string();
     Ok(Calibration {
         stats,
@@ -188,4 +251,24 @@ pub fn calibrate_shaped(
         images,
         cancelled,
     })
+}
+
+/// Records the first failure (in input order) and stops the run.
+fn fail(a: &mut Applied, e: CalibrationError) -> bool {
+    a.error = Some(e);
+    false
+}
+
+/// Adds one image's activations to their tensors' statistics, one tensor per
+/// core (each tensor's values still go in whole and in input order).
+fn add_outputs(stats: &mut BTreeMap<String, TensorStats>, all: Vec<(&str, &[i64], &[f32])>) {
+    let mut by_name: BTreeMap<&str, &mut TensorStats> =
+        stats.iter_mut().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut work: Vec<(&mut TensorStats, &[f32])> = Vec::new();
+    for (name, _, vals) in all {
+        if let Some(st) = by_name.remove(name) {
+            work.push((st, vals));
+        }
+    }
+    work.par_iter_mut().for_each(|(st, v)| st.add(v));
 }
