@@ -13,12 +13,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::stats::TensorStats;
+use super::stats::{Binned, Extent, TensorStats};
 use crate::onnx::{make_value_info, DataType, ModelProto};
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
 use crate::runtime::infer::Model;
-use turns::Turns;
+use turns::{Ticket, Turns};
 
 /// What was calibrated on: enough to tell two runs' sets apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -195,8 +195,8 @@ pub fn calibrate_shaped(
         },
     );
     // Each worker loads, preprocesses and infers its own images; an image's
-    // activations stay in its session's buffers until its turn to be added
-    // to the statistics, so memory holds at most one image per session.
+    // activations stay in its session's buffers until they are in the
+    // statistics, so memory holds at most one image per session.
     std::thread::scope(|s| {
         for mut session in sessions {
             let (turns, load) = (&turns, &load);
@@ -213,16 +213,7 @@ pub fn calibrate_shaped(
                     let mut ticket = Some(ticket);
                     let run = session.run_with(&pre.input_name, &shape, tensor, |all| {
                         let ticket = ticket.take().expect("one output per run");
-                        ticket.apply(|a| {
-                            if progress.is_cancelled() {
-                                return false;
-                            }
-                            a.hasher.update((bytes.len() as u64).to_le_bytes());
-                            a.hasher.update(&bytes);
-                            add_outputs(&mut a.stats, all);
-                            progress.inc(1);
-                            true
-                        });
+                        add_image(turns, ticket, all, &bytes, bins, progress);
                     });
                     if let (Err(e), Some(ticket)) = (run, ticket) {
                         ticket.apply(|a| fail(a, e.into()));
@@ -259,16 +250,52 @@ fn fail(a: &mut Applied, e: CalibrationError) -> bool {
     false
 }
 
-/// Adds one image's activations to their tensors' statistics, one tensor per
-/// core (each tensor's values still go in whole and in input order).
-fn add_outputs(stats: &mut BTreeMap<String, TensorStats>, all: Vec<(&str, &[i64], &[f32])>) {
-    let mut by_name: BTreeMap<&str, &mut TensorStats> =
-        stats.iter_mut().map(|(k, v)| (k.as_str(), v)).collect();
-    let mut work: Vec<(&mut TensorStats, &[f32])> = Vec::new();
-    for (name, _, vals) in all {
-        if let Some(st) = by_name.remove(name) {
-            work.push((st, vals));
+/// Adds one image's activations to the statistics. Only what depends on the
+/// order waits for the image's turn (hashing the input, min/max and the
+/// histogram ranges); each tensor's min/max scan before it and its
+/// histogram binning after it run beside other images' inference.
+fn add_image(
+    turns: &Turns<Applied>,
+    ticket: Ticket<'_, Applied>,
+    all: Vec<(&str, &[i64], &[f32])>,
+    bytes: &[u8],
+    bins: usize,
+    progress: &Progress,
+) {
+    let extents: Vec<(&str, &[f32], Option<Extent>)> = all
+        .into_par_iter()
+        .map(|(name, _, vals)| (name, vals, Extent::of(vals)))
+        .collect();
+    let mut ranges: Vec<(&str, &[f32], f32)> = Vec::new();
+    let admitted = ticket.apply(|a| {
+        if progress.is_cancelled() {
+            return false;
         }
+        a.hasher.update((bytes.len() as u64).to_le_bytes());
+        a.hasher.update(bytes);
+        for &(name, vals, extent) in &extents {
+            // Outputs that are not calibrated (the model's own) are skipped.
+            if let (Some(st), Some(e)) = (a.stats.get_mut(name), extent) {
+                if let Some(range) = st.admit(e) {
+                    ranges.push((name, vals, range));
+                }
+            }
+        }
+        progress.inc(1);
+        true
+    });
+    if !admitted || ranges.is_empty() {
+        return;
     }
-    work.par_iter_mut().for_each(|(st, v)| st.add(v));
+    let binned: Vec<(&str, Binned)> = ranges
+        .into_par_iter()
+        .map(|(name, vals, range)| (name, Binned::of(vals, range, bins)))
+        .collect();
+    turns.with_shared(|a| {
+        for (name, b) in binned {
+            if let Some(st) = a.stats.get_mut(name) {
+                st.add_binned(b);
+            }
+        }
+    });
 }

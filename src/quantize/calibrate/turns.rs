@@ -62,6 +62,12 @@ impl<S> Turns<S> {
         })
     }
 
+    /// Runs `f` on the shared state now, outside the turns (for work whose
+    /// order does not matter).
+    pub(crate) fn with_shared<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
+        f(&mut self.lock().shared)
+    }
+
     /// (items applied, shared state).
     pub(crate) fn finish(self) -> (usize, S) {
         let st = self.state.into_inner().unwrap_or_else(|e| e.into_inner());
