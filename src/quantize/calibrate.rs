@@ -111,32 +111,57 @@ pub fn calibrate(
     calibrate_shaped(model, tensors, inputs, source, pre, shape, bins, progress)
 }
 
-/// How calibration shares the cores: `sessions` ONNX Runtime sessions infer
-/// different images at once, each with `threads` intra-op threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How calibration shares the cores: ONNX Runtime sessions inferring
+/// different images at once, and each one's intra-op threads.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionPlan {
-    pub sessions: usize,
-    pub threads: usize,
+    pub threads: Vec<usize>,
 }
 
+/// Memory the sessions' activations may take together. Each session holds
+/// one image's activations (and ONNX Runtime's working buffers, about twice
+/// as much again, measured on the demo model).
+const ACTIVATION_BUDGET: usize = 512 << 20;
+
 impl SessionPlan {
-    /// One single-threaded session per core (at most one per image): small
-    /// networks scale poorly across intra-op threads, and images are
-    /// independent. `CALIBSCOPE_CALIBRATION_SESSIONS` sets the number of
-    /// sessions (fewer hold fewer images' activations at once); the cores
-    /// are shared among them.
-    pub fn for_machine(images: usize) -> Self {
-        let cores = crate::runtime::infer::all_cores();
-        let sessions = std::env::var("CALIBSCOPE_CALIBRATION_SESSIONS")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(cores)
+    /// One single-threaded session per core: small networks scale poorly
+    /// across intra-op threads, and images are independent. Fewer sessions
+    /// (the cores shared among them) when there are fewer images, or when
+    /// `image_bytes` (one image's calibrated activations) per session would
+    /// pass [`ACTIVATION_BUDGET`]. `requested` (from
+    /// `CALIBSCOPE_CALIBRATION_SESSIONS`) sets the number of sessions instead.
+    pub fn new(cores: usize, images: usize, image_bytes: usize, requested: Option<usize>) -> Self {
+        let by_memory = ACTIVATION_BUDGET / (3 * image_bytes).max(1);
+        let sessions = requested
+            .unwrap_or(cores.min(by_memory))
             .clamp(1, images.max(1));
-        Self {
-            sessions,
-            threads: (cores / sessions).max(1),
-        }
+        let threads = (0..sessions)
+            .map(|i| (cores / sessions + usize::from(i < cores % sessions)).max(1))
+            .collect();
+        Self { threads }
     }
+}
+
+fn sessions_from_env() -> Option<usize> {
+    std::env::var("CALIBSCOPE_CALIBRATION_SESSIONS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Bytes of one image's float outputs from a session on all cores (the
+/// plan's input when it may be more than one session).
+fn activation_bytes(
+    aug: &[u8],
+    input: &str,
+    shape: [i64; 4],
+    tensor: Vec<f32>,
+) -> Result<usize, CalibrationError> {
+    let mut probe = Model::from_bytes_with_threads(aug, crate::runtime::infer::all_cores())?;
+    let mut bytes = 0;
+    probe.run_with(input, &shape, tensor, |all| {
+        bytes = all.iter().map(|(_, _, v)| std::mem::size_of_val(*v)).sum();
+    })?;
+    Ok(bytes)
 }
 
 /// Statistics applied so far, in input order.
@@ -163,18 +188,7 @@ pub fn calibrate_shaped(
     if inputs.is_empty() {
         return Err(CalibrationError::Empty);
     }
-    let plan = SessionPlan::for_machine(inputs.len());
     let aug = crate::onnx::encode(&augment(model, tensors));
-    // Built side by side: a large graph takes a while to optimise.
-    let sessions: Vec<Model> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..plan.sessions)
-            .map(|_| s.spawn(|| Model::from_bytes_with_threads(&aug, plan.threads)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("session building thread panicked"))
-            .collect::<Result<_, _>>()
-    })?;
     let load = |p: &PathBuf| {
         if shape == pre.input_shape() {
             pre.load_input(p)
@@ -182,6 +196,25 @@ pub fn calibrate_shaped(
             load_npy_exact(p, shape)
         }
     };
+    let (cores, requested) = (crate::runtime::infer::all_cores(), sessions_from_env());
+    let image_bytes = if cores == 1 || requested.is_some() || progress.is_cancelled() {
+        0
+    } else {
+        // Sized on the first image (run once more in the pipeline).
+        activation_bytes(&aug, &pre.input_name, shape, load(&inputs[0])?.0)?
+    };
+    let plan = SessionPlan::new(cores, inputs.len(), image_bytes, requested);
+    // Built side by side: a large graph takes a while to optimise.
+    let sessions: Vec<Model> = std::thread::scope(|s| {
+        let aug = &aug;
+        let handles: Vec<_> = (plan.threads.iter())
+            .map(|&n| s.spawn(move || Model::from_bytes_with_threads(aug, n)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("session building thread panicked"))
+            .collect::<Result<_, _>>()
+    })?;
     progress.begin("calibration", inputs.len() as u64);
     let turns = Turns::new(
         inputs.len(),
@@ -298,4 +331,25 @@ fn add_image(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_session_per_core_within_the_memory_budget() {
+        let mib = 1 << 20;
+        // Demo model: 24 MiB of activations per image.
+        assert_eq!(SessionPlan::new(2, 300, 24 * mib, None).threads, [1, 1]);
+        // 16 cores: 7 sessions fit 512 MiB at 3 × 24 MiB; all cores still used.
+        let p = SessionPlan::new(16, 300, 24 * mib, None);
+        assert_eq!(p.threads, [3, 3, 2, 2, 2, 2, 2]);
+        // A graph whose activations alone pass the budget: one session, every core.
+        assert_eq!(SessionPlan::new(8, 300, 600 * mib, None).threads, [8]);
+        // Fewer images than cores; an explicit number of sessions.
+        assert_eq!(SessionPlan::new(4, 1, 0, None).threads, [4]);
+        assert_eq!(SessionPlan::new(4, 300, 24 * mib, Some(1)).threads, [4]);
+        assert_eq!(SessionPlan::new(2, 300, 0, Some(0)).threads, [2]);
+    }
 }
