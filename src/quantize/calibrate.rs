@@ -1,6 +1,10 @@
 //! Calibration: run the FP32 model over the calibration set with every tensor
 //! to quantize exposed as an extra output, and stream per-tensor statistics.
-//! Nothing per image is kept, so memory does not grow with the set's size.
+//! Several sessions infer different images at once and add them to the
+//! statistics in input order; nothing per image is kept after its turn, so
+//! memory does not grow with the set's size.
+
+mod turns;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,11 +13,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::stats::TensorStats;
+use super::stats::{Binned, Extent, TensorStats};
 use crate::onnx::{make_value_info, DataType, ModelProto};
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
 use crate::runtime::infer::Model;
+use turns::{Ticket, Turns};
 
 /// What was calibrated on: enough to tell two runs' sets apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -106,6 +111,66 @@ pub fn calibrate(
     calibrate_shaped(model, tensors, inputs, source, pre, shape, bins, progress)
 }
 
+/// How calibration shares the cores: ONNX Runtime sessions inferring
+/// different images at once, and each one's intra-op threads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPlan {
+    pub threads: Vec<usize>,
+}
+
+/// Memory the sessions' activations may take together. Each session holds
+/// one image's activations (and ONNX Runtime's working buffers, about twice
+/// as much again, measured on the demo model).
+const ACTIVATION_BUDGET: usize = 512 << 20;
+
+impl SessionPlan {
+    /// One single-threaded session per core: small networks scale poorly
+    /// across intra-op threads, and images are independent. Fewer sessions
+    /// (the cores shared among them) when there are fewer images, or when
+    /// `image_bytes` (one image's calibrated activations) per session would
+    /// pass [`ACTIVATION_BUDGET`]. `requested` (from
+    /// `CALIBSCOPE_CALIBRATION_SESSIONS`) sets the number of sessions instead.
+    pub fn new(cores: usize, images: usize, image_bytes: usize, requested: Option<usize>) -> Self {
+        let by_memory = ACTIVATION_BUDGET / (3 * image_bytes).max(1);
+        let sessions = requested
+            .unwrap_or(cores.min(by_memory))
+            .clamp(1, images.max(1));
+        let threads = (0..sessions)
+            .map(|i| (cores / sessions + usize::from(i < cores % sessions)).max(1))
+            .collect();
+        Self { threads }
+    }
+}
+
+fn sessions_from_env() -> Option<usize> {
+    std::env::var("CALIBSCOPE_CALIBRATION_SESSIONS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Bytes of one image's float outputs from a session on all cores (the
+/// plan's input when it may be more than one session).
+fn activation_bytes(
+    aug: &[u8],
+    input: &str,
+    shape: [i64; 4],
+    tensor: Vec<f32>,
+) -> Result<usize, CalibrationError> {
+    let mut probe = Model::from_bytes_with_threads(aug, crate::runtime::infer::all_cores())?;
+    let mut bytes = 0;
+    probe.run_with(input, &shape, tensor, |all| {
+        bytes = all.iter().map(|(_, _, v)| std::mem::size_of_val(*v)).sum();
+    })?;
+    Ok(bytes)
+}
+
+/// Statistics applied so far, in input order.
+struct Applied {
+    stats: BTreeMap<String, TensorStats>,
+    hasher: Sha256,
+    error: Option<CalibrationError>,
+}
+
 /// [`calibrate`] feeding tensors of `shape`. A shape other than the
 /// preprocessing's (a model with a fixed batch above 1) takes `.npy`
 /// tensors of exactly that shape, as they are.
@@ -123,13 +188,7 @@ pub fn calibrate_shaped(
     if inputs.is_empty() {
         return Err(CalibrationError::Empty);
     }
-    let aug = augment(model, tensors);
-    let mut session = Model::from_bytes(&crate::onnx::encode(&aug))?;
-    let mut stats: BTreeMap<String, TensorStats> = tensors
-        .iter()
-        .map(|t| (t.clone(), TensorStats::new(bins)))
-        .collect();
-    let mut hasher = Sha256::new();
+    let aug = crate::onnx::encode(&augment(model, tensors));
     let load = |p: &PathBuf| {
         if shape == pre.input_shape() {
             pre.load_input(p)
@@ -137,44 +196,72 @@ pub fn calibrate_shaped(
             load_npy_exact(p, shape)
         }
     };
+    let (cores, requested) = (crate::runtime::infer::all_cores(), sessions_from_env());
+    let image_bytes = if cores == 1 || requested.is_some() || progress.is_cancelled() {
+        0
+    } else {
+        // Sized on the first image (run once more in the pipeline).
+        activation_bytes(&aug, &pre.input_name, shape, load(&inputs[0])?.0)?
+    };
+    let plan = SessionPlan::new(cores, inputs.len(), image_bytes, requested);
+    // Built side by side: a large graph takes a while to optimise.
+    let sessions: Vec<Model> = std::thread::scope(|s| {
+        let aug = &aug;
+        let handles: Vec<_> = (plan.threads.iter())
+            .map(|&n| s.spawn(move || Model::from_bytes_with_threads(aug, n)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("session building thread panicked"))
+            .collect::<Result<_, _>>()
+    })?;
     progress.begin("calibration", inputs.len() as u64);
-    let mut images = 0;
-    let mut cancelled = false;
-    // Decode the next input on another thread while ONNX Runtime runs this one.
-    let mut next = Some(load(&inputs[0]));
-    for i in 0..inputs.len() {
-        if progress.is_cancelled() {
-            cancelled = true;
-            break;
-        }
-        let (tensor, bytes) = next.take().expect("prefetched input")?;
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
-        drop(bytes);
-        let following = inputs.get(i + 1);
-        let mut run_result = Ok(());
-        std::thread::scope(|s| {
-            let load = &load;
-            let pre_next = following.map(|p| s.spawn(move || load(p)));
-            let mut by_name: BTreeMap<&str, &mut TensorStats> =
-                stats.iter_mut().map(|(k, v)| (k.as_str(), v)).collect();
-            run_result = session.run_with(&pre.input_name, &shape, tensor, |all| {
-                let mut work: Vec<(&mut TensorStats, &[f32])> = Vec::new();
-                for (name, _, vals) in all {
-                    if let Some(st) = by_name.remove(name) {
-                        work.push((st, vals));
+    let turns = Turns::new(
+        inputs.len(),
+        Applied {
+            stats: tensors
+                .iter()
+                .map(|t| (t.clone(), TensorStats::new(bins)))
+                .collect(),
+            hasher: Sha256::new(),
+            error: None,
+        },
+    );
+    // Each worker loads, preprocesses and infers its own images; an image's
+    // activations stay in its session's buffers until they are in the
+    // statistics, so memory holds at most one image per session.
+    std::thread::scope(|s| {
+        for mut session in sessions {
+            let (turns, load) = (&turns, &load);
+            s.spawn(move || {
+                // Cancel is checked before each image and again at its turn.
+                while let Some(ticket) = turns.ticket().filter(|_| !progress.is_cancelled()) {
+                    let (tensor, bytes) = match load(&inputs[ticket.index()]) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            ticket.apply(|a| fail(a, e.into()));
+                            break;
+                        }
+                    };
+                    let mut ticket = Some(ticket);
+                    let run = session.run_with(&pre.input_name, &shape, tensor, |all| {
+                        let ticket = ticket.take().expect("one output per run");
+                        add_image(turns, ticket, all, &bytes, bins, progress);
+                    });
+                    if let (Err(e), Some(ticket)) = (run, ticket) {
+                        ticket.apply(|a| fail(a, e.into()));
+                        break;
                     }
                 }
-                work.par_iter_mut().for_each(|(st, v)| st.add(v));
             });
-            if let Some(h) = pre_next {
-                next = Some(h.join().expect("input decoding thread panicked"));
-            }
-        });
-        run_result?;
-        images += 1;
-        progress.inc(1);
+        }
+    });
+    let (images, applied) = turns.finish();
+    if let Some(e) = applied.error {
+        return Err(e);
     }
+    let Applied { stats, hasher, .. } = applied;
+    let cancelled = images < inputs.len();
     let name = |p: &PathBuf| p.display().to_string();
     Ok(Calibration {
         stats,
@@ -188,4 +275,81 @@ pub fn calibrate_shaped(
         images,
         cancelled,
     })
+}
+
+/// Records the first failure (in input order) and stops the run.
+fn fail(a: &mut Applied, e: CalibrationError) -> bool {
+    a.error = Some(e);
+    false
+}
+
+/// Adds one image's activations to the statistics. Only what depends on the
+/// order waits for the image's turn (hashing the input, min/max and the
+/// histogram ranges); each tensor's min/max scan before it and its
+/// histogram binning after it run beside other images' inference.
+fn add_image(
+    turns: &Turns<Applied>,
+    ticket: Ticket<'_, Applied>,
+    all: Vec<(&str, &[i64], &[f32])>,
+    bytes: &[u8],
+    bins: usize,
+    progress: &Progress,
+) {
+    let extents: Vec<(&str, &[f32], Option<Extent>)> = all
+        .into_par_iter()
+        .map(|(name, _, vals)| (name, vals, Extent::of(vals)))
+        .collect();
+    let mut ranges: Vec<(&str, &[f32], f32)> = Vec::new();
+    let admitted = ticket.apply(|a| {
+        if progress.is_cancelled() {
+            return false;
+        }
+        a.hasher.update((bytes.len() as u64).to_le_bytes());
+        a.hasher.update(bytes);
+        for &(name, vals, extent) in &extents {
+            // Outputs that are not calibrated (the model's own) are skipped.
+            if let (Some(st), Some(e)) = (a.stats.get_mut(name), extent) {
+                if let Some(range) = st.admit(e) {
+                    ranges.push((name, vals, range));
+                }
+            }
+        }
+        progress.inc(1);
+        true
+    });
+    if !admitted || ranges.is_empty() {
+        return;
+    }
+    let binned: Vec<(&str, Binned)> = ranges
+        .into_par_iter()
+        .map(|(name, vals, range)| (name, Binned::of(vals, range, bins)))
+        .collect();
+    turns.with_shared(|a| {
+        for (name, b) in binned {
+            if let Some(st) = a.stats.get_mut(name) {
+                st.add_binned(b);
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_session_per_core_within_the_memory_budget() {
+        let mib = 1 << 20;
+        // Demo model: 24 MiB of activations per image.
+        assert_eq!(SessionPlan::new(2, 300, 24 * mib, None).threads, [1, 1]);
+        // 16 cores: 7 sessions fit 512 MiB at 3 × 24 MiB; all cores still used.
+        let p = SessionPlan::new(16, 300, 24 * mib, None);
+        assert_eq!(p.threads, [3, 3, 2, 2, 2, 2, 2]);
+        // A graph whose activations alone pass the budget: one session, every core.
+        assert_eq!(SessionPlan::new(8, 300, 600 * mib, None).threads, [8]);
+        // Fewer images than cores; an explicit number of sessions.
+        assert_eq!(SessionPlan::new(4, 1, 0, None).threads, [4]);
+        assert_eq!(SessionPlan::new(4, 300, 24 * mib, Some(1)).threads, [4]);
+        assert_eq!(SessionPlan::new(2, 300, 0, Some(0)).threads, [2]);
+    }
 }

@@ -22,6 +22,11 @@ pub struct Model {
     session: Session,
 }
 
+/// Cores this process may use (follows taskset and cgroup limits).
+pub fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 fn session_err(e: impl std::fmt::Display) -> InferError {
     InferError::Session(e.to_string())
 }
@@ -29,19 +34,26 @@ fn session_err(e: impl std::fmt::Display) -> InferError {
 impl Model {
     /// Builds a session from serialised model bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, InferError> {
-        Self::build(bytes, true)
+        Self::build(bytes, all_cores(), true)
     }
 
     /// [`Self::from_bytes`] with ONNX Runtime's intra-op threads sleeping
     /// instead of busy-waiting between operators, so threads that read and
     /// score images beside inference (evaluation) get the cores.
     pub fn from_bytes_without_spinning(bytes: &[u8]) -> Result<Self, InferError> {
-        Self::build(bytes, false)
+        Self::build(bytes, all_cores(), false)
     }
 
-    fn build(bytes: &[u8], spinning: bool) -> Result<Self, InferError> {
+    /// A session with `intra_threads` ONNX Runtime threads (at least 1), not
+    /// spinning: for several sessions side by side (calibration), each with
+    /// its share of the cores, where a spinning thread would steal another
+    /// session's core.
+    pub fn from_bytes_with_threads(bytes: &[u8], intra_threads: usize) -> Result<Self, InferError> {
+        Self::build(bytes, intra_threads.max(1), false)
+    }
+
+    fn build(bytes: &[u8], threads: usize, spinning: bool) -> Result<Self, InferError> {
         let env = environment()?;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let session = Session::builder(env)
             .map_err(session_err)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
