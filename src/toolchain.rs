@@ -326,6 +326,11 @@ pub fn output_fidelity(
         progress,
     ) {
         Ok(a) => a,
+        Err(fidelity::FidelityError::Cancelled) => {
+            return note(
+                "no fidelity check: cancelled (the tool's output is kept, unchecked)".into(),
+            )
+        }
         Err(e) => {
             return note(format!(
                 "no fidelity check: the tool's model did not run like the FP32 model: {e}"

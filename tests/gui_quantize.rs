@@ -249,20 +249,18 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     h.get_by_label("Runs of this project (3)");
     h.get_by_label(&run_name);
 
-    // The external toolchain: a real command, no shell.
+    // The external toolchain: a real command, no shell, standing in for a
+    // vendor's quantizer by copying the first run's INT8 model to {output}.
     let tool_out = home().join("tool").join("npu_model.onnx");
+    let template = format!("cp -v {} {{output}}", first.display());
     {
         let q = &mut h.state_mut().quantize.settings;
-        q.toolchain_template = "cp -v {model} {output}".into();
+        q.toolchain_template = template;
         q.toolchain_output = tool_out.display().to_string();
     }
     settle(&mut h);
     // The preview of the expanded argv.
-    h.get_by_label(&format!(
-        "cp -v {} {}",
-        demo_model.display(),
-        tool_out.display()
-    ));
+    h.get_by_label(&format!("cp -v {} {}", first.display(), tool_out.display()));
     h.get_by_label("Run tool").click();
     settle(&mut h);
     settle(&mut h);
@@ -275,12 +273,39 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
         .clone()
         .expect("tool ran");
     assert_eq!(run.exit_code, Some(0));
-    assert_eq!(
-        std::fs::read(&tool_out).unwrap(),
-        calibscope::demo::DEMO_MODEL
-    );
+    assert_eq!(std::fs::read(&tool_out).unwrap(), first_bytes);
     h.get_by_label_contains("Tool finished: exit status 0");
-    h.get_by_label_contains(&format!("{} bytes", calibscope::demo::DEMO_MODEL.len()));
+    h.get_by_label_contains(&format!("{} bytes", first_bytes.len()));
+    // The tool's ONNX output is checked as a PTQ run is: INT8 against FP32
+    // on the view's held-out samples with the Evaluate view's decoder,
+    // against MinMax ranges from the same set, shown the same way and stored.
+    let tool_fid = h
+        .state()
+        .quantize
+        .rt
+        .toolchain_fidelity
+        .clone()
+        .expect("an ONNX output is checked");
+    assert_eq!(tool_fid.note, None);
+    let tf = tool_fid.fidelity.expect("fidelity measured");
+    assert_eq!(tf.samples, 16);
+    assert!(tf.cosine > 0.5 && tf.cosine <= 1.0 + 1e-9, "{}", tf.line());
+    assert!(tf.sqnr_db.is_finite(), "{}", tf.line());
+    assert!(tf.depth_abs_rel_vs_fp32.is_some(), "{}", tf.line());
+    assert!(tf.minmax_sqnr_db.is_some(), "{}", tf.line());
+    // The same model on the same held-out samples as the first run's check.
+    assert!(
+        (tf.sqnr_db - fid.sqnr_db).abs() < 1e-6,
+        "{} vs {}",
+        tf.line(),
+        fid.line()
+    );
+    h.get_by_label(&tf.line());
+    let fid_path = calibscope::quantize::fidelity_path_for(&tool_out);
+    assert_eq!(tool_fid.path.as_deref(), Some(fid_path.as_path()));
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&fid_path).unwrap()).unwrap();
+    assert_eq!(stored["samples"], 16);
     // cp -v's own line, streamed into the log.
     h.get_by_label_contains(&format!("-> '{}'", tool_out.display()));
     let list =
@@ -292,6 +317,9 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     )
     .unwrap();
     assert_eq!(record["run"]["exit_code"], 0);
+    assert_eq!(record["fidelity"]["fidelity"]["samples"], 16);
+    h.get_by_label_contains("[calibscope] the tool exited; checking its ONNX output");
+
     snapshot(&mut h);
 
     // For comparison: 6 random samples of the split, drawn by the library's random strategy.
@@ -371,6 +399,43 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
         "no empty run folder left"
     );
     assert!(!calibscope::quantize::artefact_paths(&cancelled).0.exists());
+
+    // Cancel during the fidelity check (on the 150 random samples, so its
+    // MinMax yardstick takes a while): the tool's run stands, the check says it stopped.
+    let tool_out2 = home().join("tool2").join("npu_model.onnx");
+    h.state_mut().quantize.settings.toolchain_output = tool_out2.display().to_string();
+    settle(&mut h);
+    h.get_by_label("Run tool").click();
+    // The click's frame still shows the last run's log; the next clears it.
+    h.step();
+    h.step();
+    assert!(h.state().tasks.any_running(), "the tool started");
+    let mut checking = false;
+    for _ in 0..4000 {
+        h.step();
+        if h.query_by_label_contains("[calibscope] the tool exited")
+            .is_some()
+        {
+            checking = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(checking, "the log says the check began");
+    h.get_by_label("Cancel tool").click();
+    h.step();
+    settle(&mut h);
+    let rt = &h.state().quantize.rt;
+    assert_eq!(rt.toolchain_error, None);
+    assert_eq!(rt.toolchain_run.as_ref().unwrap().exit_code, Some(0));
+    let note = rt.toolchain_fidelity.as_ref().unwrap().note.clone();
+    assert!(
+        note.as_deref().is_some_and(|n| n.contains("cancelled")),
+        "{note:?}"
+    );
+    h.get_by_label_contains("no fidelity check: cancelled");
+    assert!(tool_out2.exists());
+    assert!(!calibscope::quantize::fidelity_path_for(&tool_out2).exists());
 
     // A failing command shows its exit status, not success.
     h.state_mut().quantize.settings.toolchain_template = "false {model}".into();

@@ -18,7 +18,8 @@ use super::view::ViewCtx;
 use crate::export::{self, LinkMode};
 use crate::preprocess::PreprocessError;
 use crate::quantize::{inspect_model, run_ptq_with, PtqError, PtqOptions};
-use crate::toolchain::{run_toolchain, ToolchainRun};
+use crate::toolchain::{output_fidelity, output_is_onnx, run_toolchain};
+use crate::toolchain::{OutputCheck, OutputFidelity, ToolchainRun};
 
 /// What the Quantize view's functions work on: the view's own state and
 /// what it reads of the rest (the open dataset, its settings kept between
@@ -175,15 +176,9 @@ pub fn start_ptq(v: &mut QuantizeCtx, reload: bool) {
             .and_then(|d| d.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or(name);
-        // The fidelity check's held-out samples: the split's others (not in
-        // the set, not excluded), with the Evaluate view's decoder.
-        let in_set: std::collections::HashSet<usize> = ds.cur.set_indices().into_iter().collect();
-        let held_out: Vec<PathBuf> = (0..ds.cur.rows.len())
-            .filter(|i| !in_set.contains(i) && !ds.cur.flags[*i].excluded)
-            .map(|i| ds.image_path(&ds.cur.rows[i]))
-            .collect();
+        // The fidelity check's held-out samples, with the Evaluate view's decoder.
         let opts = PtqOptions {
-            held_out: Some(held_out),
+            held_out: Some(quantize::held_out_inputs(ds)),
             decoder: Some(decoder.clone()),
             ..Default::default()
         };
@@ -264,6 +259,18 @@ pub fn start_toolchain(v: &mut QuantizeCtx) {
             return;
         }
     };
+    // The fidelity check of an ONNX output: INT8 against FP32 on the
+    // held-out inputs a PTQ run of this view would use, with the Evaluate
+    // view's decoder.
+    let check = OutputCheck {
+        fp32: job.model.clone(),
+        calibration: samples.iter().map(|x| x.image.clone()).collect(),
+        held_out: Some(quantize::held_out_inputs(ds)),
+        samples: PtqOptions::default().fidelity_samples,
+        preprocess: super::quantize_view::current_preprocess(&s).cloned(),
+        input_size: s.input_size,
+        decoder: Some(v.decoder.clone()),
+    };
     let root = ds.root.clone();
     let template = s.toolchain_template.clone();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -271,8 +278,9 @@ pub fn start_toolchain(v: &mut QuantizeCtx) {
     v.quantize.log_rx = Some(rx);
     v.quantize.toolchain_error = None;
     v.quantize.toolchain_run = None;
+    v.quantize.toolchain_fidelity = None;
     v.cmds.run(Kind::Toolchain, "external toolchain", None, move |p| {
-        let run = move || -> Result<ToolchainRun, String> {
+        let run = move || -> Result<(ToolchainRun, Option<OutputFidelity>), String> {
             let placed = export::copy_images(&root, &samples, &job.image_dir, LinkMode::Copy, p)
                 .map_err(|e| e.to_string())?;
             if placed.cancelled {
@@ -295,12 +303,23 @@ pub fn start_toolchain(v: &mut QuantizeCtx) {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
+            let note = tx.clone();
             let run = run_toolchain(&template, &job, tx, p).map_err(|e| e.to_string())?;
-            // The run's record: command, exit status, output file, calibration set.
+            if run.succeeded() && output_is_onnx(&run) {
+                p.begin("fidelity check of the tool's output", 0);
+                let _ = note.send(crate::toolchain::LogLine::Stdout(format!(
+                    "[calibscope] the tool exited; checking its ONNX output against FP32 on up to {} held-out inputs (Cancel tool stops the check, keeping the output)",
+                    check.samples
+                )));
+            }
+            drop(note);
+            let fidelity = output_fidelity(&run, &check, p);
+            // The run's record: command, exit status, output file, calibration set, fidelity.
             let record = serde_json::json!({
                 "run": run,
                 "calibration_set": set,
                 "image_list": job.image_list,
+                "fidelity": fidelity,
             });
             let rec_path = job.output.with_file_name("toolchain_run.json");
             crate::fsutil::write_atomic(
@@ -310,7 +329,7 @@ pub fn start_toolchain(v: &mut QuantizeCtx) {
                     .as_bytes(),
             )
             .map_err(|e| format!("cannot write {}: {e}", rec_path.display()))?;
-            Ok(run)
+            Ok((run, fidelity))
         };
         Command::Quantize(Box::new(QuantizeDone::Toolchain(run())))
     });
@@ -358,7 +377,10 @@ fn take(
             q.drain();
             q.log_rx = None;
             match r {
-                Ok(run) => q.toolchain_run = Some(run),
+                Ok((run, fidelity)) => {
+                    q.toolchain_run = Some(run);
+                    q.toolchain_fidelity = fidelity;
+                }
                 Err(e) => q.toolchain_error = Some(e),
             }
         }

@@ -95,7 +95,16 @@ impl Default for QuantizeSettings {
 pub enum QuantizeDone {
     Inspected(Inspected),
     Ptq(Result<PtqOutcome, String>),
-    Toolchain(Result<crate::toolchain::ToolchainRun, String>),
+    /// The tool's run, and the fidelity check of its output when it is ONNX.
+    Toolchain(
+        Result<
+            (
+                crate::toolchain::ToolchainRun,
+                Option<crate::toolchain::OutputFidelity>,
+            ),
+            String,
+        >,
+    ),
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +167,8 @@ pub struct QuantizeState {
     pub log_rx: Option<Receiver<LogLine>>,
     pub toolchain_run: Option<ToolchainRun>,
     pub toolchain_error: Option<String>,
+    /// The fidelity check of the tool's output (None: not ONNX, or not run).
+    pub toolchain_fidelity: Option<crate::toolchain::OutputFidelity>,
     pub runtime: Option<RuntimeStatus>,
     pub runtime_rx: Option<Receiver<RuntimeStatus>>,
     /// Dataset root the model field was prefilled for.
@@ -345,6 +356,16 @@ pub fn calibration_samples(
         .map(|&i| ExportSample::from_row(&ds.root, &ds.cur.rows[i]))
         .collect();
     Ok((samples, what))
+}
+
+/// The fidelity check's held-out inputs, as every run of the view picks
+/// them: the split's others (not in the set, not excluded).
+pub fn held_out_inputs(ds: &Dataset) -> Vec<PathBuf> {
+    let in_set: std::collections::HashSet<usize> = ds.cur.set_indices().into_iter().collect();
+    (0..ds.cur.rows.len())
+        .filter(|i| !in_set.contains(i) && !ds.cur.flags[*i].excluded)
+        .map(|i| ds.image_path(&ds.cur.rows[i]))
+        .collect()
 }
 
 /// The library's request for these settings (`ranges_from` for a reload).

@@ -629,18 +629,7 @@ fn result_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
             "Result"
         });
         // INT8 against FP32 on held-out samples, after every run.
-        match (&r.fidelity, &r.fidelity_note) {
-            (Some(f), _) => {
-                ui.add(egui::Label::new(egui::RichText::new(f.line()).strong()).wrap());
-                if let Some(w) = &f.warning {
-                    ui.colored_label(ui.visuals().warn_fg_color, w);
-                }
-            }
-            (None, Some(note)) => {
-                ui.colored_label(ui.visuals().warn_fg_color, note);
-            }
-            (None, None) => {}
-        }
+        fidelity_ui(ui, r.fidelity.as_ref(), r.fidelity_note.as_deref());
         for w in &r.range_warnings {
             ui.colored_label(ui.visuals().warn_fg_color, w);
         }
@@ -770,6 +759,25 @@ fn path_label(ui: &mut egui::Ui, p: &std::path::Path) {
         .on_hover_text(text);
 }
 
+/// A run's fidelity line (INT8 against FP32 on held-out samples), its
+/// warning in words, or the note saying why there is none: the same for
+/// PTQ runs and the tool's ONNX output.
+fn fidelity_ui(
+    ui: &mut egui::Ui,
+    fidelity: Option<&crate::diagnose::Fidelity>,
+    note: Option<&str>,
+) {
+    if let Some(f) = fidelity {
+        ui.add(egui::Label::new(egui::RichText::new(f.line()).strong()).wrap());
+        if let Some(w) = &f.warning {
+            ui.colored_label(ui.visuals().warn_fg_color, w);
+        }
+    }
+    if let Some(note) = note {
+        ui.colored_label(ui.visuals().warn_fg_color, note);
+    }
+}
+
 fn toolchain_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
     let Some(ds) = &v.ds else {
         return;
@@ -886,6 +894,12 @@ fn toolchain_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
                 } else {
                     ui.colored_label(ui.visuals().error_fg_color, text);
                 }
+                if let Some(o) = &q.toolchain_fidelity {
+                    fidelity_ui(ui, o.fidelity.as_ref(), o.note.as_deref());
+                    if let Some(p) = &o.path {
+                        path_label(ui, p);
+                    }
+                }
                 if let Some(dir) = r.output.parent() {
                     if ui.button("Open the tool's output folder").clicked() {
                         v.cmds.send(Command::OpenFolder(dir.to_path_buf()));
@@ -901,7 +915,7 @@ fn toolchain_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
     }
 }
 
-/// The preprocessing the run will use, if the model is loaded (tests).
+/// The preprocessing the runs will use, if the model is loaded.
 pub fn current_preprocess(s: &quantize::QuantizeSettings) -> Option<&PreprocessSettings> {
     s.preprocess
         .as_ref()
