@@ -32,6 +32,8 @@ pub mod export;
 pub mod report;
 pub mod select;
 
+// How a network's output becomes depth (PTQ's fidelity check and evaluation).
+pub mod decoder;
 // PTQ (issue 5)
 pub mod onnx;
 pub mod preprocess;

@@ -40,7 +40,6 @@
 //!   image, then averaged over the images that have pixels in the range.
 
 pub mod compare;
-pub mod decode;
 pub mod exclude;
 pub mod metrics;
 pub mod naming;
@@ -53,8 +52,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::decoder::{Decoder, DecoderKind};
 pub use crate::progress::Progress;
-pub use decode::{Decoder, DecoderKind};
 pub use engine::{evaluate, score_prediction};
 pub use metrics::{Crop, ImageMetrics, MaskBounds, MetricSet, ResizeOrder, ValidityMask};
 pub use predict::Head;

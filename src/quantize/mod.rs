@@ -4,9 +4,12 @@
 //! ranges, write the QDQ model and its artefacts — as plain data in and out,
 //! for the command line and the app alike.
 
+pub mod agreement;
 pub mod artefacts;
 pub mod calibrate;
+pub mod fidelity;
 pub mod graph;
+pub mod heldout;
 pub mod methods;
 pub mod qdq;
 pub mod ranges;
@@ -27,10 +30,10 @@ pub use qdq::QdqSettings;
 pub use ranges::InputRange;
 pub use sources::CalibrationSource;
 
-use crate::diagnose::fidelity::{self, Fidelity};
 use crate::onnx::{self, ModelSummary};
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
+use fidelity::Fidelity;
 
 /// Everything that decides how a model is quantized.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -98,7 +101,7 @@ pub struct PtqOptions {
     /// then the calibration folders' other files.
     pub held_out: Option<Vec<PathBuf>>,
     /// The model's decoder, for the depth error in the fidelity check.
-    pub decoder: Option<crate::evaluate::Decoder>,
+    pub decoder: Option<crate::decoder::Decoder>,
 }
 
 impl Default for PtqOptions {
@@ -384,9 +387,7 @@ pub fn run_ptq_with(
     let (int8_model, outcome) = qdq::write_qdq(&model, &ranges, &s.qdq)?;
     let held_out = match &opts.held_out {
         Some(v) => v.iter().take(opts.fidelity_samples).cloned().collect(),
-        None => {
-            crate::diagnose::heldout::held_out_inputs(&cal_inputs, &unused, opts.fidelity_samples)
-        }
+        None => heldout::held_out_inputs(&cal_inputs, &unused, opts.fidelity_samples),
     };
     let (fidelity, fidelity_note) = if opts.fidelity_samples == 0 {
         (None, Some("fidelity check turned off".to_string()))

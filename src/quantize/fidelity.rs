@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::agreement::{Agreement, AgreementSummary};
-use crate::evaluate::{Decoder, DecoderKind};
+use crate::decoder::{Decoder, DecoderKind};
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
 use crate::runtime::infer::Model;
