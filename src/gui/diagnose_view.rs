@@ -24,7 +24,7 @@ use crate::diagnose::methods::{run_methods, MethodComparison};
 use crate::diagnose::run::{evenly, run_diagnose, DiagnoseReport, DiagnoseRequest};
 use crate::diagnose::sweep::EvalSplit;
 use crate::diagnose::tensors::{TensorComparison, TensorKind};
-use crate::evaluate::{Decoder, DecoderKind, EvalSettings};
+use crate::evaluate::{Decoder, EvalSettings};
 use crate::preprocess::PreprocessSettings;
 use crate::progress::Progress;
 use crate::quantize::stats::TensorStats;
@@ -418,31 +418,7 @@ impl DiagnoseView {
                 ui.add(egui::DragValue::new(&mut self.images).range(1..=10_000))
                     .labelled_by(l.id)
                     .on_hover_text("Inputs compared, evenly spaced over the split.");
-                let l = ui.label("Decoder");
-                egui::ComboBox::from_id_salt("diagnose_decoder")
-                    .selected_text(self.decoder.kind.name())
-                    .show_ui(ui, |ui| {
-                        for k in DecoderKind::ALL {
-                            ui.selectable_value(&mut self.decoder.kind, k, k.name())
-                                .on_hover_text(k.formula());
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                let l = ui.label("network min (m)");
-                ui.add(
-                    egui::DragValue::new(&mut self.decoder.min_depth)
-                        .speed(0.1)
-                        .range(0.0..=1000.0),
-                )
-                .labelled_by(l.id);
-                let l = ui.label("max (m)");
-                ui.add(
-                    egui::DragValue::new(&mut self.decoder.max_depth)
-                        .speed(0.5)
-                        .range(0.0..=10000.0),
-                )
-                .labelled_by(l.id);
+                super::widgets::decoder_fields(ui, "diagnose_decoder", &mut self.decoder);
                 let l = ui.label("GT max (m)");
                 ui.add(
                     egui::DragValue::new(&mut self.settings.max_depth)
@@ -497,10 +473,7 @@ impl DiagnoseView {
             return;
         };
         let rep = &r.report;
-        ui.strong(rep.fidelity.line());
-        if let Some(w) = &rep.fidelity.warning {
-            ui.colored_label(ui.visuals().warn_fg_color, w);
-        }
+        super::widgets::fidelity_ui(ui, Some(&rep.fidelity), None);
         ui.weak(format!("{}; {}.", rep.inputs, r.stats_note));
         ui.add_space(6.0);
         // Wide windows: the table beside its range inspector, both in view.

@@ -21,8 +21,7 @@ use super::eval_sample::{self, SampleMaps};
 use super::project::Suspect;
 use crate::evaluate::compare::{self, Comparison};
 use crate::evaluate::{
-    Decoder, DecoderKind, EvalRequest, EvalRun, EvalSettings, ExcludedSample, MetricSet,
-    PredictionSource,
+    Decoder, EvalRequest, EvalRun, EvalSettings, ExcludedSample, MetricSet, PredictionSource,
 };
 use crate::metadata::SampleKey;
 use crate::preprocess::PreprocessSettings;
@@ -487,31 +486,7 @@ impl EvalView {
                 }
             };
             ui.horizontal_wrapped(|ui| {
-                let l = ui.label("Decoder");
-                egui::ComboBox::from_id_salt("decoder")
-                    .selected_text(self.decoder.kind.name())
-                    .show_ui(ui, |ui| {
-                        for k in DecoderKind::ALL {
-                            ui.selectable_value(&mut self.decoder.kind, k, k.name())
-                                .on_hover_text(k.formula());
-                        }
-                    })
-                    .response
-                    .labelled_by(l.id);
-                let l = ui.label("network min (m)");
-                ui.add(
-                    egui::DragValue::new(&mut self.decoder.min_depth)
-                        .speed(0.1)
-                        .range(0.0..=1000.0),
-                )
-                .labelled_by(l.id);
-                let l = ui.label("max (m)");
-                ui.add(
-                    egui::DragValue::new(&mut self.decoder.max_depth)
-                        .speed(0.5)
-                        .range(0.0..=10000.0),
-                )
-                .labelled_by(l.id);
+                super::widgets::decoder_fields(ui, "decoder", &mut self.decoder);
             });
             ui.horizontal_wrapped(|ui| {
                 let s = &mut self.settings;

@@ -59,6 +59,7 @@ pub mod status;
 pub mod tasks;
 pub mod thumbs;
 pub mod view;
+pub mod widgets;
 
 pub use app::CalibApp;
 pub use state::{Launch, Persisted, View};

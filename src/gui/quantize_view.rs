@@ -629,7 +629,7 @@ fn result_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
             "Result"
         });
         // INT8 against FP32 on held-out samples, after every run.
-        fidelity_ui(ui, r.fidelity.as_ref(), r.fidelity_note.as_deref());
+        super::widgets::fidelity_ui(ui, r.fidelity.as_ref(), r.fidelity_note.as_deref());
         for w in &r.range_warnings {
             ui.colored_label(ui.visuals().warn_fg_color, w);
         }
@@ -759,25 +759,6 @@ fn path_label(ui: &mut egui::Ui, p: &std::path::Path) {
         .on_hover_text(text);
 }
 
-/// A run's fidelity line (INT8 against FP32 on held-out samples), its
-/// warning in words, or the note saying why there is none: the same for
-/// PTQ runs and the tool's ONNX output.
-fn fidelity_ui(
-    ui: &mut egui::Ui,
-    fidelity: Option<&crate::diagnose::Fidelity>,
-    note: Option<&str>,
-) {
-    if let Some(f) = fidelity {
-        ui.add(egui::Label::new(egui::RichText::new(f.line()).strong()).wrap());
-        if let Some(w) = &f.warning {
-            ui.colored_label(ui.visuals().warn_fg_color, w);
-        }
-    }
-    if let Some(note) = note {
-        ui.colored_label(ui.visuals().warn_fg_color, note);
-    }
-}
-
 fn toolchain_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
     let Some(ds) = &v.ds else {
         return;
@@ -895,7 +876,7 @@ fn toolchain_ui(v: &mut QuantizeCtx, ui: &mut egui::Ui) {
                     ui.colored_label(ui.visuals().error_fg_color, text);
                 }
                 if let Some(o) = &q.toolchain_fidelity {
-                    fidelity_ui(ui, o.fidelity.as_ref(), o.note.as_deref());
+                    super::widgets::fidelity_ui(ui, o.fidelity.as_ref(), o.note.as_deref());
                     if let Some(p) = &o.path {
                         path_label(ui, p);
                     }
