@@ -14,12 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use egui_kittest::kittest::Queryable;
-use gui_support::{harness, settle};
+use gui_support::{app_in, demo_with_int8, settle};
 
 use calibscope::diagnose::tensors::TensorKind;
-use calibscope::fsutil::AppDirs;
 use calibscope::gui::quantize::name_list;
-use calibscope::gui::{CalibApp, Persisted, View};
+use calibscope::gui::View;
 
 fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -33,42 +32,8 @@ fn diagnose_view_finds_the_loss_and_sends_the_keep_float_set_to_quantize() {
         python_gate::skip_or_fail(&format!("Diagnose view: ONNX Runtime is unavailable ({e})"));
         return;
     }
-    let dirs = AppDirs {
-        cache: home().join("cache"),
-        data: home().join("data"),
-        config: home().join("config"),
-    };
-    let mut h = harness(
-        CalibApp::new_in(Persisted::default(), Default::default(), Some(dirs)),
-        egui::vec2(1280.0, 2400.0),
-    );
-    settle(&mut h);
-    h.get_by_label("Open demo dataset").click();
-    settle(&mut h);
-    settle(&mut h);
-    h.get_by_label("Calibration set").click();
-    settle(&mut h);
-    h.state_mut().ds.as_mut().unwrap().strategy.target = 12;
-    settle(&mut h);
-    h.get_by_label("Run strategy").click();
-    settle(&mut h);
-    settle(&mut h);
-    h.get_by_label("Quantize").click();
-    settle(&mut h);
-    settle(&mut h);
-    h.get_by_label("Run PTQ").click();
-    settle(&mut h);
-    settle(&mut h);
-    let int8 = h
-        .state()
-        .quantize
-        .rt
-        .outcome
-        .as_ref()
-        .unwrap_or_else(|| panic!("PTQ finished: {:?}", h.state().quantize.rt.run_error))
-        .report
-        .output
-        .clone();
+    let mut h = app_in(home(), egui::vec2(1280.0, 2400.0));
+    let int8 = demo_with_int8(&mut h, 12);
 
     h.get_by_label("Diagnose").click();
     settle(&mut h);

@@ -15,11 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use egui_kittest::kittest::Queryable;
-use gui_support::{harness, settle};
+use gui_support::{app_in, demo_with_int8, settle};
 
-use calibscope::fsutil::AppDirs;
 use calibscope::gui::eval_view::{EvalSource, SortKey};
-use calibscope::gui::{CalibApp, Persisted, View};
+use calibscope::gui::View;
 
 fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -48,44 +47,9 @@ fn evaluate_view_compares_fp32_and_int8_on_the_demo() {
     if !runtime_available() {
         return;
     }
-    let dirs = AppDirs {
-        cache: home().join("cache"),
-        data: home().join("data"),
-        config: home().join("config"),
-    };
-    let mut h = harness(
-        CalibApp::new_in(Persisted::default(), Default::default(), Some(dirs)),
-        egui::vec2(1280.0, 1600.0),
-    );
-    settle(&mut h);
-    h.get_by_label("Open demo dataset").click();
-    settle(&mut h);
-    settle(&mut h);
-
+    let mut h = app_in(home(), egui::vec2(1280.0, 1600.0));
     // A calibration set and an INT8 model from the Quantize view.
-    h.get_by_label("Calibration set").click();
-    settle(&mut h);
-    h.state_mut().ds.as_mut().unwrap().strategy.target = 12;
-    settle(&mut h);
-    h.get_by_label("Run strategy").click();
-    settle(&mut h);
-    settle(&mut h);
-    h.get_by_label("Quantize").click();
-    settle(&mut h);
-    settle(&mut h);
-    h.get_by_label("Run PTQ").click();
-    settle(&mut h);
-    settle(&mut h);
-    let int8 = h
-        .state()
-        .quantize
-        .rt
-        .outcome
-        .as_ref()
-        .expect("PTQ finished")
-        .report
-        .output
-        .clone();
+    let int8 = demo_with_int8(&mut h, 12);
 
     // FP32 on the validation split.
     h.get_by_label("Evaluate").click();

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
-use gui_support::{harness, settle};
+use gui_support::{app_in, harness, settle};
 
 use calibscope::fsutil::AppDirs;
 use calibscope::gui::quantize::{format_scale, RuntimeStatus};
@@ -68,15 +68,7 @@ fn quantize_view_runs_ptq_and_the_toolchain_on_the_demo() {
     if !runtime_available() {
         return;
     }
-    let dirs = AppDirs {
-        cache: home().join("cache"),
-        data: home().join("data"),
-        config: home().join("config"),
-    };
-    let mut h = harness(
-        CalibApp::new_in(Persisted::default(), Default::default(), Some(dirs)),
-        egui::vec2(1280.0, 1500.0),
-    );
+    let mut h = app_in(home(), egui::vec2(1280.0, 1500.0));
     open_demo(&mut h);
     let root = h.state().ds.as_ref().expect("demo opened").root.clone();
     let demo_model = root.join("models/demo_model.onnx");

@@ -3,9 +3,13 @@
 //! decoders are done and the UI needs no more frames.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
+
+use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
-use calibscope::gui::CalibApp;
+use calibscope::fsutil::AppDirs;
+use calibscope::gui::{CalibApp, Persisted};
 
 /// `run` may take a few more frames than egui_kittest's default of 4: a
 /// scroll area that gets new content (rows a background job just loaded)
@@ -37,4 +41,48 @@ pub fn settle(h: &mut Harness<'static, CalibApp>) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     panic!("the app never settled");
+}
+
+/// A fresh app (default settings) whose cache, data and config folders are
+/// under `home`, in a window of `size`.
+pub fn app_in(home: &Path, size: egui::Vec2) -> Harness<'static, CalibApp> {
+    let dirs = AppDirs {
+        cache: home.join("cache"),
+        data: home.join("data"),
+        config: home.join("config"),
+    };
+    harness(
+        CalibApp::new_in(Persisted::default(), Default::default(), Some(dirs)),
+        size,
+    )
+}
+
+/// Opens the demo dataset, fills the calibration set with `target` samples
+/// by the default strategy and runs the Quantize view's PTQ as it stands;
+/// returns the INT8 model's path.
+pub fn demo_with_int8(h: &mut Harness<'static, CalibApp>, target: usize) -> PathBuf {
+    settle(h);
+    h.get_by_label("Open demo dataset").click();
+    settle(h);
+    settle(h);
+    h.get_by_label("Calibration set").click();
+    settle(h);
+    h.state_mut().ds.as_mut().unwrap().strategy.target = target;
+    settle(h);
+    h.get_by_label("Run strategy").click();
+    settle(h);
+    settle(h);
+    h.get_by_label("Quantize").click();
+    settle(h);
+    settle(h);
+    h.get_by_label("Run PTQ").click();
+    settle(h);
+    settle(h);
+    let q = &h.state().quantize.rt;
+    q.outcome
+        .as_ref()
+        .unwrap_or_else(|| panic!("PTQ finished: {:?}", q.run_error))
+        .report
+        .output
+        .clone()
 }
