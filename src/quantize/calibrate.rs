@@ -1,12 +1,13 @@
 //! Calibration: run the FP32 model over the calibration set with every tensor
 //! to quantize exposed as an extra output, and stream per-tensor statistics.
-//! Several sessions infer different images at once and add them to the
-//! statistics in input order; nothing per image is kept after its turn, so
-//! memory does not grow with the set's size.
+//! Several sessions infer different images at once, each reducing its
+//! image's activations to extents and histogram counts straight away; those
+//! join the statistics in input order, and nothing per image is kept after
+//! that, so memory does not grow with the set's size.
 
 mod turns;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use rayon::prelude::*;
@@ -171,6 +172,25 @@ struct Applied {
     error: Option<CalibrationError>,
 }
 
+/// One image's contribution, computed beside other images' inference and
+/// applied in input order.
+enum ImageResult {
+    Done {
+        /// The input file's bytes, for the calibration set's hash.
+        bytes: Vec<u8>,
+        /// Each calibrated tensor's extent and, with a histogram, its counts.
+        tensors: Vec<(String, Extent, Option<Binned>)>,
+    },
+    Failed(CalibrationError),
+}
+
+/// How many images may be done ahead of the next one to apply: enough that
+/// no session waits for a slower one, few enough that waiting results
+/// (input bytes and histograms, not activations) stay small.
+fn window(sessions: usize) -> usize {
+    4 * sessions
+}
+
 /// [`calibrate`] feeding tensors of `shape`. A shape other than the
 /// preprocessing's (a model with a fixed batch above 1) takes `.npy`
 /// tensors of exactly that shape, as they are.
@@ -185,6 +205,27 @@ pub fn calibrate_shaped(
     bins: usize,
     progress: &Progress,
 ) -> Result<Calibration, CalibrationError> {
+    let sessions = sessions_from_env();
+    calibrate_in_sessions(
+        model, tensors, inputs, source, pre, shape, bins, sessions, progress,
+    )
+}
+
+/// [`calibrate_shaped`] on `sessions` ONNX Runtime sessions side by side
+/// (None: the [`SessionPlan`] for this machine). The statistics do not
+/// depend on the number.
+#[allow(clippy::too_many_arguments)]
+pub fn calibrate_in_sessions(
+    model: &ModelProto,
+    tensors: &[String],
+    inputs: &[PathBuf],
+    source: &str,
+    pre: &PreprocessSettings,
+    shape: [i64; 4],
+    bins: usize,
+    sessions: Option<usize>,
+    progress: &Progress,
+) -> Result<Calibration, CalibrationError> {
     if inputs.is_empty() {
         return Err(CalibrationError::Empty);
     }
@@ -196,7 +237,7 @@ pub fn calibrate_shaped(
             load_npy_exact(p, shape)
         }
     };
-    let (cores, requested) = (crate::runtime::infer::all_cores(), sessions_from_env());
+    let (cores, requested) = (crate::runtime::infer::all_cores(), sessions);
     let image_bytes = if cores == 1 || requested.is_some() || progress.is_cancelled() {
         0
     } else {
@@ -215,9 +256,14 @@ pub fn calibrate_shaped(
             .map(|h| h.join().expect("session building thread panicked"))
             .collect::<Result<_, _>>()
     })?;
+    // With a session on every core, each worker's statistics stay on its
+    // own core; a session on several cores leaves them to rayon.
+    let parallel = sessions.len() < cores;
+    let calibrated: &HashSet<&str> = &tensors.iter().map(String::as_str).collect();
     progress.begin("calibration", inputs.len() as u64);
     let turns = Turns::new(
         inputs.len(),
+        window(sessions.len()),
         Applied {
             stats: tensors
                 .iter()
@@ -226,10 +272,12 @@ pub fn calibrate_shaped(
             hasher: Sha256::new(),
             error: None,
         },
+        |a: &mut Applied, r: ImageResult| apply_image(a, r, progress),
     );
-    // Each worker loads, preprocesses and infers its own images; an image's
-    // activations stay in its session's buffers until they are in the
-    // statistics, so memory holds at most one image per session.
+    // Each worker loads, preprocesses and infers its own images and reduces
+    // the activations to extents and counts while they are in its session's
+    // buffers; only those wait for their turn, so memory holds one image's
+    // activations per session.
     std::thread::scope(|s| {
         for mut session in sessions {
             let (turns, load) = (&turns, &load);
@@ -239,17 +287,21 @@ pub fn calibrate_shaped(
                     let (tensor, bytes) = match load(&inputs[ticket.index()]) {
                         Ok(x) => x,
                         Err(e) => {
-                            ticket.apply(|a| fail(a, e.into()));
+                            ticket.hand_in(ImageResult::Failed(e.into()));
                             break;
                         }
                     };
-                    let mut ticket = Some(ticket);
+                    let mut reduced = None;
                     let run = session.run_with(&pre.input_name, &shape, tensor, |all| {
-                        let ticket = ticket.take().expect("one output per run");
-                        add_image(turns, ticket, all, &bytes, bins, progress);
+                        reduced = reduce_image(turns, &ticket, all, calibrated, bins, parallel);
                     });
-                    if let (Err(e), Some(ticket)) = (run, ticket) {
-                        ticket.apply(|a| fail(a, e.into()));
+                    let result = match (run, reduced) {
+                        (Err(e), _) => ImageResult::Failed(e.into()),
+                        (Ok(()), Some(tensors)) => ImageResult::Done { bytes, tensors },
+                        // The run stopped while this image waited for its turn.
+                        (Ok(()), None) => break,
+                    };
+                    if !ticket.hand_in(result) {
                         break;
                     }
                 }
@@ -277,60 +329,85 @@ pub fn calibrate_shaped(
     })
 }
 
-/// Records the first failure (in input order) and stops the run.
-fn fail(a: &mut Applied, e: CalibrationError) -> bool {
-    a.error = Some(e);
-    false
+/// One image's activations reduced to what the statistics need: each
+/// calibrated tensor's extent and, with a histogram, its counts at a range
+/// read from the statistics so far (see [`TensorStats::early_range`]). Only
+/// when that range cannot be known yet (before the first non-zero values)
+/// does it wait for the image's turn. None when the run stopped meanwhile.
+fn reduce_image<S>(
+    turns: &Turns<Applied, ImageResult, S>,
+    ticket: &Ticket<'_, Applied, ImageResult, S>,
+    all: Vec<(&str, &[i64], &[f32])>,
+    tensors: &HashSet<&str>,
+    bins: usize,
+    parallel: bool,
+) -> Option<Vec<(String, Extent, Option<Binned>)>>
+where
+    S: Fn(&mut Applied, ImageResult) -> bool,
+{
+    // Outputs that are not calibrated (the model's own) are skipped.
+    let calibrated: Vec<(&str, &[f32])> = (all.into_iter())
+        .filter(|(name, _, _)| tensors.contains(name))
+        .map(|(name, _, vals)| (name, vals))
+        .collect();
+    fn extent<'a>(&(name, vals): &(&'a str, &'a [f32])) -> Option<(&'a str, &'a [f32], Extent)> {
+        Some((name, vals, Extent::of(vals)?))
+    }
+    let extents: Vec<(&str, &[f32], Extent)> = if parallel {
+        calibrated.par_iter().filter_map(extent).collect()
+    } else {
+        calibrated.iter().filter_map(extent).collect()
+    };
+    if bins == 0 {
+        let min_max = extents
+            .into_iter()
+            .map(|(n, _, e)| (n.to_string(), e, None));
+        return Some(min_max.collect());
+    }
+    let early = |a: &Applied, at_turn: bool| -> Option<Vec<f32>> {
+        (extents.iter())
+            .map(|(name, _, e)| a.stats[*name].early_range(*e, at_turn))
+            .collect()
+    };
+    let ranges = match turns.peek(|a| early(a, false)) {
+        Some(r) => r,
+        None => ticket.at_turn(|a| early(a, true).expect("known at the turn"))?,
+    };
+    let bin = |((name, vals, e), range): (&(&str, &[f32], Extent), f32)| {
+        (name.to_string(), *e, Some(Binned::of(vals, range, bins)))
+    };
+    Some(if parallel {
+        extents.par_iter().zip(ranges).map(bin).collect()
+    } else {
+        extents.iter().zip(ranges).map(bin).collect()
+    })
 }
 
-/// Adds one image's activations to the statistics. Only what depends on the
-/// order waits for the image's turn (hashing the input, min/max and the
-/// histogram ranges); each tensor's min/max scan before it and its
-/// histogram binning after it run beside other images' inference.
-fn add_image(
-    turns: &Turns<Applied>,
-    ticket: Ticket<'_, Applied>,
-    all: Vec<(&str, &[i64], &[f32])>,
-    bytes: &[u8],
-    bins: usize,
-    progress: &Progress,
-) {
-    let extents: Vec<(&str, &[f32], Option<Extent>)> = all
-        .into_par_iter()
-        .map(|(name, _, vals)| (name, vals, Extent::of(vals)))
-        .collect();
-    let mut ranges: Vec<(&str, &[f32], f32)> = Vec::new();
-    let admitted = ticket.apply(|a| {
-        if progress.is_cancelled() {
+/// Adds one image to the statistics, in input order; false stops the run
+/// (a failure, recorded as the run's error, or cancel).
+fn apply_image(a: &mut Applied, result: ImageResult, progress: &Progress) -> bool {
+    let (bytes, tensors) = match result {
+        ImageResult::Failed(e) => {
+            a.error = Some(e);
             return false;
         }
-        a.hasher.update((bytes.len() as u64).to_le_bytes());
-        a.hasher.update(bytes);
-        for &(name, vals, extent) in &extents {
-            // Outputs that are not calibrated (the model's own) are skipped.
-            if let (Some(st), Some(e)) = (a.stats.get_mut(name), extent) {
-                if let Some(range) = st.admit(e) {
-                    ranges.push((name, vals, range));
-                }
-            }
-        }
-        progress.inc(1);
-        true
-    });
-    if !admitted || ranges.is_empty() {
-        return;
+        ImageResult::Done { bytes, tensors } => (bytes, tensors),
+    };
+    if progress.is_cancelled() {
+        return false;
     }
-    let binned: Vec<(&str, Binned)> = ranges
-        .into_par_iter()
-        .map(|(name, vals, range)| (name, Binned::of(vals, range, bins)))
-        .collect();
-    turns.with_shared(|a| {
-        for (name, b) in binned {
-            if let Some(st) = a.stats.get_mut(name) {
+    a.hasher.update((bytes.len() as u64).to_le_bytes());
+    a.hasher.update(&bytes);
+    for (name, extent, binned) in tensors {
+        if let Some(st) = a.stats.get_mut(&name) {
+            st.admit(extent);
+            if let Some(b) = binned {
                 st.add_binned(b);
             }
         }
-    });
+    }
+    progress.inc(1);
+    true
 }
 
 #[cfg(test)]

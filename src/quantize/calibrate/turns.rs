@@ -1,56 +1,76 @@
 //! Items handed out to several workers and applied strictly in index order:
 //! a worker takes a ticket (the next index), does its work in parallel with
-//! the others, then waits for its turn to apply the result to shared state.
+//! the others, and hands the result in; results wait in a small buffer until
+//! every earlier one is applied, so no worker waits for another's turn.
 //! Calibration needs this because histogram statistics depend on the order
-//! images are added; while one worker applies, the others keep inferring.
+//! images are added.
 
+use std::collections::BTreeMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-pub(crate) struct Turns<S> {
+pub(crate) struct Turns<S, T, A> {
     items: usize,
-    state: Mutex<State<S>>,
-    turn_changed: Condvar,
+    /// How far a ticket may run ahead of the items applied: bounds the
+    /// results waiting in the buffer.
+    window: usize,
+    apply: A,
+    state: Mutex<State<S, T>>,
+    changed: Condvar,
 }
 
-struct State<S> {
+struct State<S, T> {
     /// Next index to hand out.
     issued: usize,
-    /// Items applied so far: index `applied` has the turn.
+    /// Items applied so far: index `applied` is next.
     applied: usize,
     stopped: bool,
+    /// Results handed in ahead of their turn.
+    waiting: BTreeMap<usize, T>,
     shared: S,
 }
 
-/// The right to apply item `index`, once every earlier item has been applied.
-pub(crate) struct Ticket<'a, S> {
-    turns: &'a Turns<S>,
+/// The right (and the duty) to hand in the result of item `index`.
+pub(crate) struct Ticket<'a, S, T, A> {
+    turns: &'a Turns<S, T, A>,
     index: usize,
     used: bool,
 }
 
-impl<S> Turns<S> {
-    pub(crate) fn new(items: usize, shared: S) -> Self {
+impl<S, T, A: Fn(&mut S, T) -> bool> Turns<S, T, A> {
+    /// `apply` adds one result to the shared state and returns whether the
+    /// run goes on; it runs under the lock, so it should be quick.
+    pub(crate) fn new(items: usize, window: usize, shared: S, apply: A) -> Self {
         Self {
             items,
+            window: window.max(1),
+            apply,
             state: Mutex::new(State {
                 issued: 0,
                 applied: 0,
                 stopped: false,
+                waiting: BTreeMap::new(),
                 shared,
             }),
-            turn_changed: Condvar::new(),
+            changed: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<S>> {
+    fn lock(&self) -> MutexGuard<'_, State<S, T>> {
         // A panic while applying is re-raised when the workers are joined;
         // the state is only read again to stop the others.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The next item, or None when all are handed out or the run stopped.
-    pub(crate) fn ticket(&self) -> Option<Ticket<'_, S>> {
-        let mut st = self.lock();
+    /// Waits while the window is full (the item `window` places ahead of
+    /// the next to apply is not handed out until that one is applied).
+    pub(crate) fn ticket(&self) -> Option<Ticket<'_, S, T, A>> {
+        let mut st = self
+            .changed
+            .wait_while(self.lock(), |st| {
+                !st.stopped && st.issued < self.items && st.issued >= st.applied + self.window
+            })
+            .unwrap_or_else(|e| e.into_inner());
         if st.stopped || st.issued >= self.items {
             return None;
         }
@@ -62,10 +82,10 @@ impl<S> Turns<S> {
         })
     }
 
-    /// Runs `f` on the shared state now, outside the turns (for work whose
-    /// order does not matter).
-    pub(crate) fn with_shared<R>(&self, f: impl FnOnce(&mut S) -> R) -> R {
-        f(&mut self.lock().shared)
+    /// Reads the shared state as it is now (some earlier items may not be
+    /// applied yet).
+    pub(crate) fn peek<R>(&self, f: impl FnOnce(&S) -> R) -> R {
+        f(&self.lock().shared)
     }
 
     /// (items applied, shared state).
@@ -75,42 +95,63 @@ impl<S> Turns<S> {
     }
 }
 
-impl<S> Ticket<'_, S> {
+impl<S, T, A: Fn(&mut S, T) -> bool> Ticket<'_, S, T, A> {
     pub(crate) fn index(&self) -> usize {
         self.index
     }
 
-    /// Waits for this item's turn and runs `apply`, which returns whether
-    /// the run goes on. Returns false (without running `apply`) when an
-    /// earlier item stopped the run.
-    pub(crate) fn apply(mut self, apply: impl FnOnce(&mut S) -> bool) -> bool {
-        self.used = true;
+    /// Waits until every earlier item is applied and reads the shared state
+    /// then (for a result that depends on all of them). None when the run
+    /// stopped first.
+    pub(crate) fn at_turn<R>(&self, f: impl FnOnce(&S) -> R) -> Option<R> {
         let turns = self.turns;
-        let mut st = turns
-            .turn_changed
+        let st = turns
+            .changed
             .wait_while(turns.lock(), |st| !st.stopped && st.applied != self.index)
             .unwrap_or_else(|e| e.into_inner());
+        (!st.stopped).then(|| f(&st.shared))
+    }
+
+    /// Hands in this item's result and applies every result whose turn has
+    /// come, in index order. Returns false when the run has stopped (this
+    /// result or an earlier one said so).
+    pub(crate) fn hand_in(mut self, result: T) -> bool {
+        self.used = true;
+        let turns = self.turns;
+        let mut st = turns.lock();
         if st.stopped {
             return false;
         }
-        let go_on = apply(&mut st.shared);
-        if go_on {
+        st.waiting.insert(self.index, result);
+        let before = st.applied;
+        while let Some(next) = {
+            let i = st.applied;
+            st.waiting.remove(&i)
+        } {
+            if !(turns.apply)(&mut st.shared, next) {
+                st.stopped = true;
+                st.waiting.clear();
+                break;
+            }
             st.applied += 1;
-        } else {
-            st.stopped = true;
         }
-        turns.turn_changed.notify_all();
+        let go_on = !st.stopped;
+        if st.applied != before || !go_on {
+            turns.changed.notify_all();
+        }
         go_on
     }
 }
 
-impl<S> Drop for Ticket<'_, S> {
-    /// A ticket dropped unapplied (a panicking worker) would leave every
-    /// later item waiting forever, so it stops the run.
+impl<S, T, A> Drop for Ticket<'_, S, T, A> {
+    /// A ticket dropped without a result (cancel, or a panicking worker)
+    /// would leave every later item waiting forever, so it stops the run.
     fn drop(&mut self) {
         if !self.used {
-            self.turns.lock().stopped = true;
-            self.turns.turn_changed.notify_all();
+            let mut st = self.turns.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.stopped = true;
+            st.waiting.clear();
+            self.turns.changed.notify_all();
         }
     }
 }
@@ -119,23 +160,28 @@ impl<S> Drop for Ticket<'_, S> {
 mod tests {
     use super::*;
 
-    /// Workers finishing out of order still apply in index order.
+    fn push(v: &mut Vec<usize>, i: usize) -> bool {
+        v.push(i);
+        true
+    }
+
+    /// Workers finishing out of order still apply in index order, and no
+    /// ticket runs further ahead than the window.
     #[test]
     fn applies_in_index_order_whatever_the_finishing_order() {
-        let turns = Turns::new(40, Vec::new());
+        let turns = Turns::new(40, 3, Vec::new(), push);
         std::thread::scope(|s| {
             for w in 0..4u64 {
                 let turns = &turns;
                 s.spawn(move || {
                     while let Some(t) = turns.ticket() {
+                        let applied = turns.peek(|v| v.len());
+                        assert!(t.index() < applied + 3, "ticket ran past the window");
                         // Later workers and odd items finish first.
                         let i = t.index() as u64;
                         let ms = (4 - w) * 2 + (i % 3);
                         std::thread::sleep(std::time::Duration::from_millis(ms));
-                        t.apply(|v: &mut Vec<usize>| {
-                            v.push(i as usize);
-                            true
-                        });
+                        t.hand_in(i as usize);
                     }
                 });
             }
@@ -145,23 +191,44 @@ mod tests {
         assert_eq!(order, (0..40).collect::<Vec<_>>());
     }
 
-    /// An item that stops the run leaves exactly the items before it applied.
+    /// `at_turn` sees every earlier item applied and none later.
+    #[test]
+    fn at_turn_sees_exactly_the_earlier_items() {
+        let turns = Turns::new(30, 4, Vec::new(), push);
+        std::thread::scope(|s| {
+            for w in 0..3u64 {
+                let turns = &turns;
+                s.spawn(move || {
+                    while let Some(t) = turns.ticket() {
+                        std::thread::sleep(std::time::Duration::from_millis(3 - w));
+                        let seen = t.at_turn(|v| v.clone()).unwrap();
+                        assert_eq!(seen, (0..t.index()).collect::<Vec<_>>());
+                        let i = t.index();
+                        t.hand_in(i);
+                    }
+                });
+            }
+        });
+        assert_eq!(turns.finish().0, 30);
+    }
+
+    /// A result that stops the run leaves exactly the items before it applied.
     #[test]
     fn stopping_keeps_the_prefix_before_the_stopping_item() {
-        let turns = Turns::new(50, Vec::new());
+        let turns = Turns::new(50, 4, Vec::new(), |v: &mut Vec<usize>, i: usize| {
+            if i == 17 {
+                return false;
+            }
+            v.push(i);
+            true
+        });
         std::thread::scope(|s| {
             for _ in 0..3 {
                 let turns = &turns;
                 s.spawn(move || {
                     while let Some(t) = turns.ticket() {
                         let i = t.index();
-                        t.apply(|v: &mut Vec<usize>| {
-                            if i == 17 {
-                                return false;
-                            }
-                            v.push(i);
-                            true
-                        });
+                        t.hand_in(i);
                     }
                 });
             }
@@ -171,11 +238,14 @@ mod tests {
         assert_eq!(order, (0..17).collect::<Vec<_>>());
     }
 
-    /// A worker that dies holding a ticket stops the others instead of
-    /// leaving them waiting.
+    /// A worker that drops its ticket stops the others instead of leaving
+    /// them waiting (in `ticket` for the window or in `at_turn`).
     #[test]
     fn a_dropped_ticket_stops_the_run() {
-        let turns = Turns::new(10, 0usize);
+        let turns = Turns::new(10, 2, 0usize, |n: &mut usize, _: ()| {
+            *n += 1;
+            true
+        });
         std::thread::scope(|s| {
             for _ in 0..2 {
                 let turns = &turns;
@@ -185,10 +255,9 @@ mod tests {
                             drop(t);
                             continue;
                         }
-                        t.apply(|n| {
-                            *n += 1;
-                            true
-                        });
+                        if t.at_turn(|_| ()).is_some() {
+                            t.hand_in(());
+                        }
                     }
                 });
             }
