@@ -59,7 +59,8 @@ pub struct SearchPaths {
 }
 
 impl SearchPaths {
-    /// The real places on this machine (asks `python3` for its onnxruntime).
+    /// The real places on this machine (asks `python3` for its onnxruntime
+    /// only when the other places have no library).
     pub fn from_environment() -> Self {
         let env_var = std::env::var_os("ORT_DYLIB_PATH")
             .filter(|v| !v.is_empty())
@@ -70,12 +71,18 @@ impl SearchPaths {
         let cache_dir = AppDirs::discover()
             .ok()
             .map(|d| d.cache.join("onnxruntime"));
-        Self {
+        let mut paths = Self {
             env_var,
             exe_dir,
             cache_dir,
-            python_pkg_dir: python_onnxruntime_dir(),
+            python_pkg_dir: None,
+        };
+        // Python is the last place and asked only when the others have
+        // nothing: starting it takes a tenth of a second.
+        if matches!(locate(&paths), Ok(None)) {
+            paths.python_pkg_dir = python_onnxruntime_dir();
         }
+        paths
     }
 }
 
@@ -186,11 +193,14 @@ fn cache_versions(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The folder of Python's `onnxruntime` package, if `python3` has one.
+/// Found without importing it (importing takes twice as long, and only the
+/// library file in it is used).
 pub fn python_onnxruntime_dir() -> Option<PathBuf> {
     let out = Command::new(python_exe())
         .args([
             "-c",
-            "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
+            "import importlib.util as u; s = u.find_spec('onnxruntime'); \
+             print(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')",
         ])
         .stderr(std::process::Stdio::null())
         .output()
