@@ -91,29 +91,19 @@ pub fn samples_for(
 }
 
 /// Runs `f` while a terminal bar follows `progress` (hidden when not a terminal).
-pub fn with_bar<T>(progress: &Progress, f: impl FnOnce() -> T) -> T {
+pub fn with_bar<T: Send>(progress: &Progress, f: impl FnOnce() -> T + Send) -> T {
     let bar = indicatif::ProgressBar::new(0);
     if let Ok(style) = indicatif::ProgressStyle::default_bar()
         .template("{msg:>8} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
     {
         bar.set_style(style.progress_chars("=> "));
     }
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = {
-        let (bar, progress, done) = (bar.clone(), progress.clone(), done.clone());
-        std::thread::spawn(move || {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let s = progress.snapshot();
-                bar.set_length(s.total);
-                bar.set_position(s.done);
-                bar.set_message(s.stage);
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-        })
-    };
-    let out = f();
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = watcher.join();
+    let out = super::ticking::run_ticking(f, || {
+        let s = progress.snapshot();
+        bar.set_length(s.total);
+        bar.set_position(s.done);
+        bar.set_message(s.stage);
+    });
     bar.finish_and_clear();
     out
 }

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 
@@ -102,17 +101,15 @@ fn with_progress<T: Send>(unit: &str, f: impl FnOnce(&Progress) -> T + Send) -> 
         .expect("template")
         .progress_chars("=> "),
     );
-    let result = std::thread::scope(|s| {
-        let worker = s.spawn(|| f(&progress));
-        while !worker.is_finished() {
+    let result = super::ticking::run_ticking(
+        || f(&progress),
+        || {
             let snap = progress.snapshot();
             bar.set_message(snap.stage.clone());
             bar.set_length(snap.total);
             bar.set_position(snap.done);
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        worker.join().expect("diagnose thread panicked")
-    });
+        },
+    );
     bar.finish_and_clear();
     result
 }

@@ -234,15 +234,8 @@ fn run_inner(a: &EvalArgs) -> Result<ExitCode, String> {
         // Already installed (a second run in one process) is harmless.
         let _ = ctrlc::set_handler(move || p.cancel());
     }
-    let result = std::thread::scope(|s| {
-        let worker = s.spawn(|| evaluate::evaluate(&req, &progress));
-        report_progress(&progress, || worker.is_finished());
-        worker.join()
-    });
-    let run = match result {
-        Ok(r) => r.map_err(|e| e.to_string())?,
-        Err(_) => return Err("the evaluation stopped unexpectedly".into()),
-    };
+    let run = with_progress(&progress, || evaluate::evaluate(&req, &progress))
+        .map_err(|e| e.to_string())?;
     if run.cancelled {
         eprintln!(
             "cancelled after {} samples; no output written",
@@ -272,8 +265,9 @@ fn run_inner(a: &EvalArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Progress on stderr: a bar on a terminal, a status line every few seconds otherwise.
-fn report_progress(progress: &Progress, finished: impl Fn() -> bool) {
+/// Runs `work` with progress on stderr: a bar on a terminal, a status line
+/// every few seconds otherwise.
+fn with_progress<T: Send>(progress: &Progress, work: impl FnOnce() -> T + Send) -> T {
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| {
         let b = indicatif::ProgressBar::new(0);
@@ -285,8 +279,7 @@ fn report_progress(progress: &Progress, finished: impl Fn() -> bool) {
         b
     });
     let mut last = Instant::now();
-    while !finished() {
-        std::thread::sleep(Duration::from_millis(100));
+    let out = super::ticking::run_ticking(work, || {
         let snap = progress.snapshot();
         match &bar {
             Some(b) => {
@@ -307,10 +300,11 @@ fn report_progress(progress: &Progress, finished: impl Fn() -> bool) {
                 }
             }
         }
-    }
+    });
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    out
 }
 
 fn fmt(v: f64) -> String {

@@ -16,6 +16,7 @@ pub mod export;
 pub mod ptq;
 pub mod scan;
 pub mod select;
+mod ticking;
 pub mod toolchain;
 
 pub use dataset_args::{dataset_settings, SampleArgs};

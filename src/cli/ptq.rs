@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Args;
 
@@ -201,16 +200,14 @@ pub fn run(a: PtqArgs) -> ExitCode {
             .progress_chars("=> "),
     );
     bar.set_message("calibrating");
-    let result = std::thread::scope(|s| {
-        let worker = s.spawn(|| quantize::run_ptq_with(&req, &options, &progress));
-        while !worker.is_finished() {
+    let result = super::ticking::run_ticking(
+        || quantize::run_ptq_with(&req, &options, &progress),
+        || {
             let snap = progress.snapshot();
             bar.set_length(snap.total);
             bar.set_position(snap.done);
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        worker.join().expect("ptq thread panicked")
-    });
+        },
+    );
     bar.finish_and_clear();
     match result {
         Ok(r) => {
