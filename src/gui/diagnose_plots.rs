@@ -59,6 +59,11 @@ pub fn sqnr_along_graph(
         .flat_map(|r| [r.accumulated.sqnr_db, r.isolated.sqnr_db])
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
+    let bottom = acts
+        .iter()
+        .flat_map(|r| [r.accumulated.sqnr_db, r.isolated.sqnr_db])
+        .filter(|v| v.is_finite())
+        .fold(top, f64::min);
     let y = |v: f64| if v.is_finite() { v } else { top };
     let acc: Vec<[f64; 2]> = acts
         .iter()
@@ -74,9 +79,10 @@ pub fn sqnr_along_graph(
         .map(|r| [r.graph_index as f64, y(r.accumulated.sqnr_db)])
         .collect();
     let mut clicked = None;
-    fixed("diagnose_sqnr", 190.0)
-        // Room above the points for the legend.
-        .include_y(top * 1.3)
+    fixed("diagnose_sqnr", 220.0)
+        // Room above the points for the legend's three rows (a third of
+        // the plot's height).
+        .include_y(top + (top - bottom).max(1.0))
         .x_axis_label("graph order (producing node)")
         .y_axis_label("SQNR (dB)")
         .show(ui, |p| {
