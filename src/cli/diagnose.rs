@@ -90,9 +90,14 @@ pub struct DiagnoseArgs {
     pub calibration_folder: Option<PathBuf>,
 }
 
-/// Runs `f` on a worker thread while a progress bar follows it.
-fn with_progress<T: Send>(unit: &str, f: impl FnOnce(&Progress) -> T + Send) -> T {
+/// Runs `f` on a worker thread while a progress bar follows it. A failure
+/// is printed and becomes the exit code: 130 when Ctrl-C cancelled the work.
+fn with_progress<T: Send, E: std::fmt::Display + Send>(
+    unit: &str,
+    f: impl FnOnce(&Progress) -> Result<T, E> + Send,
+) -> Result<T, ExitCode> {
     let progress = Progress::new();
+    super::ticking::cancel_on_ctrl_c(&progress);
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(&format!(
@@ -111,7 +116,15 @@ fn with_progress<T: Send>(unit: &str, f: impl FnOnce(&Progress) -> T + Send) -> 
         },
     );
     bar.finish_and_clear();
-    result
+    result.map_err(|e| {
+        if progress.is_cancelled() {
+            eprintln!("cancelled; nothing was written");
+            ExitCode::from(130)
+        } else {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    })
 }
 
 pub fn run(a: DiagnoseArgs) -> ExitCode {
@@ -234,10 +247,7 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
                 }
                 diagnosed = Some(r);
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(code) => return code,
         }
     } else {
         json.insert("format".into(), REPORT_FORMAT.into());
@@ -253,10 +263,7 @@ pub fn run(a: DiagnoseArgs) -> ExitCode {
                 );
                 compared = Some(o);
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(code) => return code,
         }
     }
     if let (Some(png), Some(o)) = (&a.inspect_png, &compared) {

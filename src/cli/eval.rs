@@ -229,11 +229,7 @@ fn run_inner(a: &EvalArgs) -> Result<ExitCode, String> {
     );
 
     let progress = Progress::new();
-    {
-        let p = progress.clone();
-        // Already installed (a second run in one process) is harmless.
-        let _ = ctrlc::set_handler(move || p.cancel());
-    }
+    super::ticking::cancel_on_ctrl_c(&progress);
     let run = with_progress(&progress, || evaluate::evaluate(&req, &progress))
         .map_err(|e| e.to_string())?;
     if run.cancelled {

@@ -193,6 +193,7 @@ pub fn run(a: PtqArgs) -> ExitCode {
         ranges_from: a.ranges,
     };
     let progress = Progress::new();
+    super::ticking::cancel_on_ctrl_c(&progress);
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} images ({eta})")
@@ -255,6 +256,10 @@ pub fn run(a: PtqArgs) -> ExitCode {
                 r.calibration_cache_path.display()
             );
             ExitCode::SUCCESS
+        }
+        Err(e @ (quantize::PtqError::Cancelled(_) | quantize::PtqError::CancelledFidelity)) => {
+            eprintln!("{e}");
+            ExitCode::from(130)
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -140,11 +140,7 @@ fn run_inner(args: &ScanArgs) -> Result<ExitCode, String> {
     paths.check().map_err(|e| e.to_string())?;
 
     let progress = Progress::new();
-    {
-        let p = progress.clone();
-        // Already installed (e.g. a second run in one process) is harmless.
-        let _ = ctrlc::set_handler(move || p.cancel());
-    }
+    super::ticking::cancel_on_ctrl_c(&progress);
     let bar = BarThread::start(&progress);
 
     let (outcome, warnings) = scan::scan_cached(

@@ -1,8 +1,19 @@
 //! Long commands run their work on a thread while the terminal follows its
-//! progress; this is the one loop that does that.
+//! progress; this is the one loop that does that, and the one place Ctrl-C
+//! is turned into a cancel.
 
 use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::time::Duration;
+
+use crate::progress::Progress;
+
+/// Makes Ctrl-C cancel `progress`: the work stops at its next check and
+/// writes nothing, rather than the process dying halfway.
+pub fn cancel_on_ctrl_c(progress: &Progress) {
+    let p = progress.clone();
+    // Already installed (a second run in one process) is harmless.
+    let _ = ctrlc::set_handler(move || p.cancel());
+}
 
 /// How often the terminal is updated.
 const TICK: Duration = Duration::from_millis(100);
