@@ -450,13 +450,7 @@ impl CalibApp {
                 .filter(|_| q.preprocess_model == q.model.trim());
             (PathBuf::from(q.model.trim()), pre)
         });
-        let int8 = self
-            .quantize
-            .rt
-            .outcome
-            .as_ref()
-            .map(|o| o.report.output.clone())
-            .or_else(|| ds.project.ptq_runs.last().map(|r| r.model.clone()));
+        let int8 = self.quantize.rt.latest_int8(&ds.project);
         let mut ctx = super::eval_view::EvalCtx {
             ds,
             fp32,
@@ -470,13 +464,7 @@ impl CalibApp {
     /// The Diagnose view, drawn from a context of what it reads.
     fn diagnose_view(&mut self, ui: &mut egui::Ui) {
         let Some(ds) = &self.ds else { return };
-        let int8 = self
-            .quantize
-            .rt
-            .outcome
-            .as_ref()
-            .map(|o| o.report.output.clone())
-            .or_else(|| ds.project.ptq_runs.last().map(|r| r.model.clone()));
+        let int8 = self.quantize.rt.latest_int8(&ds.project);
         let mut ctx = super::diagnose_view::DiagCtx {
             ds,
             quantize: &self.quantize.settings,

@@ -178,6 +178,14 @@ pub struct QuantizeState {
 }
 
 impl QuantizeState {
+    /// The INT8 model the Evaluate and Diagnose views work on: this
+    /// session's last PTQ run, else the project's last recorded one.
+    pub fn latest_int8(&self, project: &super::project::Project) -> Option<PathBuf> {
+        (self.outcome.as_ref())
+            .map(|o| o.report.output.clone())
+            .or_else(|| project.ptq_runs.last().map(|r| r.model.clone()))
+    }
+
     /// Takes streamed log lines and the runtime check in. Cheap; every frame.
     pub fn drain(&mut self) {
         if let Some(rx) = &self.log_rx {
