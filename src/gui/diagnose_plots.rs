@@ -3,13 +3,13 @@
 //! method's clip thresholds.
 
 use egui::Color32;
-use egui_plot::{Bar, BarChart, Legend, Line, Plot, Points, VLine};
+use egui_plot::{Bar, BarChart, Line, Points, VLine};
 
 use crate::diagnose::inspect::RangeInspection;
 use crate::diagnose::tensors::{TensorComparison, TensorKind};
 use crate::quantize::RangeMethod;
 
-use super::plots::series_color;
+use super::plots::{fixed_plot, series_color};
 
 /// The method as the Quantize view names it.
 pub fn method_name(m: RangeMethod) -> &'static str {
@@ -28,17 +28,6 @@ pub fn method_color(m: RangeMethod) -> Color32 {
         RangeMethod::Entropy => 3,
         RangeMethod::Mse => 5,
     })
-}
-
-fn fixed(id: &str, height: f32) -> Plot<'static> {
-    Plot::new(id)
-        .height(height)
-        .legend(Legend::default())
-        .allow_scroll(false)
-        .allow_zoom(false)
-        .allow_drag(false)
-        .allow_boxed_zoom(false)
-        .y_axis_min_width(36.0)
 }
 
 /// Accumulated and isolated SQNR of the activations along graph order;
@@ -79,7 +68,7 @@ pub fn sqnr_along_graph(
         .map(|r| [r.graph_index as f64, y(r.accumulated.sqnr_db)])
         .collect();
     let mut clicked = None;
-    fixed("diagnose_sqnr", 220.0)
+    fixed_plot("diagnose_sqnr", 220.0)
         // Room above the points for the legend's three rows (a third of
         // the plot's height).
         .include_y(top + (top - bottom).max(1.0))
@@ -146,7 +135,7 @@ pub fn range_histogram(ui: &mut egui::Ui, r: &RangeInspection) {
                 .name(format!("{:.4}: {} values", r.centres[i], r.counts[i]))
         })
         .collect();
-    fixed("diagnose_range", 200.0)
+    fixed_plot("diagnose_range", 200.0)
         .x_axis_label("value")
         .y_axis_label("log10(1 + count)")
         .show(ui, |p| {

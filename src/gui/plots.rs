@@ -34,8 +34,14 @@ fn share(n: u64, total: usize) -> f64 {
 }
 
 fn base_plot(id: &str) -> Plot<'static> {
+    fixed_plot(id, PLOT_H)
+}
+
+/// A plot of `height` with a legend that does not pan or zoom: the app's
+/// plots are read, not explored.
+pub fn fixed_plot(id: &str, height: f32) -> Plot<'static> {
     Plot::new(id)
-        .height(PLOT_H)
+        .height(height)
         .legend(Legend::default())
         .allow_scroll(false)
         .allow_zoom(false)
