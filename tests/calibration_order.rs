@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use calibscope::onnx;
 use calibscope::preprocess::PreprocessSettings;
 use calibscope::progress::Progress;
-use calibscope::quantize::calibrate::{augment, calibrate_in_sessions};
+use calibscope::quantize::calibrate::{augment, calibrate_shaped};
 use calibscope::quantize::graph;
 use calibscope::quantize::stats::TensorStats;
 use calibscope::quantize::QdqSettings;
@@ -64,7 +64,7 @@ fn statistics_do_not_depend_on_the_number_of_sessions() {
         // 3 sessions on any machine: more than the cores here, so images
         // finish out of order and wait for their turn.
         for sessions in [1, 3] {
-            let cal = calibrate_in_sessions(
+            let cal = calibrate_shaped(
                 &model,
                 &tensors,
                 &images,

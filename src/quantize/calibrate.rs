@@ -109,7 +109,9 @@ pub fn calibrate(
     progress: &Progress,
 ) -> Result<Calibration, CalibrationError> {
     let shape = pre.input_shape();
-    calibrate_shaped(model, tensors, inputs, source, pre, shape, bins, progress)
+    calibrate_shaped(
+        model, tensors, inputs, source, pre, shape, bins, None, progress,
+    )
 }
 
 /// How calibration shares the cores: ONNX Runtime sessions inferring
@@ -191,31 +193,13 @@ fn window(sessions: usize) -> usize {
     4 * sessions
 }
 
-/// [`calibrate`] feeding tensors of `shape`. A shape other than the
-/// preprocessing's (a model with a fixed batch above 1) takes `.npy`
-/// tensors of exactly that shape, as they are.
+/// [`calibrate`] feeding tensors of `shape`, on `sessions` ONNX Runtime
+/// sessions side by side (None: `CALIBSCOPE_CALIBRATION_SESSIONS`, else the
+/// [`SessionPlan`] for this machine; the statistics do not depend on the
+/// number). A shape other than the preprocessing's (a model with a fixed
+/// batch above 1) takes `.npy` tensors of exactly that shape, as they are.
 #[allow(clippy::too_many_arguments)]
 pub fn calibrate_shaped(
-    model: &ModelProto,
-    tensors: &[String],
-    inputs: &[PathBuf],
-    source: &str,
-    pre: &PreprocessSettings,
-    shape: [i64; 4],
-    bins: usize,
-    progress: &Progress,
-) -> Result<Calibration, CalibrationError> {
-    let sessions = sessions_from_env();
-    calibrate_in_sessions(
-        model, tensors, inputs, source, pre, shape, bins, sessions, progress,
-    )
-}
-
-/// [`calibrate_shaped`] on `sessions` ONNX Runtime sessions side by side
-/// (None: the [`SessionPlan`] for this machine). The statistics do not
-/// depend on the number.
-#[allow(clippy::too_many_arguments)]
-pub fn calibrate_in_sessions(
     model: &ModelProto,
     tensors: &[String],
     inputs: &[PathBuf],
@@ -237,7 +221,10 @@ pub fn calibrate_in_sessions(
             load_npy_exact(p, shape)
         }
     };
-    let (cores, requested) = (crate::runtime::infer::all_cores(), sessions);
+    let (cores, requested) = (
+        crate::runtime::infer::all_cores(),
+        sessions.or_else(sessions_from_env),
+    );
     let image_bytes = if cores == 1 || requested.is_some() || progress.is_cancelled() {
         0
     } else {

@@ -337,6 +337,7 @@ pub fn run_ptq_with(
             } else {
                 s.method_options.num_bins
             },
+            None,
             progress,
         )?;
         if cal.cancelled {
