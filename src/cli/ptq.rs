@@ -12,6 +12,32 @@ use crate::quantize::{
     PtqSettings, RangeMethod,
 };
 
+/// How the fidelity check after quantizing turns outputs into depth
+/// (`ptq`, `toolchain`).
+#[derive(Debug, Args)]
+pub struct FidelityDecoderArgs {
+    /// Decoder for the depth error of the fidelity check: sigmoid-inverse, dual-head, linear, depth, inverse-depth.
+    #[arg(long)]
+    pub decoder: Option<crate::evaluate::DecoderKind>,
+    /// The decoder's depth bounds (the network's min and max depth, metres).
+    #[arg(long, default_value_t = 0.5)]
+    pub decoder_min_depth: f64,
+    #[arg(long, default_value_t = 15.0)]
+    pub decoder_max_depth: f64,
+}
+
+impl FidelityDecoderArgs {
+    /// None without `--decoder` (the check then compares outputs only).
+    pub fn decoder(&self) -> Option<crate::evaluate::Decoder> {
+        self.decoder.map(|kind| crate::evaluate::Decoder {
+            kind,
+            min_depth: self.decoder_min_depth,
+            max_depth: self.decoder_max_depth,
+            ..Default::default()
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PtqArgs {
     /// The FP32 ONNX model.
@@ -58,14 +84,8 @@ pub struct PtqArgs {
     /// Calibrate the graph input like other tensors instead of taking its range from the preprocessing.
     #[arg(long)]
     pub calibrate_input_range: bool,
-    /// Decoder for the depth error of the fidelity check: sigmoid-inverse, dual-head, linear, depth, inverse-depth.
-    #[arg(long)]
-    pub decoder: Option<crate::evaluate::DecoderKind>,
-    /// The decoder's depth bounds (the network's min and max depth, metres).
-    #[arg(long, default_value_t = 0.5)]
-    pub decoder_min_depth: f64,
-    #[arg(long, default_value_t = 15.0)]
-    pub decoder_max_depth: f64,
+    #[command(flatten)]
+    pub fidelity_decoder: FidelityDecoderArgs,
     /// Held-out inputs for the fidelity check after quantizing (0: no check).
     #[arg(long, default_value_t = 16)]
     pub fidelity_samples: usize,
@@ -147,12 +167,7 @@ pub fn run(a: PtqArgs) -> ExitCode {
         },
         fidelity_samples: a.fidelity_samples,
         held_out: None,
-        decoder: a.decoder.map(|kind| crate::evaluate::Decoder {
-            kind,
-            min_depth: a.decoder_min_depth,
-            max_depth: a.decoder_max_depth,
-            ..Default::default()
-        }),
+        decoder: a.fidelity_decoder.decoder(),
     };
     settings.method_options.percentile = a.percentile;
     settings.method_options.num_bins = a.bins.unwrap_or(a.method.default_bins());

@@ -38,14 +38,8 @@ pub struct ToolchainArgs {
     /// Held-out inputs compared (0: no check).
     #[arg(long, default_value_t = 16)]
     pub fidelity_samples: usize,
-    /// Decoder for the depth error: sigmoid-inverse, dual-head, linear, depth, inverse-depth.
-    #[arg(long)]
-    pub decoder: Option<crate::evaluate::DecoderKind>,
-    /// The decoder's depth bounds (the network's min and max depth, metres).
-    #[arg(long, default_value_t = 0.5)]
-    pub decoder_min_depth: f64,
-    #[arg(long, default_value_t = 15.0)]
-    pub decoder_max_depth: f64,
+    #[command(flatten)]
+    pub fidelity_decoder: super::ptq::FidelityDecoderArgs,
     /// Input size WxH for a model with a dynamic input size.
     #[arg(long, value_parser = super::ptq::parse_size)]
     pub input_size: Option<(u32, u32)>,
@@ -132,12 +126,7 @@ pub fn run(a: ToolchainArgs) -> ExitCode {
         samples: a.fidelity_samples,
         preprocess: None,
         input_size: a.input_size,
-        decoder: a.decoder.map(|kind| crate::evaluate::Decoder {
-            kind,
-            min_depth: a.decoder_min_depth,
-            max_depth: a.decoder_max_depth,
-            ..Default::default()
-        }),
+        decoder: a.fidelity_decoder.decoder(),
     };
     let fidelity = toolchain::output_fidelity(&run, &check, &progress);
     let record = serde_json::json!({
