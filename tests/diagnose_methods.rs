@@ -5,7 +5,7 @@
 
 mod ptq_support;
 
-use calibscope::diagnose::methods::compare_methods;
+use calibscope::diagnose::methods::run_methods;
 use calibscope::evaluate::Decoder;
 use calibscope::preprocess::PreprocessSettings;
 use calibscope::progress::Progress;
@@ -28,7 +28,7 @@ fn every_default_method_is_close_to_minmax() {
         max_depth: MAX_DEPTH,
         ..Default::default()
     };
-    let c = compare_methods(
+    let c = run_methods(
         &demo_model(),
         &files[..10],
         &files[10..],
@@ -37,7 +37,8 @@ fn every_default_method_is_close_to_minmax() {
         Some(&decoder),
         &Progress::new(),
     )
-    .unwrap();
+    .unwrap()
+    .comparison;
     assert_eq!(c.methods.len(), 4);
     assert!(c.tensors.len() >= 15);
     let depth = |m: RangeMethod| {

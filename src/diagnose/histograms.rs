@@ -1,7 +1,7 @@
 //! What the range inspector needs beside the per-tensor table: the
 //! calibration histograms of chosen tensors (the saved ranges.json keeps
 //! only the ranges), and each method's range over one histogram with the
-//! method's own ONNX Runtime defaults, as [`super::methods::compare_methods`]
+//! method's own ONNX Runtime defaults, as [`super::methods::run_methods`]
 //! computes them (Entropy on 128 bins, the others on 2048).
 
 use std::collections::BTreeMap;

@@ -67,29 +67,6 @@ pub(crate) fn merged(s: &TensorStats, bins: usize) -> TensorStats {
     }
 }
 
-/// Calibrates once on `inputs` and compares the four methods on `held_out`.
-#[allow(clippy::too_many_arguments)] // the pieces of a PTQ request, as plain data
-pub fn compare_methods(
-    model_path: &Path,
-    inputs: &[PathBuf],
-    held_out: &[PathBuf],
-    pre: &PreprocessSettings,
-    qdq_settings: &QdqSettings,
-    decoder: Option<&Decoder>,
-    progress: &Progress,
-) -> Result<MethodComparison, PtqError> {
-    run_methods(
-        model_path,
-        inputs,
-        held_out,
-        pre,
-        qdq_settings,
-        decoder,
-        progress,
-    )
-    .map(|r| r.comparison)
-}
-
 /// A method comparison with what it was made from: each method's INT8
 /// model (to evaluate on a split) and the calibration statistics (for the
 /// range inspector).
@@ -157,7 +134,8 @@ pub struct MethodsAbsRel {
     pub abs_rel: Vec<f64>,
 }
 
-/// [`compare_methods`] keeping the models and the statistics.
+/// Calibrates once on `inputs` and compares the four methods on `held_out`
+/// ([`MethodRun::comparison`]), keeping the models and the statistics.
 #[allow(clippy::too_many_arguments)] // the pieces of a PTQ request, as plain data
 pub fn run_methods(
     model_path: &Path,
